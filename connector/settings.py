@@ -1,0 +1,203 @@
+"""Typed settings from Heroku config vars (environment variables).
+
+Settings are built lazily by :func:`get_settings`, never at import time, so tests and the
+sandbox can set the environment first. A missing or malformed variable raises
+:class:`SettingsError`, whose message names every bad variable and what it expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.errors import ConfigurationError
+
+DEFAULT_MAPPING = Path(__file__).resolve().parent.parent / "mappings" / "default.yaml"
+
+# What each variable expects, in the words of the person who has to set it.
+EXPECTS: dict[str, str] = {
+    "REDIS_URL": "a redis:// or rediss:// URL (unset: an embedded Redis is started)",
+    "PORT": "the TCP port the web process listens on, e.g. 8000",
+    "SALESFORCE_LOGIN_URL": "https://login.salesforce.com, https://test.salesforce.com "
+    "or your My Domain URL",
+    "SALESFORCE_CLIENT_ID": "the Consumer Key of the Connected App",
+    "SALESFORCE_USERNAME": "the integration user's username (JWT bearer flow)",
+    "SALESFORCE_PRIVATE_KEY": "the PEM private key whose certificate is uploaded to the "
+    "Connected App (literal \\n line breaks are accepted)",
+    "SALESFORCE_CLIENT_SECRET": "the Consumer Secret (client credentials flow, instead of a key)",
+    "SALESFORCE_API_VERSION": "an API version such as 62.0",
+    "WECHAT_APP_ID": "the Official Account AppID (wx followed by 16 hex characters)",
+    "WECHAT_APP_SECRET": "the Official Account AppSecret",
+    "WECHAT_TOKEN": "the Token set under Settings > Basic configuration > Server configuration "
+    "(3 to 32 letters or digits)",
+    "WECHAT_ENCODING_AES_KEY": "the 43-character EncodingAESKey (needed for safe mode)",
+    "WECHAT_PREVIOUS_ENCODING_AES_KEY": "the previous 43-character EncodingAESKey, during rotation",
+    "WECHAT_ORIGINAL_ID": "the account's original id, gh_ followed by 12 hex characters",
+    "WECHAT_API_BASE_URL": "the WeChat API base URL, default https://api.weixin.qq.com/",
+    "MAPPING_FILE": "the path of the mapping YAML file",
+}
+
+
+class SettingsError(ConfigurationError):
+    """One or more config vars are missing or malformed; the message lists each."""
+
+
+def _aes_key_ok(value: str) -> str:
+    if len(value) != 43:
+        raise ValueError(f"must be 43 characters, got {len(value)}")
+    try:
+        raw = base64.b64decode(value + "=", validate=True)
+    except binascii.Error as exc:
+        raise ValueError("is not base64 text") from exc
+    if len(raw) != 32:
+        raise ValueError("does not decode to 32 bytes")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every config var the bridge reads. See README, "Configuration"."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    REDIS_URL: str | None = None
+    REDIS_TLS_URL: str | None = None
+    PORT: int = Field(default=8000, ge=1, le=65535)
+
+    SALESFORCE_LOGIN_URL: str = "https://login.salesforce.com"
+    SALESFORCE_CLIENT_ID: str
+    SALESFORCE_USERNAME: str | None = None
+    SALESFORCE_PRIVATE_KEY: SecretStr | None = None
+    SALESFORCE_CLIENT_SECRET: SecretStr | None = None
+    SALESFORCE_API_VERSION: str = "62.0"
+    SALESFORCE_TIMEOUT: float = Field(default=30.0, gt=0)
+
+    WECHAT_APP_ID: str
+    WECHAT_APP_SECRET: SecretStr
+    WECHAT_TOKEN: SecretStr
+    WECHAT_ENCODING_AES_KEY: SecretStr | None = None
+    WECHAT_PREVIOUS_ENCODING_AES_KEY: SecretStr | None = None
+    WECHAT_ORIGINAL_ID: str | None = None
+    WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com/"
+    WECHAT_TIMEOUT: float = Field(default=10.0, gt=0)
+    # Seconds a callback's timestamp may differ from our clock (WeChat resends for ~15 s).
+    WECHAT_TIMESTAMP_WINDOW: int = Field(default=300, ge=1)
+    # Bodies above this size get 413 before any XML parsing (real pushes are < 4 KiB).
+    WECHAT_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+
+    MAPPING_FILE: Path = DEFAULT_MAPPING
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("SALESFORCE_LOGIN_URL")
+    @classmethod
+    def _login_url(cls, value: str) -> str:
+        if not re.match(r"^https://[^/\s]+", value):
+            raise ValueError("must be an https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("WECHAT_API_BASE_URL")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") + "/"
+
+    @field_validator("SALESFORCE_API_VERSION")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        value = value.lstrip("vV")
+        if not re.fullmatch(r"\d{2}\.0", value):
+            raise ValueError("must look like 62.0")
+        return value
+
+    @field_validator("WECHAT_TOKEN")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", value.get_secret_value()):
+            raise ValueError("must be 3 to 32 letters or digits")
+        return value
+
+    @field_validator("WECHAT_ENCODING_AES_KEY", "WECHAT_PREVIOUS_ENCODING_AES_KEY")
+    @classmethod
+    def _aes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _aes_key_ok(value.get_secret_value())
+        return value
+
+    @field_validator("SALESFORCE_PRIVATE_KEY")
+    @classmethod
+    def _pem(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().replace("\\n", "\n").strip()
+        if "PRIVATE KEY-----" not in text:
+            raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----...)")
+        return SecretStr(text + "\n")
+
+    @field_validator("MAPPING_FILE")
+    @classmethod
+    def _mapping(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _salesforce_auth(self) -> Settings:
+        if self.SALESFORCE_PRIVATE_KEY is None and self.SALESFORCE_CLIENT_SECRET is None:
+            raise ValueError(
+                "SALESFORCE_PRIVATE_KEY: missing; expected "
+                + EXPECTS["SALESFORCE_PRIVATE_KEY"]
+                + " (or set SALESFORCE_CLIENT_SECRET for the client credentials flow)"
+            )
+        if self.SALESFORCE_PRIVATE_KEY is not None and not self.SALESFORCE_USERNAME:
+            raise ValueError(
+                "SALESFORCE_USERNAME: missing; expected " + EXPECTS["SALESFORCE_USERNAME"]
+            )
+        return self
+
+    @property
+    def redis_url(self) -> str | None:
+        """The Redis URL to use; Heroku's TLS URL wins when both are set."""
+        return self.REDIS_TLS_URL or self.REDIS_URL
+
+    @property
+    def safe_mode(self) -> bool:
+        """True when an EncodingAESKey is configured (compatible or safe mode)."""
+        return self.WECHAT_ENCODING_AES_KEY is not None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) if err["loc"] else ""
+        if err["type"] == "missing":
+            lines.append(f"{name}: missing; expected {EXPECTS.get(name, 'a value')}")
+        elif not name:  # model-level checks already name their variable
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+        else:
+            why = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {why}; expected {EXPECTS.get(name, 'a valid value')}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (plus ``overrides``).
+
+    Raises:
+        SettingsError: naming each missing or malformed variable and what it expects.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc), code="SETTINGS") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return load_settings()

@@ -1,0 +1,129 @@
+"""Run-time fault and latency injection, shared by both emulators.
+
+A fault matches requests by a regular expression over ``"METHOD /path"`` and, while it is
+active (for ``duration`` seconds, or ``count`` requests, or until cleared), answers a
+fraction ``rate`` of them with an error in the emulator's own shape, and/or delays them by
+``latency_ms``. Faults are added from Python (``injector.add(...)``) or over HTTP:
+
+    POST   /__sandbox__/faults   {"endpoint": "POST .*/composite/sobjects", "status": 503,
+                                  "code": "SERVER_UNAVAILABLE", "rate": 1.0, "duration": 60}
+    GET    /__sandbox__/faults   the active faults
+    DELETE /__sandbox__/faults   clear them all
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour. ``status`` None means latency only."""
+
+    endpoint: str = ".*"
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    rate: float = 1.0
+    latency_ms: int = 0
+    duration: float | None = None
+    count: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.endpoint)
+
+    def active(self, now: float) -> bool:
+        if self.duration is not None and now - self.started > self.duration:
+            return False
+        return self.count is None or self.hits < self.count
+
+    def matches(self, method: str, path: str) -> bool:
+        return bool(self._pattern.search(f"{method.upper()} {path}"))
+
+    def describe(self) -> dict:
+        data = asdict(self)
+        data.pop("started")
+        if self.duration is not None:
+            data["remaining_seconds"] = max(0.0, self.duration - (time.monotonic() - self.started))
+        return data
+
+
+class FaultSpec(BaseModel):
+    """The JSON body of ``POST /__sandbox__/faults``."""
+
+    endpoint: str = ".*"
+    status: int | None = Field(default=None, ge=100, le=599)
+    code: str | None = None
+    message: str | None = None
+    rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    duration: float | None = Field(default=None, gt=0)
+    count: int | None = Field(default=None, ge=1)
+
+
+class FaultInjector:
+    """Thread-safe set of active faults; ``rng`` is injectable so tests can pin it."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()
+
+    def add(self, **spec) -> Fault:
+        fault = Fault(**FaultSpec(**spec).model_dump())
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[Fault]:
+        now = time.monotonic()
+        with self._lock:
+            self._faults = [f for f in self._faults if f.active(now)]
+            return list(self._faults)
+
+    def pick(self, method: str, path: str) -> tuple[int, Fault | None]:
+        """Decide for one request: (latency in ms to add, the error fault to answer or None)."""
+        now = time.monotonic()
+        latency, error = 0, None
+        with self._lock:
+            for fault in self._faults:
+                if not fault.active(now) or not fault.matches(method, path):
+                    continue
+                if self._rng.random() >= fault.rate:
+                    continue
+                fault.hits += 1
+                latency = max(latency, fault.latency_ms)
+                if fault.status is not None and error is None:
+                    error = fault
+        return latency, error
+
+    def router(self) -> APIRouter:
+        """Control endpoints under ``/__sandbox__/faults``."""
+        router = APIRouter(prefix="/__sandbox__")
+
+        @router.get("/faults")
+        def list_faults() -> list[dict]:
+            return [f.describe() for f in self.active()]
+
+        @router.post("/faults", status_code=201)
+        def add_fault(spec: FaultSpec) -> dict:
+            return self.add(**spec.model_dump()).describe()
+
+        @router.delete("/faults", status_code=204)
+        def clear_faults() -> None:
+            self.clear()
+
+        return router
