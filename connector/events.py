@@ -91,9 +91,8 @@ class InboundEvent:
         """
         if self.msg_type != "event" and self.msg_id:
             return f"wx-msg-{self.account}-{self.msg_id}"
-        basis = "\x1f".join(
-            [self.account, self.openid, str(self.create_time), self.event or "", self.event_key or ""]
-        )
+        parts = [self.account, self.openid, str(self.create_time)]
+        basis = "\x1f".join(parts + [self.event or "", self.event_key or ""])
         return "wx-evt-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""Turn an event and a follower profile into a write plan, through the mapping.
+
+Pure: no I/O, no clock, no randomness. The same inputs always give the same plan, which
+is what makes previews trustworthy and retries harmless.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connector.events import InboundEvent
+from connector.follower import Follower
+from mappings.models import FieldRule, Mapping
+from mappings.plan import EventPlan, Lookup, PersonPlan
+from mappings.transforms import apply_chain
+
+# A Campaign Id: key prefix 701, 15 or 18 characters.
+CAMPAIGN_ID = re.compile(r"^701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+
+
+class UnmappedEvent(Exception):
+    """The mapping has no rule for this event kind; the caller keeps the event."""
+
+
+def event_rule_name(event: InboundEvent) -> str:
+    """The ``events:`` key for this event (``subscribe``, ``scan``, ``text``...)."""
+    return event.event if event.msg_type == "event" and event.event else event.msg_type
+
+
+def source_value(path: str, event: InboundEvent, follower: Follower,
+                 campaign_id: str | None) -> Any:
+    root, name = path.split(".", 1)
+    if root == "follower":
+        return getattr(follower, name)
+    if root == "event":
+        return getattr(event, name)
+    return {"id": campaign_id}.get(name)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == () or value == []
+
+
+def render(rule: FieldRule, event: InboundEvent, follower: Follower,
+           campaign_id: str | None) -> Any:
+    """The value a rule gives, or None when it is blank (and must not be written).
+
+    A blank WeChat value never overwrites Salesforce data: the field is left out.
+    """
+    if rule.source is None:
+        return apply_chain(rule.transform, rule.value)
+    value = apply_chain(rule.transform, source_value(rule.source, event, follower, campaign_id))
+    if _blank(value):
+        value = rule.default
+    return None if _blank(value) else value
+
+
+def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id,
+                when: str | None = None) -> dict[str, Any]:
+    out = {}
+    for name, rule in rules.items():
+        if when is not None and rule.on != when:
+            continue
+        value = render(rule, event, follower, campaign_id)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def resolve_campaign(scene: str | None, mapping: Mapping) -> tuple[str | None, str | None]:
+    """(CampaignId, note) for a scene string; note explains a scene that names none."""
+    prefix = mapping.campaigns.scene_prefix
+    if not scene or not scene.startswith(prefix):
+        return None, None
+    candidate = scene[len(prefix):]
+    if not CAMPAIGN_ID.match(candidate):
+        return None, f"scene {scene!r} has prefix {prefix!r} but {candidate!r} is no Campaign Id"
+    return candidate, None
+
+
+def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> EventPlan:
+    """The writes ``event`` causes for ``follower`` under ``mapping``.
+
+    Raises:
+        UnmappedEvent: the mapping has no rule for this kind of event.
+    """
+    kind = event_rule_name(event)
+    rule = mapping.events.get(kind)
+    if rule is None:
+        raise UnmappedEvent(f"no rule for {event.kind} under 'events:' in the mapping")
+    notes: list[str] = []
+    campaign_id = None
+    if rule.campaign:
+        campaign_id, note = resolve_campaign(event.scene, mapping)
+        if note:
+            notes.append(note)
+
+    section = mapping.follower
+    fields = _render_all(section.fields, event, follower, campaign_id)
+    fields.update(_render_all(rule.follower, event, follower, campaign_id))
+
+    person = None
+    if rule.person:
+        lookups = []
+        for match in mapping.match:
+            value = source_value(match.source, event, follower, campaign_id)
+            if not _blank(value):
+                lookups.append(Lookup(match.object, match.field, str(value)))
+        key_rule = mapping.create_key()
+        create_key = None
+        if key_rule is not None:
+            value = source_value(key_rule.source, event, follower, campaign_id)
+            if not _blank(value):
+                create_key = Lookup(key_rule.object, key_rule.field, str(value))
+        obj_rules = mapping.objects
+        person = PersonPlan(
+            lookups=tuple(lookups),
+            create_object=mapping.create if create_key else None,
+            create_key=create_key,
+            create_fields=_render_all(obj_rules.get(mapping.create or "", {}), event,
+                                      follower, campaign_id),
+            update_fields={
+                obj: values
+                for obj, rules in obj_rules.items()
+                if (values := _render_all(rules, event, follower, campaign_id, when="always"))
+            },
+        )
+
+    status = mapping.campaigns.status.get(kind) if campaign_id else None
+    return EventPlan(
+        key=event.dedupe_key,
+        openid=follower.openid,
+        create_time=event.create_time,
+        follower_object=section.object,
+        follower_key_field=section.external_id,
+        follower_fields=fields,
+        link_fields=dict(section.link) if person else {},
+        person=person,
+        campaign_id=campaign_id,
+        member_status=status,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,98 @@
+"""Load and check a mapping file, reporting every problem with its file and line.
+
+Raises :class:`MappingError` whose message lists each problem as ``file:line:column:
+message``, so an admin can go straight to the line. Never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from connector.errors import ConfigurationError
+from mappings.models import Mapping
+
+
+class MappingError(ConfigurationError):
+    """The mapping file is invalid; ``problems`` lists each as (line, column, text)."""
+
+    def __init__(self, path: Path, problems: list[tuple[int, int, str]]):
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}:{line}:{col}: {text}" for line, col, text in problems]
+        super().__init__(
+            message="invalid mapping file:\n  " + "\n  ".join(lines), code="MAPPING"
+        )
+
+
+def _node_at(root: yaml.Node, loc: tuple) -> yaml.Node:
+    """The deepest YAML node along a pydantic error location."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == str(part)), None)
+            if nxt is None:  # an unknown key: point at the key itself
+                nxt = next((k for k, _ in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            nxt = node.value[part] if part < len(node.value) else None
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+    return node
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key '{err['loc'][-1]}'"
+    elif err["type"] == "missing":
+        msg = f"missing key '{err['loc'][-1]}'"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_mapping(text: str, path: Path) -> Mapping:
+    """Parse mapping text; ``path`` is only used in messages.
+
+    Raises:
+        MappingError: with every problem found, each with its line and column.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        why = getattr(exc, "problem", None) or str(exc)
+        raise MappingError(path, [(line, col, f"not valid YAML: {why}")]) from None
+    if not isinstance(data, dict) or root is None:
+        raise MappingError(path, [(1, 1, "the file must be a YAML mapping with 'version: 1'")])
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
+            node = _node_at(root, loc)
+            problems.append(
+                (node.start_mark.line + 1, node.start_mark.column + 1, _describe(err))
+            )
+        raise MappingError(path, sorted(set(problems))) from None
+
+
+def load_mapping(path: Path | str) -> Mapping:
+    """Read and parse the mapping file at ``path``.
+
+    Raises:
+        MappingError: the file cannot be read or is invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(path, [(1, 1, f"cannot read the file: {exc.strerror}")]) from None
+    return parse_mapping(text, path)

@@ -1,0 +1,149 @@
+"""The mapping file's grammar (version 1), as pydantic models.
+
+Every model forbids unknown keys, so a typo in the file is an error that names the key
+instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import fields as dataclass_fields
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from connector.events import InboundEvent
+from connector.follower import Follower
+from mappings.transforms import parse_chain
+
+SOURCES = {
+    "follower": sorted(f.name for f in dataclass_fields(Follower)),
+    "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
+                    + ["kind", "dedupe_key"]),
+    "campaign": ["id"],
+}
+API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_source(value: str) -> str:
+    """``root.name`` with a known root and name; suggests the closest name on a typo."""
+    root, _, name = value.partition(".")
+    if root not in SOURCES:
+        raise ValueError(
+            f"source {value!r} must start with one of: {', '.join(r + '.' for r in SOURCES)}"
+        )
+    if name not in SOURCES[root]:
+        close = difflib.get_close_matches(name, SOURCES[root], n=1)
+        hint = f" — did you mean '{root}.{close[0]}'?" if close else ""
+        raise ValueError(
+            f"unknown source {value!r}{hint} (known: {', '.join(SOURCES[root])})"
+        )
+    return value
+
+
+def check_api_name(value: str) -> str:
+    if not API_NAME.match(value):
+        raise ValueError(f"{value!r} is not a Salesforce API name (letters, digits, _)")
+    return value
+
+
+ApiName = Annotated[str, AfterValidator(check_api_name)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldRule(Strict):
+    """Where one Salesforce field's value comes from.
+
+    Exactly one of ``source`` (a path such as ``follower.openid``) or ``value`` (a
+    constant). ``default`` is used when the source is blank. ``on: create`` writes the
+    field only when the record is created; ``always`` also on later events.
+    """
+
+    source: str | None = None
+    value: Any = None
+    default: Any = None
+    transform: str | None = None
+    on: Literal["create", "always"] = "create"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        return None if value is None else check_source(value)
+
+    @field_validator("transform")
+    @classmethod
+    def _transform(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_chain(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FieldRule:
+        if (self.source is None) == (self.value is None):
+            raise ValueError("give exactly one of 'source' or 'value'")
+        return self
+
+
+class FollowerSection(Strict):
+    object: ApiName
+    external_id: ApiName
+    link: dict[Literal["Contact", "Lead"], ApiName] = Field(default_factory=dict)
+    fields: dict[ApiName, FieldRule] = Field(default_factory=dict)
+
+
+class MatchRule(Strict):
+    object: Literal["Contact", "Lead"]
+    field: ApiName
+    source: Annotated[str, AfterValidator(check_source)]
+
+
+class CampaignSection(Strict):
+    scene_prefix: str = "sfc_"
+    status: dict[Literal["subscribe", "scan"], str] = Field(default_factory=dict)
+
+
+class EventRule(Strict):
+    person: bool = False
+    campaign: bool = False
+    follower: dict[ApiName, FieldRule] = Field(default_factory=dict)
+
+
+class Mapping(Strict):
+    """A whole mapping file."""
+
+    version: Literal[1]
+    follower: FollowerSection
+    match: list[MatchRule] = Field(min_length=1)
+    create: Literal["Contact", "Lead"] | None = "Lead"
+    objects: dict[Literal["Contact", "Lead"], dict[ApiName, FieldRule]] = Field(
+        default_factory=dict
+    )
+    campaigns: CampaignSection = Field(default_factory=CampaignSection)
+    events: dict[str, EventRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Mapping:
+        if self.create and not any(rule.object == self.create for rule in self.match):
+            raise ValueError(
+                f"create: {self.create} needs a match rule on {self.create}; its field is "
+                "the upsert key that keeps creation idempotent"
+            )
+        for obj in self.follower.link:
+            if obj not in {rule.object for rule in self.match}:
+                raise ValueError(f"follower.link names {obj}, which no match rule looks up")
+        return self
+
+    def create_key(self) -> MatchRule | None:
+        """The match rule whose field is the upsert key for created records."""
+        return next((r for r in self.match if r.object == self.create), None)

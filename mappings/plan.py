@@ -1,0 +1,58 @@
+"""The write plan: what one event should change in Salesforce, decided without I/O.
+
+The engine (``mappings/engine.py``) makes an :class:`EventPlan` per event; the bridge
+(``connector/bridge.py``) applies many plans together with a handful of collection calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Find a person: ``SELECT Id FROM object WHERE field = value``."""
+
+    object: str
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class PersonPlan:
+    """How the follower finds (or becomes) a Contact or Lead.
+
+    ``lookups`` are tried in order; the first hit wins. Without a hit, a record of
+    ``create_object`` is upserted by ``create_key`` (idempotent) with ``create_fields``.
+    ``update_fields`` (per object) are written to a matched record.
+    """
+
+    lookups: tuple[Lookup, ...]
+    create_object: str | None
+    create_key: Lookup | None
+    create_fields: dict[str, Any] = field(default_factory=dict)
+    update_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """Everything one event writes. ``key`` is the event's dedupe key."""
+
+    key: str
+    openid: str
+    create_time: int
+    follower_object: str
+    follower_key_field: str
+    follower_fields: dict[str, Any]
+    link_fields: dict[str, str]
+    person: PersonPlan | None = None
+    campaign_id: str | None = None
+    member_status: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe view, for previews and job results."""
+        from dataclasses import asdict
+
+        return asdict(self)
