@@ -1,0 +1,63 @@
+"""What a worker process needs to run jobs: settings, Redis, mapping and gateways.
+
+Built lazily, once per process (an RQ work horse is a fresh fork per job, so the
+expensive state — Salesforce session, WeChat token — lives in Redis, not here).
+Tests and the demo install their own context with :func:`use_context`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+
+from connector.redis_connection import connect
+from connector.settings import Settings, get_settings
+from mappings.loader import load_mapping
+from mappings.models import Mapping
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    redis: Redis
+    mapping: Mapping
+    salesforce: Any  # connector.salesforce.SalesforceGateway (or anything with its verbs)
+    wechat: Any  # connector.wechat.WeChatGateway
+
+
+_current: WorkerContext | None = None
+
+
+def build_context(settings: Settings | None = None, redis: Redis | None = None) -> WorkerContext:
+    """A context from the configuration.
+
+    Raises:
+        SettingsError, MappingError: the configuration is invalid (names the fix).
+    """
+    from connector.salesforce import SalesforceGateway
+    from connector.wechat import WeChatGateway
+
+    settings = settings or get_settings()
+    redis = redis or connect(settings.redis_url)
+    return WorkerContext(
+        settings=settings,
+        redis=redis,
+        mapping=load_mapping(settings.MAPPING_FILE),
+        salesforce=SalesforceGateway(settings, redis=redis),
+        wechat=WeChatGateway(settings, redis),
+    )
+
+
+def use_context(context: WorkerContext | None) -> None:
+    """Install ``context`` for this process (None: build from configuration on next use)."""
+    global _current
+    _current = context
+
+
+def get_context() -> WorkerContext:
+    global _current
+    if _current is None:
+        _current = build_context()
+    return _current

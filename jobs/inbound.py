@@ -1,0 +1,168 @@
+"""The inbound job: WeChat events → Salesforce, coalesced into batches under load.
+
+``handle_event`` is what the callback enqueues, once per event. It claims its own event
+and other pending ones (``jobs/batching.py``), reads the followers' profiles (cached),
+plans every event with the mapping (pure) and applies the plans together
+(``connector/bridge.py``). Its own event's outcome decides the job's:
+
+- written (or coalesced into another job's batch): the job succeeds;
+- retriable failure: the job returns an rq ``Retry`` with backoff (``jobs/retry.py``);
+- fatal failure: the job raises it and lands in rq's failed registry, with a reason that
+  names the Salesforce error code and fields; ``connector replay`` runs it again;
+- skippable (nothing to do) or an event kind the mapping doesn't handle: the job
+  succeeds; unhandled events are kept in the ``bridge:unhandled`` stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from redis import Redis
+from rq import Retry, get_current_job
+
+from connector.bridge import apply_plans
+from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
+from connector.events import InboundEvent
+from connector.follower import Follower
+from jobs import batching
+from jobs.context import WorkerContext, get_context
+from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
+from mappings.engine import UnmappedEvent, plan_event
+from mappings.plan import EventPlan
+
+log = logging.getLogger(__name__)
+
+UNHANDLED = "bridge:unhandled"  # a stream operators can read and replay from
+UNHANDLED_MAX = 100_000
+WAIT_STEP = 0.2
+
+
+def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
+    """Process one inbound event (and whatever else is pending with it).
+
+    Raises:
+        FatalError: the event cannot be written until the data or mapping changes.
+    """
+    ctx = get_context()
+    event = InboundEvent.from_dict(event_data)
+    job = get_current_job()
+    owner = f"{job.id if job else 'direct'}:{uuid.uuid4().hex[:8]}"
+    claimed = _claim_own(ctx.redis, owner, event.dedupe_key)
+    if isinstance(claimed, dict):
+        return claimed
+    retries_done = (job.number_of_retries or 0) if job else 0
+    return _run_batch(ctx, event, claimed, owner, retries_done)
+
+
+def _claim_own(redis: Redis, owner: str, key: str) -> list[str] | dict[str, Any]:
+    """Our batch (own key first), or our event's outcome if another job handled it."""
+    deadline = time.monotonic() + batching.LEASE_MS / 1000
+    while True:
+        claimed = batching.claim(redis, owner, key)
+        if key in claimed:
+            return claimed
+        batching.release(redis, owner, claimed, requeue=True)
+        state, error = batching.outcome(redis, key)
+        if state == "done":
+            return {"event": key, "status": "coalesced"}
+        if state == "failed":
+            if isinstance(error, SkippableError):
+                return {"event": key, "status": "skipped", "reason": str(error)}
+            raise error
+        if time.monotonic() > deadline:
+            raise RetriableError(f"event {key} is still held by another worker")
+        time.sleep(WAIT_STEP)  # another job's batch has it: wait for its outcome
+
+
+def _profiles(ctx: WorkerContext, events: list[InboundEvent]) -> dict[str, Follower]:
+    """Profiles of the events' followers; unfollows need no API call."""
+    gone = {e.openid for e in events if e.event == "unsubscribe"}
+    fresh = {e.openid for e in events if e.event == "subscribe"}
+    for openid in gone | fresh:
+        ctx.wechat.forget(openid)  # a follow or unfollow changes the profile
+    wanted = sorted({e.openid for e in events} - gone)
+    profiles = dict(ctx.wechat.get_profiles(wanted)) if wanted else {}
+    for openid in gone:
+        profiles[openid] = Follower(openid=openid, subscribed=False)
+    return profiles
+
+
+def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
+              profiles: dict[str, Follower]) -> tuple[list[EventPlan], dict[str, Any]]:
+    plans, outcomes = [], {}
+    for key, event in events.items():
+        follower = profiles.get(event.openid) or Follower(
+            openid=event.openid, subscribed=event.event != "unsubscribe")
+        try:
+            plans.append(plan_event(event, follower, ctx.mapping))
+        except UnmappedEvent as why:
+            _keep_unhandled(ctx.redis, event, str(why))
+            outcomes[key] = None
+    return plans, outcomes
+
+
+def _keep_unhandled(redis: Redis, event: InboundEvent, reason: str) -> None:
+    redis.xadd(UNHANDLED, {"key": event.dedupe_key, "kind": event.kind, "reason": reason,
+                           "event": json.dumps(event.to_dict())},
+               maxlen=UNHANDLED_MAX, approximate=True)
+    log.info("kept unhandled %s %s: %s", event.kind, event.dedupe_key, reason)
+
+
+def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owner: str,
+               retries_done: int) -> dict[str, Any] | Retry:
+    key = event.dedupe_key
+    events = batching.load_events(ctx.redis, claimed)
+    events[key] = event
+    lost = [k for k in claimed if k not in events]  # payload expired: its own job has it
+    batching.release(ctx.redis, owner, lost, requeue=False)
+    started = time.monotonic()
+    try:
+        profiles = _profiles(ctx, list(events.values()))
+        plans, outcomes = _plan_all(ctx, events, profiles)
+        result = apply_plans(ctx.salesforce, plans) if plans else None
+    except RetriableError as error:
+        batching.release(ctx.redis, owner, list(events), requeue=True)
+        return _retry_or_give_up(key, error, retries_done)
+    except BridgeError as error:  # the whole call was refused: every event shares the fate
+        batching.mark_done(ctx.redis, dict.fromkeys(events, error))
+        log.error("batch of %d failed: %s", len(events), error)
+        raise
+    for plan in plans:
+        outcomes[plan.key] = result.errors.get(plan.key)
+    retry_keys = [k for k, err in outcomes.items() if isinstance(err, RetriableError)]
+    batching.release(ctx.redis, owner, retry_keys, requeue=True)
+    batching.mark_done(ctx.redis, {k: e for k, e in outcomes.items() if k not in retry_keys})
+    failed = sum(1 for e in outcomes.values() if e is not None)
+    log.info(
+        "batch of %d events in %.0f ms: %d persons created, %d members added, %d failed",
+        len(events), (time.monotonic() - started) * 1000,
+        len(result.created) if result else 0, result.members if result else 0, failed,
+    )
+    own = outcomes.get(key)
+    if isinstance(own, RetriableError):
+        return _retry_or_give_up(key, own, retries_done)
+    if isinstance(own, SkippableError):
+        return {"event": key, "status": "skipped", "reason": str(own)}
+    if own is not None:
+        raise own
+    person = result.persons.get(event.openid) if result else None
+    return {"event": key, "status": "written", "batch": len(events),
+            "person": person[1] if person else None,
+            "person_created": bool(result and event.openid in result.created)}
+
+
+def _retry_or_give_up(key: str, error: RetriableError, retries_done: int) -> Retry:
+    delay = retry_delay(error, retries_done)
+    if delay is None:
+        raise FatalError(
+            f"gave up after {MAX_RETRIES} retries: {error}", system=error.system,
+            status=error.status, code=error.code, request_id=error.request_id,
+            fields=error.fields,
+        )
+    delay = with_jitter(delay)
+    log.warning("event %s will be retried in %d s: %s", key, delay, error)
+    return Retry(max=MAX_RETRIES + 1, interval=delay)

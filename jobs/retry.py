@@ -1,0 +1,38 @@
+"""When to retry a failed batch, and after how long: a pure decision.
+
+The server's hint (``retry_after`` on WeChat 45009/45011 or Salesforce
+REQUEST_LIMIT_EXCEEDED) comes before the generic backoff. Jitter lives in its own
+function so tests can pin it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from connector.errors import RetriableError
+
+# Seconds before each retry: a minute-long outage heals by the 4th; the last is ~1 h out.
+BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800)
+MAX_RETRIES = len(BACKOFF)
+
+
+def retry_delay(error: RetriableError, retries_done: int) -> int | None:
+    """Seconds to wait before the next attempt, or None to give up.
+
+    Args:
+        error: the failure of the attempt that just ran.
+        retries_done: how many retries already happened (0 after the first attempt).
+    """
+    if retries_done >= MAX_RETRIES:
+        return None
+    delay = BACKOFF[retries_done]
+    if error.retry_after:
+        delay = max(delay, math.ceil(error.retry_after))
+    return delay
+
+
+def with_jitter(delay: int, rng: random.Random | None = None) -> int:
+    """``delay`` plus up to 20 %, so a crowd of retries doesn't return as one."""
+    rng = rng or random.Random()  # noqa: S311 - spreading retries, not cryptography
+    return delay + rng.randint(0, max(1, delay // 5))
