@@ -1,0 +1,177 @@
+"""``connector``: the bridge's command line.
+
+    connector demo                      the whole journey on embedded defaults
+    connector run                       web + worker from the configuration
+    connector web | worker              one process each (what the Procfile runs)
+    connector sandbox --env-file PATH   both emulators, and their config vars in PATH
+    connector status                    queue, failures with reasons, kept events
+    connector replay [JOB_ID ...] [--all] [--unhandled]
+    connector mappings validate [FILE]  check a mapping file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from connector.errors import ConfigurationError
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connector.demo import run_demo
+
+    return run_demo(followers=args.followers, seed=args.seed)
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    from connector.processes import run_all
+
+    return run_all()
+
+
+def cmd_web(_args: argparse.Namespace) -> int:
+    from connector.processes import run_web
+
+    run_web()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.processes import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.run import start_sandbox
+
+    box = start_sandbox(followers=args.followers, seed=args.seed, host=args.host,
+                        salesforce_port=args.salesforce_port, wechat_port=args.wechat_port)
+    for name in ("Spring poster", "Product label"):
+        campaign_id = box.salesforce.seed("Campaign", Name=name, IsActive=True)
+        print(f"campaign {name!r}: {campaign_id}  scene sfc_{campaign_id}")
+    if args.env_file:
+        box.write_env(Path(args.env_file))
+        print(f"config vars written to {args.env_file} (REDIS_URL not included)")
+    print(f"Salesforce sandbox: {box.salesforce_url}")
+    print(f"WeChat sandbox:     {box.wechat_url}")
+    print("serving until killed (Ctrl-C)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    box.stop()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from connector.status import collect_status
+
+    status = collect_status()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    print(f"queued: {status['queued']}  running: {status['running']}  "
+          f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
+          f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
+    for item in status["failed"]:
+        print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from connector.redis_connection import connect
+    from jobs.replay import replay_failed, replay_unhandled
+
+    redis = connect()
+    if args.unhandled:
+        print(f"re-enqueued {replay_unhandled(redis)} kept events")
+    if args.all or args.job_ids:
+        ids = replay_failed(redis, None if args.all else args.job_ids)
+        print(f"requeued {len(ids)} failed jobs")
+    return 0
+
+
+def cmd_mappings_validate(args: argparse.Namespace) -> int:
+    from connector.settings import DEFAULT_MAPPING
+    from mappings.loader import load_mapping
+
+    path = Path(args.file) if args.file else DEFAULT_MAPPING
+    load_mapping(path)
+    print(f"{path}: valid")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connector", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="play a campaign scenario against the sandbox")
+    demo.add_argument("--followers", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("run", help="start web + worker").set_defaults(func=cmd_run)
+    sub.add_parser("web", help="serve the WeChat callback on $PORT").set_defaults(func=cmd_web)
+    worker = sub.add_parser("worker", help="run an RQ worker")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    box = sub.add_parser("sandbox", help="serve the Salesforce and WeChat emulators")
+    box.add_argument("--env-file", help="write the config vars for a bridge to this file")
+    box.add_argument("--followers", type=int, default=200)
+    box.add_argument("--seed", type=int, default=7)
+    box.add_argument("--host", default="127.0.0.1")
+    box.add_argument("--salesforce-port", type=int, default=0)
+    box.add_argument("--wechat-port", type=int, default=0)
+    box.set_defaults(func=cmd_sandbox)
+
+    status = sub.add_parser("status", help="queue, failures and kept events")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    replay = sub.add_parser("replay", help="run failed or kept events again")
+    replay.add_argument("job_ids", nargs="*")
+    replay.add_argument("--all", action="store_true", help="every failed job")
+    replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
+    replay.set_defaults(func=cmd_replay)
+
+    mappings = sub.add_parser("mappings", help="mapping file tools")
+    msub = mappings.add_subparsers(dest="mappings_command", required=True)
+    validate = msub.add_parser("validate", help="check a mapping file")
+    validate.add_argument("file", nargs="?")
+    validate.set_defaults(func=cmd_mappings_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except ConfigurationError as error:
+        # Settings and mapping problems: the message already names the variable/line and fix.
+        print(f"connector: {error.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

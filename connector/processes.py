@@ -1,0 +1,106 @@
+"""Start the bridge's processes: the web app, RQ workers, and both together.
+
+``connector web`` and ``connector worker`` are what Heroku runs (see Procfile);
+``connector run`` starts one of each for a single machine and stops both on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from connector.redis_connection import connect
+from connector.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def check_worker_config(settings: Settings) -> None:
+    """Refuse to start on an invalid mapping (the message names file, line and fix).
+
+    Raises:
+        MappingError: the mapping file is invalid.
+    """
+    from mappings.loader import load_mapping
+
+    load_mapping(settings.MAPPING_FILE)
+
+
+def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  # noqa: S104
+    """Serve the callback on ``$PORT`` (all interfaces: Heroku's router connects to the dyno)."""
+    import uvicorn
+
+    from webhooks.app import create_app
+
+    settings = settings or get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=settings.PORT,
+        log_level=settings.LOG_LEVEL.lower(),
+        # Heroku's router speaks HTTP/1.1 keep-alive and sets X-Forwarded-*; trust it.
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        access_log=False,
+    )
+
+
+def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool:
+    """Run an RQ HerokuWorker on the inbound queue, with the scheduler for retries.
+
+    HerokuWorker turns Heroku's SIGTERM into a clean stop of the running job; the
+    scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue.
+    """
+    from rq.worker import HerokuWorker
+
+    from jobs.queues import inbound_queue
+
+    settings = settings or get_settings()
+    check_worker_config(settings)
+    redis = connect(settings.redis_url)
+    worker = HerokuWorker([inbound_queue(redis)], connection=redis)
+    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``connector <role>`` as a child process with ``env`` added."""
+    child_env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+
+
+def run_all(settings: Settings | None = None) -> int:
+    """Web and one worker as child processes; stop both when either ends or on a signal."""
+    settings = settings or get_settings()
+    check_worker_config(settings)
+    children = [spawn("web"), spawn("worker")]
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        stop_children(children)
+    return max((child.returncode or 0) for child in children)
+
+
+def stop_children(children: list[subprocess.Popen], timeout: float = 10) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

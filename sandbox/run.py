@@ -1,0 +1,106 @@
+"""Start both emulators and describe them as the config vars that point a bridge at them.
+
+``connector sandbox --env-file PATH`` uses this; so do the demo and the integration
+tests. Credentials are made fresh each start: an RSA key pair for the JWT bearer flow
+(the Salesforce emulator verifies assertions with the public half), a WeChat app id,
+secret, token and EncodingAESKey.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from sandbox.salesforce import SalesforceSandbox
+from sandbox.server import RunningServer, serve
+from sandbox.tls import SandboxTLS
+from sandbox.wechat import Population, WeChatSandbox
+
+API_VERSION = "62.0"
+
+
+@dataclass
+class RunningSandbox:
+    """Both emulators, serving; ``env`` holds the config vars for a bridge."""
+
+    salesforce: SalesforceSandbox
+    wechat: WeChatSandbox
+    population: Population
+    servers: list[RunningServer]
+    tls: SandboxTLS
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def salesforce_url(self) -> str:
+        return self.servers[0].url
+
+    @property
+    def wechat_url(self) -> str:
+        return self.servers[1].url
+
+    def write_env(self, path: Path) -> None:
+        """Write ``KEY=VALUE`` lines (values on one line; PEM newlines as ``\\n``)."""
+        lines = [f"{key}={value}" for key, value in self.env.items()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)  # it holds a private key and secrets
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def _private_key_pem() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: int = 7,
+                  host: str = "127.0.0.1", salesforce_port: int = 0,
+                  wechat_port: int = 0) -> RunningSandbox:
+    """Start the Salesforce and WeChat emulators over HTTPS on ``host``."""
+    directory = Path(directory or tempfile.mkdtemp(prefix="bridge-sandbox-"))
+    tls = SandboxTLS.create(directory / "tls")
+    private_pem, public_pem = _private_key_pem()
+    client_id = "3MVG9sandbox" + secrets.token_hex(12)
+    username = "integration@bridge.sandbox"
+    salesforce = SalesforceSandbox(client_id=client_id, username=username,
+                                   public_key_pem=public_pem)
+    app_id = "wx" + secrets.token_hex(8)
+    app_secret = secrets.token_hex(16)
+    population = Population.generate(followers, seed=seed)
+    wechat = WeChatSandbox(app_id=app_id, app_secret=app_secret, population=population)
+    servers = [
+        serve(salesforce.app, tls=tls, host=host, port=salesforce_port),
+        serve(wechat.app, tls=tls, host=host, port=wechat_port),
+    ]
+    env = {
+        "SALESFORCE_LOGIN_URL": servers[0].url,
+        "SALESFORCE_CLIENT_ID": client_id,
+        "SALESFORCE_USERNAME": username,
+        "SALESFORCE_PRIVATE_KEY": private_pem.strip().replace("\n", "\\n"),
+        "SALESFORCE_API_VERSION": API_VERSION,
+        "WECHAT_APP_ID": app_id,
+        "WECHAT_APP_SECRET": app_secret,
+        "WECHAT_TOKEN": secrets.token_hex(16),
+        "WECHAT_ENCODING_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+        "WECHAT_ORIGINAL_ID": "gh_" + secrets.token_hex(6),
+        "WECHAT_API_BASE_URL": servers[1].url + "/",
+        # Both emulators present a certificate from the sandbox's own CA.
+        "REQUESTS_CA_BUNDLE": str(tls.bundle_file),
+    }
+    return RunningSandbox(salesforce=salesforce, wechat=wechat, population=population,
+                          servers=servers, tls=tls, env=env)
