@@ -1,0 +1,111 @@
+"""The pure core: event + follower + mapping → write plan, as tables of cases."""
+
+from pathlib import Path
+
+import pytest
+
+from connector.events import InboundEvent
+from connector.follower import Follower
+from mappings.engine import UnmappedEvent, plan_event, resolve_campaign
+from mappings.loader import load_mapping
+
+MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "default.yaml")
+CAMPAIGN = "7015g00000AbCdEAAZ"
+
+
+def push(event=None, key=None, msg_type="event", create_time="1700000000", **extra):
+    fields = {"ToUserName": "gh_10f6c3c3ac5a", "FromUserName": "oFollower1",
+              "CreateTime": create_time, "MsgType": msg_type, **extra}
+    if event:
+        fields["Event"] = event
+    if key is not None:
+        fields["EventKey"] = key
+    return InboundEvent.from_fields(fields)
+
+
+FOLLOWER = Follower(openid="oFollower1", subscribed=True, unionid="uUnion1",
+                    subscribe_time=1700000000, language="zh_CN", remark="",
+                    tag_names=("VIP", "Shanghai"), subscribe_scene="ADD_SCENE_QR_CODE")
+
+
+@pytest.mark.parametrize(
+    ("event", "campaign", "status", "person"),
+    [
+        (push("subscribe", f"qrscene_sfc_{CAMPAIGN}"), CAMPAIGN, "Responded", True),
+        (push("SCAN", f"sfc_{CAMPAIGN}"), CAMPAIGN, "Scanned", True),
+        (push("subscribe"), None, None, True),  # a follow from search: no campaign
+        (push("subscribe", "qrscene_other_123"), None, None, True),  # not our prefix
+        (push("unsubscribe"), None, None, False),
+    ],
+)
+def test_campaign_and_person_per_event_kind(event, campaign, status, person):
+    plan = plan_event(event, FOLLOWER, MAPPING)
+    assert plan.campaign_id == campaign
+    assert plan.member_status == status
+    assert (plan.person is not None) is person
+
+
+@pytest.mark.parametrize(
+    ("scene", "expected"),
+    [
+        (f"sfc_{CAMPAIGN}", CAMPAIGN),
+        ("sfc_7015g00000AbCdE", "7015g00000AbCdE"),  # 15-character ids are ids too
+        ("sfc_0015g00000AbCdEAAZ", None),  # an Account id is no campaign
+        ("sfc_", None),
+        (None, None),
+    ],
+)
+def test_resolve_campaign(scene, expected):
+    assert resolve_campaign(scene, MAPPING)[0] == expected
+
+
+def test_follower_fields_and_blank_values_left_out():
+    plan = plan_event(push("subscribe", f"qrscene_sfc_{CAMPAIGN}"), FOLLOWER, MAPPING)
+    assert plan.follower_object == "WeChat_Follower__c"
+    assert plan.follower_key_field == "OpenId__c"
+    fields = plan.follower_fields
+    assert fields["Subscribed__c"] is True
+    assert fields["Subscribed_At__c"] == "2023-11-14T22:13:20Z"
+    assert fields["Tags__c"] == "VIP;Shanghai"
+    assert fields["QR_Scene__c"] == f"sfc_{CAMPAIGN}"
+    assert fields["Account_Id__c"] == "gh_10f6c3c3ac5a"
+    assert "Remark__c" not in fields  # blank WeChat value never overwrites Salesforce
+
+
+def test_person_plan_matches_contact_then_lead_and_creates_lead_by_openid():
+    plan = plan_event(push("subscribe"), FOLLOWER, MAPPING)
+    person = plan.person
+    assert [(lk.object, lk.field, lk.value) for lk in person.lookups] == [
+        ("Contact", "WeChat_OpenId__c", "oFollower1"),
+        ("Lead", "WeChat_OpenId__c", "oFollower1"),
+    ]
+    assert person.create_object == "Lead"
+    assert person.create_key.field == "WeChat_OpenId__c"
+    assert person.create_fields == {"LastName": "WeChat Follower", "Company": "WeChat",
+                                    "LeadSource": "WeChat", "WeChat_UnionId__c": "uUnion1"}
+
+
+def test_remark_becomes_last_name_when_present():
+    follower = Follower(openid="oFollower1", subscribed=True, remark="Wang Lei")
+    plan = plan_event(push("subscribe"), follower, MAPPING)
+    assert plan.person.create_fields["LastName"] == "Wang Lei"
+
+
+def test_unsubscribe_writes_state_only():
+    plan = plan_event(push("unsubscribe", create_time="1700000100"),
+                      Follower(openid="oFollower1", subscribed=False), MAPPING)
+    assert plan.follower_fields["Subscribed__c"] is False
+    assert plan.follower_fields["Unsubscribed_At__c"] == "2023-11-14T22:15:00Z"
+    assert plan.person is None and plan.link_fields == {}
+
+
+@pytest.mark.parametrize("event", [push("CLICK", "MENU_1"), push(msg_type="text", Content="hi",
+                                                                  MsgId="123")])
+def test_kinds_without_rule_are_unmapped(event):
+    with pytest.raises(UnmappedEvent, match="no rule for"):
+        plan_event(event, FOLLOWER, MAPPING)
+
+
+def test_plans_are_deterministic():
+    event = push("subscribe", f"qrscene_sfc_{CAMPAIGN}")
+    assert plan_event(event, FOLLOWER, MAPPING) == plan_event(event, FOLLOWER, MAPPING)

@@ -1,0 +1,75 @@
+"""Mapping mistakes come back with file, line and a hint; never a traceback."""
+
+from pathlib import Path
+
+import pytest
+
+from mappings.loader import MappingError, load_mapping, parse_mapping
+from mappings.transforms import apply_chain
+
+DEFAULT = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
+TEXT = DEFAULT.read_text()
+
+
+def broken(old: str, new: str) -> str:
+    assert old in TEXT, old
+    return TEXT.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        (broken("external_id: OpenId__c ", "externalid: OpenId__c "), 9,
+         "unknown key 'externalid'"),
+        (broken("source: follower.unionid", "source: follower.unoinid"), 14,
+         "did you mean 'follower.unionid'"),
+        (broken("transform: unix_to_datetime", "transform: unix_to_datetme"), 17,
+         "unknown transform 'unix_to_datetme'"),
+        (broken("create: Lead ", "create: Account "), 29, "'Contact' or 'Lead'"),
+        (broken("version: 1", "version: 2"), 5, "version"),
+        (broken('{ value: "WeChat" }', '{ value: "WeChat", source: event.account }'), 34,
+         "exactly one of 'source' or 'value'"),
+        ("version: 1\nfollower: [", 2, "not valid YAML"),
+        ("- just\n- a list\n", 1, "must be a YAML mapping"),
+    ],
+)
+def test_errors_name_the_line_and_the_fix(text, line, needle):
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text, Path("mapping.yaml"))
+    problems = caught.value.problems
+    assert any(p[0] == line and needle in p[2] for p in problems), problems
+    assert f"mapping.yaml:{line}:" in str(caught.value)
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    text = broken("source: follower.unionid", "source: follower.x")
+    text = text.replace("transform: unix_to_datetime", "transform: nope", 1)
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text, Path("m.yaml"))
+    assert len(caught.value.problems) == 2
+
+
+def test_missing_file_is_a_mapping_error(tmp_path):
+    with pytest.raises(MappingError, match="cannot read"):
+        load_mapping(tmp_path / "absent.yaml")
+
+
+def test_default_mapping_is_valid():
+    assert load_mapping(DEFAULT).create == "Lead"
+
+
+@pytest.mark.parametrize(
+    ("chain", "value", "expected"),
+    [
+        ("unix_to_datetime", 1409735668, "2014-09-03T09:14:28Z"),
+        ("unix_to_date", 1409735668, "2014-09-03"),
+        ("unix_to_datetime", None, None),
+        ("join(;)", ("a", "b"), "a;b"),
+        ("join(, )", ["a", "b"], "a, b"),
+        ("trim|upper", "  zh_cn ", "ZH_CN"),
+        ("truncate(3)", "abcdef", "abc"),
+        (None, "same", "same"),
+    ],
+)
+def test_transforms(chain, value, expected):
+    assert apply_chain(chain, value) == expected
