@@ -9,7 +9,7 @@
     │   └── ConfigurationError   our own settings or mapping are wrong
     └── SkippableError           nothing to do for this record (e.g. user unfollowed)
 
-Gateways (``connector/salesforce.py``, ``connector/wechat.py``) raise only these, so
+Gateways (the packages ``connector/salesforce/`` and ``connector/wechat/``) raise only these, so
 jobs decide with one ``except`` per branch and never parse an error string.
 """
 

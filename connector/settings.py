@@ -139,6 +139,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----...)")
         return SecretStr(text + "\n")
 
+    @field_validator("WECHAT_ORIGINAL_ID")
+    @classmethod
+    def _original_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"gh_[0-9a-f]{12}", value):
+            raise ValueError("must be gh_ followed by 12 hex characters")
+        return value
+
+    @field_validator("WECHAT_APP_ID")
+    @classmethod
+    def _app_id(cls, value: str) -> str:
+        if not re.fullmatch(r"wx[0-9a-f]{16}", value):
+            raise ValueError("must be wx followed by 16 hex characters")
+        return value
+
     @field_validator("MAPPING_FILE")
     @classmethod
     def _mapping(cls, value: Path) -> Path:

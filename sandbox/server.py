@@ -22,7 +22,9 @@ class RunningServer:
     thread: threading.Thread
 
     def stop(self) -> None:
+        """Stop at once: clients' idle keep-alive connections are not waited for."""
         self.server.should_exit = True
+        self.server.force_exit = True
         self.thread.join(timeout=10)
 
 
@@ -46,6 +48,7 @@ def serve(app, *, tls: SandboxTLS | None = None, host: str = "127.0.0.1", port: 
         log_level=log_level,
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=1,
         ssl_certfile=str(tls.cert_file) if tls else None,
         ssl_keyfile=str(tls.key_file) if tls else None,
     )

@@ -1,0 +1,166 @@
+"""WeChat API failures → the bridge's error tree (pure: no I/O, no wechatpy).
+
+WeChat answers almost every failure with HTTP 200 and ``{"errcode": N, "errmsg": "...
+rid: 65a4c0b1-..."}``. :func:`classify` turns one such answer into a
+:class:`~connector.errors.BridgeError` of the branch the caller should act on, using the
+table :data:`RULES`; :func:`classify_http` does the same for HTTP-level failures. Both
+*return* the error; the gateway raises it. Unknown errcodes are fatal, so a new kind of
+failure lands in front of an operator instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from connector.errors import (
+    BridgeError,
+    ConfigurationError,
+    FatalError,
+    RateLimitedError,
+    RetriableError,
+    SkippableError,
+)
+
+# The access token the call used is invalid (40001), malformed (40014) or expired (42001):
+# the gateway refreshes it and retries once before giving up with a RetriableError.
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+
+# WeChat's daily API quotas reset at midnight Beijing time (UTC+8, no daylight saving).
+_BEIJING_OFFSET = 8 * 3600
+_DAY = 86400
+
+_RID = re.compile(r"[,;]?\s*rid:\s*([0-9A-Za-z-]+)\s*$")
+_IP = re.compile(r"invalid ip\s+([0-9A-Fa-f.:]+)")
+_CONSOLE = "mp.weixin.qq.com > Settings and Development > Basic Configuration"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one errcode is handled: the error class, a message, and a retry hint.
+
+    ``retry_after`` is seconds; :data:`UNTIL_QUOTA_RESET` means "until WeChat's daily quota
+    resets" and is computed from the clock by :func:`classify`.
+    """
+
+    kind: type[BridgeError]
+    message: str
+    retry_after: float | None = None
+
+
+UNTIL_QUOTA_RESET = -1.0
+
+RULES: dict[int, Rule] = {
+    -1: Rule(RetriableError, "WeChat reports its system is busy", retry_after=2),
+    40001: Rule(RetriableError, "the access token was rejected (invalid or not the latest)"),
+    40014: Rule(RetriableError, "the access token was rejected as malformed"),
+    42001: Rule(RetriableError, "the access token has expired"),
+    45009: Rule(
+        RateLimitedError,
+        "the daily quota of this API is used up; it resets at midnight Beijing time "
+        "(an admin can reset it once a month with the clear_quota API or in the console)",
+        retry_after=UNTIL_QUOTA_RESET,
+    ),
+    45011: Rule(RateLimitedError, "the per-minute quota of this API is used up",
+                retry_after=60),
+    40013: Rule(
+        ConfigurationError,
+        f"WeChat does not know this AppID: set WECHAT_APP_ID to the AppID shown at {_CONSOLE}",
+    ),
+    40125: Rule(
+        ConfigurationError,
+        "WeChat rejected the AppSecret: set WECHAT_APP_SECRET to the current AppSecret "
+        f"(reset it at {_CONSOLE} if it is lost)",
+    ),
+    40164: Rule(
+        ConfigurationError,
+        "this server's IP address {ip}is not on the account's IP whitelist: add it at "
+        f"{_CONSOLE} > IP whitelist (Heroku dynos need a static outbound IP add-on)",
+    ),
+    48001: Rule(
+        ConfigurationError,
+        "this Official Account is not authorised for this API (its account type or "
+        "verification status lacks the permission; see the console's API permissions page)",
+    ),
+    40003: Rule(SkippableError, "WeChat does not know this OpenID for this account"),
+    43004: Rule(SkippableError, "the user does not follow the account (require subscribe)"),
+    45015: Rule(
+        SkippableError,
+        "the 48-hour customer-service window for this user has closed",
+    ),
+    45047: Rule(
+        SkippableError,
+        "the customer-service message limit for this user is reached until they interact "
+        "with the account again",
+    ),
+}
+
+
+def request_id(errmsg: str | None) -> str | None:
+    """The ``rid`` WeChat appends to ``errmsg`` (``"... rid: 65a4c0b1-0e3f7c8a-..."``)."""
+    match = _RID.search(errmsg or "")
+    return match.group(1) if match else None
+
+
+def strip_request_id(errmsg: str | None) -> str:
+    """``errmsg`` without its trailing ``rid: ...`` (that goes to ``request_id``)."""
+    return _RID.sub("", errmsg or "").strip()
+
+
+def seconds_until_quota_reset(now: float) -> float:
+    """Seconds from ``now`` (epoch seconds) to the next midnight in Beijing, at least 60."""
+    return max(60.0, _DAY - (now + _BEIJING_OFFSET) % _DAY)
+
+
+def is_token_error(errcode: int | None) -> bool:
+    """True when ``errcode`` says the access token (not the request) is at fault."""
+    return errcode in TOKEN_ERRCODES
+
+
+def classify(errcode: int, errmsg: str | None, *, now: float,
+             status: int | None = 200) -> BridgeError:
+    """The bridge error for a WeChat ``{"errcode", "errmsg"}`` answer.
+
+    Args:
+        errcode: WeChat's errcode (non-zero).
+        errmsg: WeChat's errmsg, which usually ends with ``rid: <request id>``.
+        now: the current epoch time, for hints such as "until the daily quota resets".
+        status: the HTTP status of the answer (WeChat sends 200 with its errors).
+
+    Returns:
+        An error with ``system="wechat"``, ``code=str(errcode)`` and ``request_id`` set
+        from the rid; unknown errcodes give a :class:`FatalError`.
+    """
+    rule = RULES.get(errcode)
+    detail = strip_request_id(errmsg)
+    if rule is None:
+        rule = Rule(FatalError, "WeChat answered with an error the bridge does not know")
+    ip = _IP.search(detail)
+    message = rule.message.replace("{ip}", f"{ip.group(1)} " if ip else "")
+    if detail:
+        message += f" (WeChat said: {detail})"
+    kwargs: dict = {"system": "wechat", "status": status, "code": str(errcode),
+                    "request_id": request_id(errmsg)}
+    if issubclass(rule.kind, RetriableError):
+        retry_after = rule.retry_after
+        if retry_after == UNTIL_QUOTA_RESET:
+            retry_after = seconds_until_quota_reset(now)
+        kwargs["retry_after"] = retry_after
+    return rule.kind(message, **kwargs)
+
+
+def classify_http(status: int, *, retry_after: float | None = None) -> BridgeError:
+    """The bridge error for an HTTP-level failure (no WeChat errcode in the body).
+
+    5xx and 429 are transient (429 honours the ``Retry-After`` hint); other statuses
+    mean the request itself is wrong, which retrying cannot fix.
+    """
+    code = f"HTTP_{status}"
+    if status == 429:
+        return RateLimitedError("WeChat asked the bridge to slow down", system="wechat",
+                                status=status, code=code, retry_after=retry_after or 60)
+    if status >= 500:
+        return RetriableError("WeChat's API is unavailable", system="wechat", status=status,
+                              code=code, retry_after=retry_after)
+    return FatalError(f"WeChat's API refused the request with HTTP {status}",
+                      system="wechat", status=status, code=code)

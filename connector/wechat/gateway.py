@@ -1,0 +1,357 @@
+"""The WeChat API, behind verbs the bridge owns (wechatpy stays inside this package).
+
+:class:`WeChatGateway` wraps ``wechatpy.WeChatClient`` with the policies the bridge needs
+and wechatpy 1.8.18 lacks:
+
+- the access token comes from :class:`~connector.wechat.token.TokenCache` (Redis, shared
+  by every process, fetched with ``/cgi-bin/stable_token``); wechatpy's own fetch
+  (``/cgi-bin/token``, which invalidates other processes' tokens) and its auto-retry are
+  never used;
+- a rejected token (40001/40014/42001) is replaced once and the call retried once;
+- every call has a timeout (``WECHAT_TIMEOUT``) and goes to ``WECHAT_API_BASE_URL``;
+- every failure becomes a :class:`~connector.errors.BridgeError` (see
+  :mod:`connector.wechat.errors`);
+- profiles and tag names are cached in Redis, so a burst of scans costs few calls.
+
+A new verb is one method: ``self._call(lambda client: client.<api>.<method>(...))``
+plus whatever caching it needs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
+from connector.follower import Follower
+from connector.settings import Settings
+from connector.wechat.errors import classify, classify_http, is_token_error
+from connector.wechat.token import TokenCache
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+BATCH_SIZE = 100  # user/info/batchget accepts at most 100 openids
+
+
+class _Client(WeChatClient):
+    """wechatpy's client, with the token of the call in progress supplied by the gateway."""
+
+    def __init__(self, app_id: str, *, base_url: str, timeout: float,
+                 http: requests.Session, token: Callable[[], str]) -> None:
+        # No secret: this client never fetches tokens itself.
+        super().__init__(app_id, None, timeout=timeout, auto_retry=False)
+        # wechatpy joins API_BASE_URL + "user/info"; an instance attribute overrides the
+        # class constant for every endpoint API that does not set its own base.
+        self.API_BASE_URL = f"{base_url}cgi-bin/"
+        self._http = http
+        self._token = token
+
+    @property
+    def access_token(self) -> str:
+        return self._token()
+
+    def fetch_access_token(self):  # pragma: no cover - guard against wechatpy paths
+        raise RuntimeError("tokens come from the gateway's TokenCache, never /cgi-bin/token")
+
+
+def _transport_error(exc: requests.RequestException) -> BridgeError:
+    # The exception text can contain the request URL, and with it the access token:
+    # only its class name goes into the message.
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FatalError(
+            f"TLS verification of WeChat's API failed ({kind}); check REQUESTS_CA_BUNDLE "
+            "and WECHAT_API_BASE_URL", system="wechat", code="TLS")
+    if isinstance(exc, requests.Timeout):
+        return RetriableError(f"WeChat's API did not answer in time ({kind})",
+                              system="wechat", code="TIMEOUT")
+    if isinstance(exc, requests.ConnectionError):
+        return RetriableError(f"could not reach WeChat's API ({kind})",
+                              system="wechat", code="NETWORK")
+    return FatalError(f"the request to WeChat's API could not be made ({kind})",
+                      system="wechat", code="REQUEST")
+
+
+def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
+    """Let a verb's Redis failures out as RetriableError, like every other failure."""
+
+    @functools.wraps(verb)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return verb(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise RetriableError(f"Redis is unavailable ({type(exc).__name__})",
+                                 system="redis", code=type(exc).__name__) from None
+
+    return guarded
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+class WeChatGateway:
+    """The bridge's verbs on the WeChat Official Account API.
+
+    Args:
+        settings: ``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``, ``WECHAT_API_BASE_URL`` and
+            ``WECHAT_TIMEOUT`` are used.
+        redis: shared by all processes: the access token, profiles and tag names live there.
+        session: the HTTP session (default: a new one); the token fetch uses it too.
+        profile_ttl: seconds a fetched profile is served from Redis.
+        tags_ttl: seconds the tag names are served from Redis.
+
+    Every verb raises only :class:`~connector.errors.BridgeError` subclasses (a Redis
+    outage too: :class:`RetriableError` with ``system="redis"``).
+    ``api_calls`` counts the HTTP requests made to WeChat (token fetches included).
+    """
+
+    def __init__(self, settings: Settings, redis: redis.Redis, *,
+                 session: requests.Session | None = None, profile_ttl: int = 600,
+                 tags_ttl: int = 600, clock: Callable[[], float] = time.time) -> None:
+        self._app_id = settings.WECHAT_APP_ID
+        self._secret = settings.WECHAT_APP_SECRET
+        self._base_url = settings.WECHAT_API_BASE_URL
+        self._timeout = settings.WECHAT_TIMEOUT
+        self._redis = redis
+        self._http = session or requests.Session()
+        self._profile_ttl = profile_ttl
+        self._tags_ttl = tags_ttl
+        self._clock = clock
+        self._local = threading.local()  # the token of the call in progress, per thread
+        self._count_lock = threading.Lock()
+        self._api_calls = 0
+        self._client = _Client(self._app_id, base_url=self._base_url, timeout=self._timeout,
+                               http=self._http, token=self._current_token)
+        # The lock outlives two token fetches (plain, then forced); waiters give up after
+        # the same time, by when the holder has stored a token or died.
+        lock_seconds = 2 * self._timeout + 1
+        self._tokens = TokenCache(redis, self._app_id, self._fetch_token,
+                                  lock_seconds=lock_seconds, wait_seconds=lock_seconds)
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests made to WeChat by this gateway so far."""
+        return self._api_calls
+
+    # -- verbs ---------------------------------------------------------------------------
+
+    @_redis_guarded
+    def access_token(self) -> str:
+        """The shared access token (from Redis, or fetched once for all processes).
+
+        Raises:
+            RetriableError: network trouble, or another process's refresh took too long.
+            ConfigurationError: WeChat rejected the AppID, AppSecret or this server's IP.
+        """
+        return self._tokens.get()
+
+    @_redis_guarded
+    def get_profile(self, openid: str) -> Follower:
+        """One follower's profile (``user/info``), served from Redis when fresh.
+
+        Raises:
+            SkippableError: WeChat does not know ``openid`` (40003).
+            RetriableError: network trouble, WeChat busy or a quota hit (RateLimitedError).
+            FatalError: configuration problems and errors the bridge does not know.
+        """
+        data = self._cached_profiles([openid]).get(openid)
+        if data is None:
+            data = self._call(lambda client: client.user.get(openid))
+            self._store_profiles({openid: data})
+        return self._followers({openid: data})[openid]
+
+    @_redis_guarded
+    def get_profiles(self, openids: Iterable[str]) -> dict[str, Follower]:
+        """Profiles of many followers: cached ones from Redis, the rest by ``batchget``.
+
+        Missing profiles are fetched 100 at a time. An openid WeChat rejects as invalid is
+        left out of the result (the batch holding it is split until it is isolated), so one
+        bad openid never costs the others their profiles.
+
+        Raises:
+            RetriableError, FatalError: as :meth:`get_profile`, for the whole call.
+        """
+        wanted = list(dict.fromkeys(openids))
+        raw = self._cached_profiles(wanted)
+        missing = [openid for openid in wanted if openid not in raw]
+        for start in range(0, len(missing), BATCH_SIZE):
+            fetched = self._batchget(missing[start:start + BATCH_SIZE])
+            self._store_profiles(fetched)
+            raw.update(fetched)
+        return self._followers({openid: raw[openid] for openid in wanted if openid in raw})
+
+    @_redis_guarded
+    def forget(self, *openids: str) -> None:
+        """Drop cached profiles (after subscribe/unsubscribe events, remark changes...)."""
+        if openids:
+            self._redis.delete(*(self._profile_key(openid) for openid in openids))
+
+    @_redis_guarded
+    def tag_names(self, *, refresh: bool = False) -> dict[int, str]:
+        """The account's tags, id to name (``tags/get``), served from Redis when fresh.
+
+        Raises:
+            RetriableError, FatalError: as :meth:`get_profile`.
+        """
+        key = f"wechat:tags:{self._app_id}"
+        cached = None if refresh else self._redis.get(key)
+        if cached is not None:
+            return {int(k): v for k, v in json.loads(cached).items()}
+        tags = self._call(lambda client: client.tag.get())
+        names = {int(tag["id"]): str(tag["name"]) for tag in tags}
+        self._redis.set(key, json.dumps(names, ensure_ascii=False), ex=self._tags_ttl)
+        return names
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def _call(self, operation: Callable[[WeChatClient], T]) -> T:
+        """Run one wechatpy call with the shared token; replace a rejected token once.
+
+        Raises:
+            BridgeError: every failure, translated.
+        """
+        token = self._tokens.get()
+        for attempt in (1, 2):
+            self._local.token = token
+            self._count()
+            try:
+                return self._checked(operation(self._client))
+            except WeChatClientException as exc:
+                if attempt == 2 or not is_token_error(exc.errcode):
+                    error = self._translate(exc)
+                else:
+                    log.info("WeChat rejected the access token (errcode %s); refreshing",
+                             exc.errcode)
+                    error = None
+            except requests.RequestException as exc:
+                error = _transport_error(exc)
+            except (KeyError, TypeError) as exc:  # a result_processor met an odd body
+                error = FatalError(f"WeChat's answer lacks an expected field ({exc})",
+                                   system="wechat", code="MALFORMED")
+            finally:
+                self._local.token = None
+            # Raised outside the except blocks, so no wechatpy/requests exception rides
+            # along as __context__: theirs hold the URL (with the token) and the response.
+            if error is not None:
+                raise error
+            token = self._tokens.replace(token)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_token(self, force_refresh: bool) -> tuple[str, int]:
+        """``POST /cgi-bin/stable_token``: the token every caller shares.
+
+        Raises:
+            BridgeError: every failure, translated.
+        """
+        body = {"grant_type": "client_credential", "appid": self._app_id,
+                "secret": self._secret.get_secret_value(), "force_refresh": force_refresh}
+        self._count()
+        error: BridgeError | None = None
+        try:
+            data = self._checked(self._post(f"{self._base_url}cgi-bin/stable_token", body))
+        except WeChatClientException as exc:
+            error = self._translate(exc)
+        except requests.RequestException as exc:
+            error = _transport_error(exc)
+        if error is not None:
+            raise error
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise FatalError("WeChat's stable_token answer has no access_token",
+                             system="wechat", code="MALFORMED")
+        return token, int(data.get("expires_in") or 7200)
+
+    def _post(self, url: str, body: dict[str, Any]) -> Any:
+        """POST JSON outside wechatpy's token handling; the answer as wechatpy decodes it.
+
+        Raises:
+            WeChatClientException: an HTTP error status, or a non-zero errcode.
+            requests.RequestException: the request could not be completed.
+        """
+        response = self._http.post(url, json=body, timeout=self._timeout)
+        if response.status_code >= 400:
+            raise WeChatClientException(None, None, response=response)
+        # wechatpy's own answer handling: errcode -> WeChatClientException, no retries.
+        return self._client._handle_result(response)
+
+    def _current_token(self) -> str:
+        token = getattr(self._local, "token", None)
+        if token is None:
+            raise RuntimeError("wechatpy called outside WeChatGateway._call")
+        return token
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self._api_calls += 1
+
+    def _translate(self, exc: WeChatClientException) -> BridgeError:
+        if exc.errcode is None:  # an HTTP error status, raised by wechatpy or by us
+            response = exc.response
+            status = response.status_code if response is not None else 502
+            return classify_http(status, retry_after=_retry_after(response))
+        return classify(int(exc.errcode), exc.errmsg, now=self._clock())
+
+    @staticmethod
+    def _checked(result: T) -> T:
+        # wechatpy hands back the Response itself when the body is not JSON (a proxy's
+        # HTML error page, a truncated answer): transient, as far as we can tell.
+        if isinstance(result, requests.Response):
+            raise RetriableError("WeChat's answer was not JSON", system="wechat",
+                                 status=result.status_code, code="MALFORMED")
+        return result
+
+    # -- profiles --------------------------------------------------------------------------
+
+    def _batchget(self, openids: list[str]) -> dict[str, dict[str, Any]]:
+        try:
+            items = self._call(lambda client: client.user.get_batch(openids))
+        except SkippableError as err:
+            if len(openids) == 1:
+                log.warning("WeChat rejected openid %s: %s", openids[0], err)
+                return {}
+            half = len(openids) // 2
+            return {**self._batchget(openids[:half]), **self._batchget(openids[half:])}
+        return {item["openid"]: item for item in items if item.get("openid")}
+
+    def _followers(self, raw: dict[str, dict[str, Any]]) -> dict[str, Follower]:
+        # Tag names cost a call (cached), so only when some follower carries tags.
+        tagged = any(data.get("tagid_list") for data in raw.values())
+        names = self.tag_names() if tagged else {}
+        return {openid: Follower.from_api(data, names) for openid, data in raw.items()}
+
+    def _profile_key(self, openid: str) -> str:
+        return f"wechat:profile:{self._app_id}:{openid}"
+
+    def _cached_profiles(self, openids: list[str]) -> dict[str, dict[str, Any]]:
+        if not openids:
+            return {}
+        values = self._redis.mget([self._profile_key(openid) for openid in openids])
+        return {openid: json.loads(value)
+                for openid, value in zip(openids, values, strict=True) if value is not None}
+
+    def _store_profiles(self, profiles: dict[str, dict[str, Any]]) -> None:
+        if not profiles:
+            return
+        with self._redis.pipeline(transaction=False) as pipe:
+            for openid, data in profiles.items():
+                pipe.set(self._profile_key(openid), json.dumps(data, ensure_ascii=False),
+                         ex=self._profile_ttl)
+            pipe.execute()

@@ -1,0 +1,49 @@
+"""The web process: WeChat's callback, health and status.
+
+Run it with ``uvicorn webhooks.app:create_app --factory``. Everything per-app (settings,
+the Redis connection, the AES cipher) is built here once, never per request and never at
+import time.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from redis import Redis
+
+from connector.redis_connection import connect
+from connector.settings import Settings, get_settings
+from webhooks import health, rejections, wechat_callback
+from webhooks.wechat_callback import CallbackConfig, Replier, no_reply
+
+
+def create_app(
+    settings: Settings | None = None,
+    redis: Redis | None = None,
+    *,
+    reply: Replier | None = None,
+) -> FastAPI:
+    """Build the ASGI app.
+
+    Args:
+        settings: default :func:`connector.settings.get_settings`.
+        redis: default :func:`connector.redis_connection.connect` to the configured URL.
+        reply: the passive-reply seam (see :data:`webhooks.wechat_callback.Replier`);
+            default: none, every push is answered ``success``.
+
+    Raises:
+        connector.settings.SettingsError: configuration missing or malformed.
+    """
+    settings = settings or get_settings()
+    if redis is None:
+        redis = connect(settings.redis_url)
+    # No interactive docs or schema: the app faces the internet and serves machines.
+    app = FastAPI(title="WeChat-Salesforce bridge", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    rejection_log = rejections.RejectionLog(redis)
+    rejections.install(app, rejection_log)
+    config = CallbackConfig.from_settings(settings)
+    app.include_router(wechat_callback.build_router(config, redis, reply or no_reply))
+    app.include_router(health.build_router(redis, rejection_log))
+    app.state.redis = redis
+    app.state.rejections = rejection_log
+    return app

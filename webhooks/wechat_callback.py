@@ -1,0 +1,208 @@
+"""``/wechat/callback``: WeChat's URL verification (GET) and its pushes (POST).
+
+A push is answered in well under a millisecond of our own work: cap the body, check the
+timestamp window and the signature (constant time), decrypt, parse (defused XML), build
+the :class:`~connector.events.InboundEvent`, enqueue it under its dedupe key, and answer
+``success`` (or a passive reply). No Salesforce or WeChat API is called here.
+
+Modes, decided by configuration rather than by the request:
+
+- no EncodingAESKey configured: plain mode. ``signature`` covers token/timestamp/nonce
+  only (not the body). A compatible-mode body (plaintext fields + ``Encrypt``) is read by
+  its plaintext fields, which lets an operator switch WeChat to compatible mode first.
+- an EncodingAESKey configured: only ``encrypt_type=aes`` pushes are accepted, verified by
+  ``msg_signature`` over token/timestamp/nonce/Encrypt (WeChat's doc: not ``signature``),
+  and only the decrypted content is trusted; plaintext fields beside ``Encrypt``
+  (compatible mode) are ignored. Plain pushes are refused: their body is unauthenticated.
+
+Refusals raise :class:`~webhooks.rejections.Rejected` (400 malformed, 403 not from
+WeChat or not for us, 413 too large); Redis being down answers 503 so WeChat resends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+from redis import Redis
+from redis.exceptions import RedisError
+
+from connector.events import InboundEvent
+from connector.settings import Settings
+from connector.wechat.crypto import AppIdMismatchError, DecryptError, PushCipher, check_signature
+from connector.wechat.messages import MalformedPushError, Message, parse_fields, parse_push
+from jobs.queues import enqueue_inbound
+from webhooks.rejections import SAMPLE_BYTES, Rejected
+
+log = logging.getLogger(__name__)
+
+PATH = "/wechat/callback"
+SUCCESS = "success"
+
+# The passive-reply seam: given the event and wechatpy's typed message, return the reply
+# XML, or None to answer "success". It runs on the hot path, so it may read a cache but
+# must never call an API.
+Replier = Callable[[InboundEvent, Message], str | None]
+
+
+def no_reply(event: InboundEvent, message: Message) -> str | None:
+    """The default :data:`Replier`: no passive replies (a later issue adds them)."""
+    return None
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    """What the callback needs from the settings, resolved once per app."""
+
+    token: str
+    cipher: PushCipher | None
+    original_id: str | None
+    window: int
+    max_body: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallbackConfig:
+        cipher = None
+        if settings.WECHAT_ENCODING_AES_KEY is not None:
+            previous = settings.WECHAT_PREVIOUS_ENCODING_AES_KEY
+            cipher = PushCipher(
+                settings.WECHAT_ENCODING_AES_KEY.get_secret_value(),
+                settings.WECHAT_APP_ID,
+                previous.get_secret_value() if previous is not None else None,
+                token=settings.WECHAT_TOKEN.get_secret_value(),
+            )
+        return cls(
+            token=settings.WECHAT_TOKEN.get_secret_value(),
+            cipher=cipher,
+            original_id=settings.WECHAT_ORIGINAL_ID,
+            window=settings.WECHAT_TIMESTAMP_WINDOW,
+            max_body=settings.WECHAT_MAX_BODY_BYTES,
+        )
+
+
+def check_fresh(timestamp: str | None, window: int, now: float) -> None:
+    """Refuse a missing, malformed or stale ``timestamp`` (replay protection).
+
+    Raises:
+        Rejected: 403.
+    """
+    try:
+        stamp = int(timestamp or "")
+    except ValueError:
+        raise Rejected(403, "missing or malformed timestamp") from None
+    if abs(now - stamp) > window:
+        raise Rejected(403, f"timestamp {stamp} is {int(now - stamp)} s off (window {window} s)")
+
+
+def open_push(
+    config: CallbackConfig, query: Mapping[str, str], body: bytes
+) -> tuple[dict[str, str], Message]:
+    """Verify and open one push body: its trusted fields and wechatpy's typed message.
+
+    The timestamp window is checked by the caller. Raises:
+        Rejected: 403 for a bad signature, a refused mode or another app id; 400 for a
+            body that is not UTF-8, not a push, or does not decrypt.
+    """
+    timestamp, nonce = query.get("timestamp"), query.get("nonce")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "body is not UTF-8") from None
+    try:
+        if config.cipher is None:
+            if not check_signature(config.token, query.get("signature"), timestamp, nonce):
+                raise Rejected(403, "bad signature")
+            return parse_push(text)
+        if query.get("encrypt_type") != "aes":
+            raise Rejected(403, "unencrypted push refused: an EncodingAESKey is configured")
+        encrypt = parse_fields(text).get("Encrypt")
+        if not encrypt:
+            raise Rejected(400, "encrypted push without an Encrypt field")
+        if not check_signature(config.token, query.get("msg_signature"), timestamp, nonce, encrypt):
+            raise Rejected(403, "bad msg_signature")
+        return parse_push(config.cipher.decrypt(encrypt))
+    except MalformedPushError as exc:
+        raise Rejected(400, f"malformed push: {exc}") from None
+    except AppIdMismatchError:
+        raise Rejected(403, "push encrypted for another app id") from None
+    except DecryptError as exc:
+        raise Rejected(400, f"cannot decrypt: {exc}") from None
+
+
+def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply) -> APIRouter:
+    """The callback's routes, bound to one configuration and one Redis connection."""
+    router = APIRouter()
+
+    async def capped_body(request: Request) -> bytes:
+        # async: reading the body only awaits the socket. Stops at the cap, whatever the
+        # Content-Length says, so a lying or chunked sender cannot make us buffer more.
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise Rejected(400, "malformed Content-Length")
+            # The length check first: int() refuses strings of over 4300 digits.
+            if len(declared) > 12 or int(declared) > config.max_body:
+                raise Rejected(413, f"Content-Length {declared[:20]} over {config.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > config.max_body:
+                request.state.body_sample = b"".join(chunks)[:SAMPLE_BYTES]
+                raise Rejected(413, f"body over {config.max_body} bytes")
+        body = b"".join(chunks)
+        request.state.body_sample = body[:SAMPLE_BYTES]  # for the rejection record
+        return body
+
+    # async: nothing here blocks (a SHA-1 of four short strings); a refusal is recorded by
+    # the rejection handler, which runs in the threadpool.
+    @router.get(PATH, response_class=PlainTextResponse)
+    async def verify_url(request: Request) -> PlainTextResponse:
+        """WeChat's server-configuration check: echo ``echostr`` when signed by us.
+
+        No timestamp window here: WeChat sends this once when the URL is saved, and
+        replaying it only returns the caller's own ``echostr``.
+        """
+        q = request.query_params
+        signature, timestamp, nonce = q.get("signature"), q.get("timestamp"), q.get("nonce")
+        if not check_signature(config.token, signature, timestamp, nonce):
+            raise Rejected(403, "URL verification with a bad signature")
+        echostr = q.get("echostr")
+        if echostr is None:
+            raise Rejected(400, "URL verification without echostr")
+        return PlainTextResponse(echostr)
+
+    # A plain def: redis-py blocks on the enqueue round trip, so FastAPI runs this in its
+    # threadpool; the (async) body dependency has already read the request by then.
+    @router.post(PATH)
+    def receive_push(request: Request, body: bytes = Depends(capped_body)) -> Response:
+        """Accept one push: verify, open, enqueue once, answer ``success``."""
+        query = request.query_params
+        now = time.time()
+        check_fresh(query.get("timestamp"), config.window, now)
+        fields, message = open_push(config, query, body)
+        try:
+            event = InboundEvent.from_fields(fields)
+        except ValueError as exc:
+            raise Rejected(400, f"malformed push: {exc}") from None
+        if config.original_id and event.account != config.original_id:
+            raise Rejected(403, f"push for another account ({event.account[:40]!r})")
+        try:
+            enqueue_inbound(redis, event)  # False (a resend) is fine: one job per key
+        except RedisError as exc:
+            log.error("Redis unavailable, push %s not queued (WeChat will resend): %s",
+                      event.dedupe_key, exc)
+            return PlainTextResponse("try again", status_code=503)
+        xml = reply(event, message)
+        if xml is None:
+            return PlainTextResponse(SUCCESS)
+        if config.cipher is not None:
+            xml = config.cipher.encrypt_reply(xml, query.get("nonce", ""), int(now))
+        return Response(xml, media_type="application/xml")
+
+    return router
