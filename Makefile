@@ -1,0 +1,42 @@
+# Two commands on a fresh machine (only python3 >= 3.11 and make needed):
+#   make demo   the whole journey against the local sandbox, on embedded defaults
+#   make test   the test suite
+# The first run creates .venv from uv.lock (the one lock file); later runs reuse it.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+VENV   := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test lint bench sandbox run clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/connector demo
+
+test: $(VENV)/.synced
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.run
+
+sandbox: $(VENV)/.synced
+	$(VENV)/bin/connector sandbox --env-file sandbox.env
+
+run: $(VENV)/.synced
+	$(VENV)/bin/connector run
+
+clean:
+	rm -rf $(VENV) $(TOOLS)
