@@ -82,7 +82,9 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
     app_id = "wx" + secrets.token_hex(8)
     app_secret = secrets.token_hex(16)
     population = Population.generate(followers, seed=seed)
-    wechat = WeChatSandbox(app_id=app_id, app_secret=app_secret, population=population)
+    original_id = "gh_" + secrets.token_hex(6)
+    wechat = WeChatSandbox(app_id=app_id, app_secret=app_secret, population=population,
+                           original_id=original_id)
     servers = [
         serve(salesforce.app, tls=tls, host=host, port=salesforce_port),
         serve(wechat.app, tls=tls, host=host, port=wechat_port),
@@ -97,7 +99,7 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         "WECHAT_APP_SECRET": app_secret,
         "WECHAT_TOKEN": secrets.token_hex(16),
         "WECHAT_ENCODING_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
-        "WECHAT_ORIGINAL_ID": "gh_" + secrets.token_hex(6),
+        "WECHAT_ORIGINAL_ID": original_id,
         "WECHAT_API_BASE_URL": servers[1].url + "/",
         # Both emulators present a certificate from the sandbox's own CA.
         "REQUESTS_CA_BUNDLE": str(tls.bundle_file),

@@ -1,0 +1,234 @@
+"""The WeChat API emulator: an ASGI app plus the account's state and the push helpers.
+
+Requests under ``/cgi-bin/`` are counted per path (:attr:`WeChatSandbox.api_calls`) and
+pass through the :class:`~sandbox.faults.FaultInjector` first. A fault answers in
+WeChat's shape: ``status=200`` with ``code="45009"`` gives ``{"errcode": 45009, "errmsg":
+"api freq out of limit rid: …"}`` (a fault with status 200 and no code gives -1, system
+error); any other status (502, 503, …) gives that HTTP status with an HTML body, as
+WeChat's front proxies do.
+
+How the sandbox and :class:`~sandbox.wechat.sender.CallbackSender` cooperate: the push
+helpers here (:meth:`~WeChatSandbox.scan`, :meth:`~WeChatSandbox.follow`, …) change the
+account's state first, as WeChat does before it pushes, and return the
+:class:`~sandbox.wechat.pushes.Push` describing it; hand that to ``sender.deliver(push)``
+to post it to the bridge. So a bridge job that reacts to the push by calling
+``user/info`` sees the follower already subscribed with the QR scene.
+
+Control routes (besides the faults router ``/__sandbox__/faults``)::
+
+    GET    /__sandbox__/wechat/calls          API calls per path
+    DELETE /__sandbox__/wechat/calls          reset the counters
+    GET    /__sandbox__/wechat/messages       messages sent through the API
+    POST   /__sandbox__/wechat/expire-tokens  expire every issued access token now
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sandbox.faults import Fault, FaultInjector
+from sandbox.wechat import pushes
+from sandbox.wechat.errors import ApiError, proxy_error
+from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
+from sandbox.wechat.population import Population
+from sandbox.wechat.pushes import Push
+from sandbox.wechat.routes_messages import messages_router
+from sandbox.wechat.routes_token import token_router
+from sandbox.wechat.routes_users import users_router
+from sandbox.wechat.tokens import TokenStore
+
+logger = logging.getLogger(__name__)
+
+
+def fault_response(fault: Fault) -> JSONResponse:
+    """WeChat's answer for an injected fault (see the module docstring)."""
+    if fault.status != 200:
+        return proxy_error(fault.status or 503)
+    code = int(fault.code) if fault.code and fault.code.lstrip("-").isdigit() else -1
+    return ApiError(code, fault.message).response()
+
+
+class WeChatSandbox:
+    """One Official Account: its credentials, audience, tokens, QR codes and outbox.
+
+    ``clock`` (seconds since the epoch) drives token lifetimes, push ``CreateTime`` and
+    the 48-hour service window; tests pass a settable one to move time.
+    """
+
+    def __init__(self, *, app_id: str, app_secret: str, population: Population,
+                 original_id: str | None = None, clock: Callable[[], float] = time.time,
+                 faults: FaultInjector | None = None, token_per_day: int = 2000,
+                 force_refresh_per_day: int = 20, mass_per_month: int = 4) -> None:
+        self.app_id = app_id
+        self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
+        self.population = population
+        self.clock = clock
+        self.faults = faults or FaultInjector()
+        self.tokens = TokenStore(clock, token_per_day=token_per_day,
+                                 force_refresh_per_day=force_refresh_per_day)
+        self.outbox = Outbox(clock, mass_per_month=mass_per_month)
+        self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        # MsgIds are 64-bit and unique per account; start where real ones live (~6e18).
+        self._msg_ids = itertools.count(6 * 10**18 + int(clock()) % 10**9 * 10**6)
+        self.app = self._build_app(app_secret)
+
+    # -- the ASGI app ------------------------------------------------------------------
+
+    def _build_app(self, app_secret: str) -> FastAPI:
+        app = FastAPI(title="WeChat API sandbox", docs_url=None, redoc_url=None,
+                      openapi_url=None)
+
+        @app.exception_handler(ApiError)
+        async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+            return exc.response()
+
+        @app.middleware("http")
+        async def count_and_inject(request: Request, call_next):
+            path = request.url.path
+            if not path.startswith("/cgi-bin/"):
+                return await call_next(request)
+            with self._calls_lock:
+                self._calls[path] += 1
+            latency_ms, fault = self.faults.pick(request.method, path)
+            if latency_ms:
+                await asyncio.sleep(latency_ms / 1000)
+            if fault is not None:
+                logger.info("injected fault on %s %s: %s", request.method, path, fault.status)
+                return fault_response(fault)
+            return await call_next(request)
+
+        def authorized(access_token: str | None = None) -> None:
+            self.tokens.check(access_token)
+
+        guarded = [Depends(authorized)]
+        app.include_router(token_router(self.tokens, app_id=self.app_id, app_secret=app_secret))
+        app.include_router(users_router(self.population), dependencies=guarded)
+        app.include_router(messages_router(self.population, self.outbox, self.clock),
+                           dependencies=guarded)
+        app.include_router(self.faults.router())
+        app.include_router(self._control_router())
+        return app
+
+    def _control_router(self) -> APIRouter:
+        router = APIRouter(prefix="/__sandbox__/wechat")
+
+        @router.get("/calls")
+        def calls() -> dict:
+            return dict(self.api_calls)
+
+        @router.delete("/calls", status_code=204)
+        def reset_calls() -> None:
+            self.reset_api_calls()
+
+        @router.get("/messages")
+        def messages() -> list[dict]:
+            return [asdict(m) for m in self.sent_messages]
+
+        @router.post("/expire-tokens", status_code=204)
+        def expire_tokens() -> None:
+            self.tokens.expire_all()
+
+        return router
+
+    # -- inspection --------------------------------------------------------------------
+
+    @property
+    def api_calls(self) -> Counter[str]:
+        """A snapshot: request path (``/cgi-bin/user/info``) → calls, faults included."""
+        with self._calls_lock:
+            return Counter(self._calls)
+
+    def reset_api_calls(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
+
+    @property
+    def sent_messages(self) -> list[SentMessage]:
+        """Every accepted send call, oldest first."""
+        return self.outbox.messages()
+
+    def create_qrcode(self, scene: str | int, *, permanent: bool = True,
+                      expire_seconds: int | None = None) -> QRCode:
+        """What ``qrcode/create`` does, without HTTP (for seeding a scenario)."""
+        name = ("QR_LIMIT_" if permanent else "QR_") + (
+            "STR_SCENE" if isinstance(scene, str) else "SCENE")
+        return self.outbox.create_qrcode(name, scene, expire_seconds)
+
+    # -- what people do (state change first, then the push that reports it) ------------
+
+    def _now(self, at: int | None) -> int:
+        return int(self.clock()) if at is None else at
+
+    def scan(self, openid: str, scene: str | int, *, at: int | None = None) -> Push:
+        """``openid`` scans the QR code of ``scene``.
+
+        A follower gets a ``SCAN`` push; anyone else follows through the code (population
+        updated: subscribed, ADD_SCENE_QR_CODE, ``qr_scene_str``/``qr_scene``) and gets a
+        ``subscribe`` push with ``EventKey`` ``qrscene_<scene>`` and the code's ticket. A
+        scene nobody created a code for gets a permanent code on the fly.
+
+        Raises:
+            ApiError(40003): unknown openid.
+            ValueError: the scene's only codes have expired (WeChat would not push).
+        """
+        now = self._now(at)
+        code = self.outbox.qrcode_for(scene)
+        if self.population.lookup(openid).subscribe:
+            self.population.touch(openid, now)
+            return pushes.scan(openid, now, scene=scene, ticket=code.ticket)
+        self.population.follow(openid, scene, now)
+        return pushes.subscribe(openid, now, scene=scene, ticket=code.ticket)
+
+    def follow(self, openid: str | None = None, *, scene: str | int | None = None,
+               at: int | None = None, subscribe_scene: str | None = None) -> Push:
+        """A follow, by a new person when ``openid`` is None; through a QR code if ``scene``.
+
+        Raises:
+            ValueError: ``openid`` already follows (WeChat sends no second subscribe).
+        """
+        if openid is None:
+            openid = self.population.new_follower().openid
+        if self.population.lookup(openid).subscribe:
+            raise ValueError(f"{openid} already follows the account")
+        if scene is not None:
+            return self.scan(openid, scene, at=at)
+        now = self._now(at)
+        self.population.follow(openid, None, now, subscribe_scene=subscribe_scene)
+        return pushes.subscribe(openid, now)
+
+    def unfollow(self, openid: str, *, at: int | None = None) -> Push:
+        self.population.unfollow(openid)
+        return pushes.unsubscribe(openid, self._now(at))
+
+    def _interaction(self, openid: str, at: int | None) -> int:
+        now = self._now(at)
+        self.population.touch(openid, now)
+        return now
+
+    def text(self, openid: str, content: str, *, at: int | None = None) -> Push:
+        """A text message from a follower (opens the 48-hour service window)."""
+        now = self._interaction(openid, at)
+        return pushes.text(openid, now, content=content, msg_id=next(self._msg_ids))
+
+    def click(self, openid: str, key: str, *, at: int | None = None) -> Push:
+        return pushes.click(openid, self._interaction(openid, at), key=key)
+
+    def view(self, openid: str, url: str, *, at: int | None = None) -> Push:
+        return pushes.view(openid, self._interaction(openid, at), url=url)
+
+    def location(self, openid: str, latitude: float, longitude: float,
+                 precision: float = 30.0, *, at: int | None = None) -> Push:
+        return pushes.location(openid, self._interaction(openid, at), latitude=latitude,
+                               longitude=longitude, precision=precision)

@@ -1,0 +1,108 @@
+"""QR codes and outgoing messages (customer-service, template, mass).
+
+Sends are checked the way WeChat checks them and recorded in the :class:`Outbox`:
+customer-service messages need a follower who interacted in the last 48 hours (45015)
+and template messages a current follower (43004); mass sends by openid need 2..10000
+recipients (40130 / 40032) and spend the monthly mass quota (45028).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+
+from sandbox.wechat.errors import ApiError, ok
+from sandbox.wechat.outbox import Outbox
+from sandbox.wechat.population import Population
+from sandbox.wechat.routing import integer, json_body, openid_list
+
+SERVICE_WINDOW = 48 * 3600
+MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews",
+                      "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage", "mpvideo"})
+MASS_MAX = 10_000
+
+
+def _msgtype(data: dict) -> str:
+    msgtype = data.get("msgtype")
+    if msgtype not in MSGTYPES or not isinstance(data.get(msgtype), dict):
+        raise ApiError(40008, "invalid message type")
+    return msgtype
+
+
+def messages_router(population: Population, outbox: Outbox,
+                    clock: Callable[[], float]) -> APIRouter:
+    router = APIRouter(prefix="/cgi-bin")
+
+    def follower(openid: object):
+        if not isinstance(openid, str) or not openid:
+            raise ApiError(41009)
+        record = population.lookup(openid)
+        if not record.subscribe:
+            raise ApiError(43004)
+        return record
+
+    @router.post("/qrcode/create")
+    async def qrcode_create(request: Request) -> dict:
+        data = await json_body(request)
+        scene = (data.get("action_info") or {}).get("scene") or {}
+        value = scene.get("scene_str") if "scene_str" in scene else scene.get("scene_id")
+        code = outbox.create_qrcode(str(data.get("action_name")), value,
+                                    data.get("expire_seconds"))
+        body: dict = {"ticket": code.ticket}
+        if code.expire_seconds is not None:
+            body["expire_seconds"] = code.expire_seconds
+        body["url"] = code.url
+        return body
+
+    @router.post("/message/custom/send")
+    async def custom_send(request: Request) -> dict:
+        data = await json_body(request)
+        record = follower(data.get("touser"))
+        _msgtype(data)
+        last = record.last_interaction
+        if last is None or clock() - last > SERVICE_WINDOW:
+            raise ApiError(45015)
+        outbox.record("custom", [record.openid], data, with_id=False)
+        return ok()
+
+    @router.post("/message/template/send")
+    async def template_send(request: Request) -> dict:
+        data = await json_body(request)
+        record = follower(data.get("touser"))
+        if not isinstance(data.get("template_id"), str) or not data["template_id"]:
+            raise ApiError(40037)
+        message = outbox.record("template", [record.openid], data, with_id=True)
+        return ok(msgid=message.msgid)
+
+    def mass(kind_to: list[str], data: dict) -> dict:
+        message = outbox.record("mass", kind_to, data, with_id=True)
+        return {"errcode": 0, "errmsg": "send job submission success",
+                "msg_id": message.msgid, "msg_data_id": message.msgid + 6_000_000}
+
+    @router.post("/message/mass/sendall")
+    async def mass_sendall(request: Request) -> dict:
+        data = await json_body(request)
+        _msgtype(data)
+        filt = data.get("filter") or {}
+        if filt.get("is_to_all"):
+            recipients = population.openids()
+        else:
+            # wechatpy 1.x still sends the pre-tags "group_id" name for the tag id.
+            raw = filt.get("tag_id", filt.get("group_id"))
+            tag_id = integer(raw, 45159)
+            population.tag_name(tag_id)
+            recipients = [r.openid for r in population.followers() if tag_id in r.tagid_list]
+        return mass(recipients, data)
+
+    @router.post("/message/mass/send")
+    async def mass_send(request: Request) -> dict:
+        data = await json_body(request)
+        _msgtype(data)
+        recipients = openid_list(data.get("touser"), limit=MASS_MAX, minimum=2,
+                                 short_code=40130)
+        for openid in recipients:
+            population.lookup(openid)
+        return mass(recipients, data)
+
+    return router
