@@ -57,10 +57,15 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     """
     from rq.worker import HerokuWorker
 
+    import jobs.inbound  # noqa: F401 - imported here so every forked work horse inherits
+    from jobs.context import build_context
     from jobs.queues import inbound_queue
 
     settings = settings or get_settings()
     check_worker_config(settings)
+    # Import the gateways (simple-salesforce, wechatpy) once in the parent: a work horse is
+    # forked per job, and importing them in each would cost ~0.4 s a job.
+    build_context(settings)
     redis = connect(settings.redis_url)
     worker = HerokuWorker([inbound_queue(redis)], connection=redis)
     return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)

@@ -55,8 +55,9 @@ def build_scenario(population, campaigns: dict[str, str], people: int,
     followers = population.openids(subscribed=True)
     strangers = population.openids(subscribed=False)
     existing = rng.sample(followers, min(len(followers), people // 3))
-    new = [population.new_follower().openid for _ in range(people - len(existing))]
-    new = strangers[: len(new)] + new[len(strangers):] if strangers else new
+    needed = people - len(existing)
+    new = strangers[:needed]  # people who don't follow yet, then brand-new ones
+    new += [population.new_follower().openid for _ in range(needed - len(new))]
     contacts = {openid: f"Existing Contact {i + 1}" for i, openid in enumerate(existing[::2])}
     scenes = [f"sfc_{cid}" for cid in campaigns.values()]
     scenario = Scenario(campaigns=campaigns, contacts=contacts)

@@ -36,7 +36,7 @@ def build_context(settings: Settings | None = None, redis: Redis | None = None) 
     Raises:
         SettingsError, MappingError: the configuration is invalid (names the fix).
     """
-    from connector.salesforce import SalesforceGateway
+    from connector.salesforce import SalesforceGateway, SessionStore
     from connector.wechat import WeChatGateway
 
     settings = settings or get_settings()
@@ -45,7 +45,8 @@ def build_context(settings: Settings | None = None, redis: Redis | None = None) 
         settings=settings,
         redis=redis,
         mapping=load_mapping(settings.MAPPING_FILE),
-        salesforce=SalesforceGateway(settings, redis=redis),
+        salesforce=SalesforceGateway(settings, sessions=SessionStore(
+            redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME)),
         wechat=WeChatGateway(settings, redis),
     )
 

@@ -1,0 +1,308 @@
+"""The Salesforce gateway: the bridge's verbs over simple-salesforce's REST client.
+
+Every call logs in lazily (once per gateway, kept for the process), has a timeout, is
+counted in :attr:`SalesforceGateway.api_calls`, and fails only with the bridge's error
+tree. An expired session (401 INVALID_SESSION_ID) costs one new login and one repeat of
+the call; a second refusal is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.format import format_external_id, format_soql
+
+from connector.errors import BridgeError, ConfigurationError, FatalError
+from connector.salesforce.auth import fetch_token
+from connector.salesforce.errors import SYSTEM, Target, classify_response, is_invalid_session
+from connector.salesforce.http import SalesforceHTTP, translate_request_exception
+from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
+from connector.salesforce.sessions import SessionStore
+from connector.settings import Settings
+
+log = logging.getLogger("connector.salesforce")
+
+T = TypeVar("T")
+COLLECTION_SIZE = 200  # sObject Collections take at most 200 records per call
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+def _api_name(value: str, what: str = "object or field name") -> str:
+    """``value`` if it is a Salesforce API name; it goes into URL paths unescaped."""
+    if not isinstance(value, str) or not _API_NAME.match(value):
+        raise ConfigurationError(f"{value!r} is not a valid Salesforce {what}",
+                                 system=SYSTEM, code="INVALID_NAME")
+    return value
+
+
+def _record_id(value: str) -> str:
+    if not isinstance(value, str) or not _RECORD_ID.match(value):
+        raise FatalError(f"{value!r} is not a Salesforce record id", system=SYSTEM,
+                         code="MALFORMED_ID")
+    return value
+
+
+def strip_attributes(value: Any) -> Any:
+    """``value`` without the ``attributes`` entries Salesforce adds to every record."""
+    if isinstance(value, dict):
+        return {k: strip_attributes(v) for k, v in value.items() if k != "attributes"}
+    if isinstance(value, list):
+        return [strip_attributes(v) for v in value]
+    return value
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class SalesforceGateway:
+    """The only door to Salesforce. Not thread-safe: one per worker process (or thread).
+
+    Attributes:
+        api_calls: REST calls sent so far (logins excluded; see ``login_calls``).
+        login_calls: token requests sent so far.
+        api_usage: ``(used, limit)`` daily API requests from the last ``Sforce-Limit-Info``.
+    """
+
+    def __init__(self, settings: Settings, *, sessions: SessionStore | None = None) -> None:
+        """``sessions``: share the login with other processes (see ``sessions.py``)."""
+        self._settings = settings
+        self._sessions = sessions
+        self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT)
+        self._sf: Salesforce | None = None
+        self._describes: dict[str, dict] = {}
+        self.login_calls = 0
+
+    @property
+    def api_calls(self) -> int:
+        return self._http.calls
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self._http.api_usage
+
+    def close(self) -> None:
+        """Release pooled connections; the gateway logs in again if used afterwards."""
+        self._http.close()
+        self._sf = None
+
+    # -- session -----------------------------------------------------------------------
+
+    def _login(self, rejected: str | None = None) -> Salesforce:
+        token = None
+        if self._sessions is not None:
+            if rejected:
+                self._sessions.drop(rejected)
+            else:
+                token = self._sessions.get()
+        if token is None:
+            self.login_calls += 1
+            token = fetch_token(self._settings)
+            if self._sessions is not None:
+                self._sessions.put(token)
+        self._sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
+                              version=self._settings.SALESFORCE_API_VERSION,
+                              session=self._http)
+        return self._sf
+
+    def _call(self, target: Target, fn: Callable[[Salesforce], T]) -> T:
+        """Run ``fn`` with a logged-in client; translate every failure.
+
+        Raises:
+            BridgeError: the classified failure of the call (or of the login).
+        """
+        try:
+            sf = self._sf or self._login()
+            try:
+                return fn(sf)
+            except SalesforceError as exc:
+                if not is_invalid_session(exc.status, exc.content):
+                    raise
+                log.info("Salesforce session expired; logging in again")
+                return fn(self._login(rejected=sf.session_id))
+        except SalesforceError as exc:
+            error = classify_response(exc.status, exc.content, target, self._http.last_headers)
+        except requests.RequestException as exc:
+            error = translate_request_exception(exc, target)
+        # Raised outside the except blocks so it chains nothing: the library's exception
+        # frames hold the response, whose socket file keeps the connection open for as long
+        # as the error lives (an rq failure record, a test's pytest.raises).
+        raise error
+
+    # -- reads -------------------------------------------------------------------------
+
+    def query(self, template: str, *args: Any, keep_attributes: bool = False,
+              **params: Any) -> list[dict]:
+        """All records of a SOQL query built by ``format_soql(template, *args, **params)``.
+
+        Values are quoted by format_soql (``{name}``); ``{:literal}`` inserts trusted names
+        only (objects, fields). Follows ``nextRecordsUrl``, one call per page.
+
+        Raises:
+            FatalError: the template and parameters do not make a query, or Salesforce
+                refused it (MALFORMED_QUERY, INVALID_FIELD...).
+            RetriableError: timeouts, 5xx, QUERY_TIMEOUT; RateLimitedError for limits.
+        """
+        soql = _soql(template, args, params)
+        target = Target("query")
+        page = self._call(target, lambda sf: sf.query(soql))
+        records = list(page.get("records", []))
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            more = partial(_query_more, url=page["nextRecordsUrl"])
+            page = self._call(target, more)
+            records.extend(page.get("records", []))
+        return records if keep_attributes else strip_attributes(records)
+
+    def query_count(self, template: str, *args: Any, **params: Any) -> int:
+        """``totalSize`` of a query, e.g. ``SELECT COUNT() FROM Lead WHERE ...``."""
+        soql = _soql(template, args, params)
+        page = self._call(Target("query"), lambda sf: sf.query(soql))
+        return int(page.get("totalSize", 0))
+
+    def get(self, sobject: str, record_id: str) -> dict:
+        """One record by id, without ``attributes``.
+
+        Raises:
+            SkippableError: the record does not exist (NOT_FOUND) or was deleted.
+        """
+        path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
+        target = Target("get", sobject, record_id)
+        return strip_attributes(self._call(target, lambda sf: sf.restful(path)))
+
+    def describe(self, sobject: str) -> dict:
+        """The describe of ``sobject``; cached for the life of the gateway."""
+        if sobject not in self._describes:
+            path = f"sobjects/{_api_name(sobject)}/describe"
+            self._describes[sobject] = self._call(Target("describe", sobject),
+                                                  lambda sf: sf.restful(path))
+        return self._describes[sobject]
+
+    def limits(self) -> dict:
+        """The org's limits (``GET /limits``): DailyApiRequests and friends."""
+        return self._call(Target("limits"), lambda sf: sf.restful("limits")) or {}
+
+    # -- single-record writes ----------------------------------------------------------
+
+    def create(self, sobject: str, fields: dict[str, Any]) -> str:
+        """Create one record and return its id.
+
+        Raises:
+            FatalError: Salesforce refused the record (the message names field and fix).
+        """
+        path = f"sobjects/{_api_name(sobject)}"
+        target = Target("create", sobject)
+        answer = self._call(target, lambda sf: sf.restful(path, method="POST", json=fields))
+        result = parse_save_result(answer, target, created_default=True)
+        if not result.success or not result.id:
+            raise result.errors[0] if result.errors else _no_id(target)
+        return result.id
+
+    def update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
+        """Update one record.
+
+        Raises:
+            SkippableError: the record no longer exists.
+            FatalError: Salesforce refused the values.
+        """
+        path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
+        target = Target("update", sobject, record_id)
+        self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields))
+
+    def upsert(self, sobject: str, ext_field: str, ext_value: str,
+               fields: dict[str, Any]) -> SaveResult:
+        """Insert or update the record whose ``ext_field`` is ``ext_value``.
+
+        The external id goes in the URL (escaped by format_external_id); a copy of it in
+        ``fields`` is left out of the body, where Salesforce would refuse it.
+
+        Raises:
+            FatalError: Salesforce refused the record, or several records share the key.
+        """
+        key = format_external_id(_api_name(ext_field), str(ext_value))
+        path = f"sobjects/{_api_name(sobject)}/{key}"
+        target = Target("upsert", sobject)
+        body = {k: v for k, v in fields.items() if k != ext_field}
+        answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        if answer is None:  # 204: APIs before 46.0 answer an update with no body
+            return SaveResult(id=None, success=True, created=False)
+        return parse_save_result(answer, target, created_default=False)
+
+    # -- sObject Collections -----------------------------------------------------------
+
+    def create_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[SaveResult]:
+        """Create records, 200 per call, ``allOrNone: false``; one SaveResult per record.
+
+        Per-record failures are in the results. Not idempotent: after a raised failure of a
+        later chunk, the earlier chunks are written.
+
+        Raises:
+            RetriableError, FatalError: a whole call failed.
+        """
+        return self._collection("POST", "composite/sobjects", Target("create_many", sobject),
+                                records, created=True)
+
+    def update_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[SaveResult]:
+        """Update records (each with its ``Id``), 200 per call; one SaveResult per record.
+
+        Raises:
+            RetriableError, FatalError: a whole call failed.
+        """
+        for record in records:
+            _record_id(record.get("Id", ""))
+        return self._collection("PATCH", "composite/sobjects", Target("update_many", sobject),
+                                records, created=False)
+
+    def upsert_many(self, sobject: str, ext_field: str,
+                    records: Sequence[dict[str, Any]]) -> list[SaveResult]:
+        """Upsert records by ``ext_field`` (each must carry it), 200 per call.
+
+        ``SaveResult.created`` says which records are new.
+
+        Raises:
+            RetriableError, FatalError: a whole call failed.
+        """
+        path = f"composite/sobjects/{_api_name(sobject)}/{_api_name(ext_field)}"
+        return self._collection("PATCH", path, Target("upsert_many", sobject), records,
+                                created=False)
+
+    def _collection(self, method: str, path: str, target: Target,
+                    records: Sequence[dict[str, Any]], *, created: bool) -> list[SaveResult]:
+        sobject = _api_name(target.sobject or "")
+        results: list[SaveResult] = []
+        for chunk in _chunks(records, COLLECTION_SIZE):
+            body = {"allOrNone": False,
+                    "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
+            answer = self._call(target, partial(_restful, path=path, method=method, body=body))
+            results.extend(parse_save_results(answer, target, len(chunk),
+                                              created_default=created))
+        return results
+
+
+def _soql(template: str, args: tuple, params: dict) -> str:
+    try:
+        return format_soql(template, *args, **params)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise FatalError(f"query template {template!r} could not be filled: {exc!r}",
+                         system=SYSTEM, code="SOQL_PARAMETER") from None
+
+
+def _query_more(sf: Salesforce, *, url: str) -> dict:
+    return sf.query_more(url, identifier_is_url=True)
+
+
+def _restful(sf: Salesforce, *, path: str, method: str, body: dict) -> Any:
+    return sf.restful(path, method=method, json=body)
+
+
+def _no_id(target: Target) -> BridgeError:
+    return FatalError(f"{target.operation} {target.sobject}: success without an id",
+                      system=SYSTEM, code="UNEXPECTED_RESPONSE")

@@ -1,0 +1,90 @@
+"""The requests Session every Salesforce call goes through.
+
+simple-salesforce sets no timeout, so :class:`SalesforceHTTP` adds one to each request
+that lacks it. It also counts calls, remembers the last response's headers (for the
+request id of an error) and the org's API usage from ``Sforce-Limit-Info``. A gateway
+and its session belong to one thread at a time (an RQ worker runs one job at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from connector.errors import FatalError, RetriableError
+from connector.salesforce.errors import SYSTEM, Target, classify_transport
+
+log = logging.getLogger("connector.salesforce")
+
+_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+
+
+def parse_limit_info(value: str) -> tuple[int, int] | None:
+    """``"api-usage=18/5000; per-app-api-usage=..."`` -> ``(18, 5000)``; None if absent."""
+    match = _API_USAGE.search(value)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class SalesforceHTTP(requests.Session):
+    """A Session with a default timeout and call accounting.
+
+    Attributes:
+        timeout: seconds, applied to every request that does not set its own.
+        calls: HTTP requests sent (answered or not).
+        api_usage: ``(used, limit)`` of the org's daily API requests, from the last answer
+            that carried ``Sforce-Limit-Info``.
+        last_headers: the headers of the last answer (empty when the last call got none).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.calls = 0
+        self.api_usage: tuple[int, int] | None = None
+        self.last_headers: Mapping[str, str] = {}
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        self.calls += 1
+        self.last_headers = {}
+        path = urlsplit(str(url)).path  # no query string: SOQL may hold personal data
+        started = time.perf_counter()
+        try:
+            response = super().request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            log.debug("salesforce %s %s failed: %s", method, path, type(exc).__name__)
+            raise
+        self.last_headers = response.headers
+        limit_info = response.headers.get("Sforce-Limit-Info")
+        if limit_info:
+            self.api_usage = parse_limit_info(limit_info) or self.api_usage
+        log.debug("salesforce %s %s -> %s in %.0f ms (api usage %s)", method, path,
+                  response.status_code, (time.perf_counter() - started) * 1000, self.api_usage)
+        return response
+
+
+def translate_request_exception(exc: requests.RequestException, target: Target
+                                ) -> RetriableError | FatalError:
+    """A requests failure (no usable answer) in the error tree.
+
+    Timeouts and connection errors (TLS included) are retriable; an answer that is not
+    JSON where JSON was due is retriable too (a proxy or maintenance page); anything else
+    (an invalid URL) is fatal.
+    """
+    detail = type(exc).__name__
+    if isinstance(exc, requests.Timeout):
+        return classify_transport("timeout", target, detail)
+    if isinstance(exc, requests.ConnectionError):
+        return classify_transport("connection", target, detail)
+    if isinstance(exc, requests.exceptions.InvalidJSONError):
+        return RetriableError(f"{target.operation}: Salesforce answered with a body that is "
+                              "not JSON", system=SYSTEM, code="INVALID_JSON")
+    return FatalError(f"{target.operation}: the request could not be sent ({detail})",
+                      system=SYSTEM, code="REQUEST_ERROR")

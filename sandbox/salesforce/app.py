@@ -1,0 +1,217 @@
+"""The Salesforce sandbox: state plus the ASGI app that serves it.
+
+Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything under
+``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
+token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no auth,
+not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
+``required-fields``, ``stats``, ``reset-stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qsl, unquote
+
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandbox.faults import FaultInjector
+from sandbox.salesforce import api, composite
+from sandbox.salesforce.auth import Auth, OAuthError
+from sandbox.salesforce.errors import DEFAULT_CODES, SalesforceError, dumps, not_found
+from sandbox.salesforce.ids import IdFactory
+from sandbox.salesforce.schema import Schema
+from sandbox.salesforce.store import Store
+from sandbox.salesforce.usage import ApiUsage
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json;charset=UTF-8"
+DATA_PREFIX = "/services/data/v"
+CONTROL_PREFIX = "/__sandbox__"
+
+
+class RequiredFields(BaseModel):
+    """Body of ``POST /__sandbox__/required-fields``."""
+
+    object: str
+    fields: list[str]
+
+
+class SalesforceSandbox:
+    """An in-memory Salesforce org served over the REST API.
+
+    Thread-safe: the app runs on a server thread while tests seed and inspect.
+    """
+
+    def __init__(self, *, client_id: str, username: str, public_key_pem: str | bytes,
+                 client_secret: str | None = None, api_limit: int = 15000) -> None:
+        ids = IdFactory()
+        self.org_id, self.user_id = ids.new("00D"), ids.new("005")
+        self.schema = Schema()
+        self.store = Store(self.schema, user_id=self.user_id)
+        self.usage = ApiUsage(api_limit)
+        self.auth = Auth(client_id=client_id, username=username, public_key_pem=public_key_pem,
+                         client_secret=client_secret, org_id=self.org_id, user_id=self.user_id)
+        self.data_api = api.DataApi(self.store, self.usage)
+        composite.add_routes(self.data_api)
+        self.faults = FaultInjector()
+        self.app = _build_app(self)
+
+    def seed(self, sobject: str, **fields: object) -> str:
+        """Insert a record as an admin's data load would (read-only fields allowed).
+
+        Raises:
+            SalesforceError: the record breaks a validation rule.
+        """
+        return self.store.create(sobject, fields, trusted=True)
+
+    def records(self, sobject: str, *, include_deleted: bool = False) -> list[dict]:
+        """Copies of the records of ``sobject``, oldest first."""
+        return [dict(r) for r in self.store.rows(sobject, include_deleted=include_deleted)]
+
+    @property
+    def api_calls(self) -> dict[str, int]:
+        """REST calls so far: ``total`` and one count per kind (query, create, upsert, ...)."""
+        return self.usage.snapshot()
+
+    def reset_counters(self) -> None:
+        """Zero the counters, which also restores the daily API allowance."""
+        self.usage.reset()
+
+    def expire_sessions(self) -> None:
+        """Invalidate every access token; clients must log in again."""
+        self.auth.expire_all()
+
+    def require_fields(self, sobject: str, names: list[str]) -> None:
+        """Make fields required at run time (shown by describe, enforced on writes).
+
+        Raises:
+            KeyError: unknown object or field.
+        """
+        self.schema.require(sobject, names)
+
+
+def _render(request: Request, status: int, payload: object,
+            headers: dict[str, str] | None = None) -> Response:
+    if payload is None:
+        return Response(status_code=status, headers=headers)
+    pretty = request.headers.get("x-prettyprint", "").strip() == "1"
+    return Response(dumps(payload, pretty=pretty), status_code=status, headers=headers,
+                    media_type=CONTENT_TYPE)
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
+    app = FastAPI(title="Salesforce sandbox", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    def limit_headers(path: str) -> dict[str, str]:
+        return {"Sforce-Limit-Info": sandbox.usage.header()} if path.startswith(
+            DATA_PREFIX) else {}
+
+    @app.middleware("http")
+    async def inject_faults(request: Request, call_next):
+        path = request.url.path
+        if path.startswith(CONTROL_PREFIX):
+            return await call_next(request)
+        latency_ms, fault = sandbox.faults.pick(request.method, path)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
+        if fault is None:
+            return await call_next(request)
+        code = fault.code or DEFAULT_CODES.get(fault.status, "UNKNOWN_EXCEPTION")
+        if fault.status == 401:
+            code = "INVALID_SESSION_ID"
+        error = SalesforceError(code, fault.message, status=fault.status)
+        log.info("fault injected on %s %s: %s", request.method, path, error)
+        if path.startswith("/services/oauth2"):
+            body: object = {"error": code.lower(), "error_description": error.message}
+        else:
+            body = [error.top_level()]
+        return _render(request, fault.status, body, limit_headers(path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_errors(request: Request, exc: StarletteHTTPException) -> Response:
+        error = not_found() if exc.status_code == 404 else SalesforceError(
+            DEFAULT_CODES.get(exc.status_code, "UNKNOWN_EXCEPTION"), str(exc.detail),
+            status=exc.status_code)
+        return _render(request, error.status, [error.top_level()],
+                       limit_headers(request.url.path))
+
+    @app.post("/services/oauth2/token")
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        try:
+            body = sandbox.auth.token(form, request.headers.get("authorization"),
+                                      _base_url(request))
+        except OAuthError as exc:
+            return _render(request, exc.status, exc.body())
+        return _render(request, 200, body)
+
+    @app.get("/services/data")
+    @app.get("/services/data/")
+    async def versions(request: Request) -> Response:
+        return _render(request, 200, api.versions())
+
+    @app.api_route("/services/data/v{version}/{rest:path}",
+                   methods=["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"])
+    @app.api_route("/services/data/v{version}", methods=["GET"])
+    async def data(request: Request, version: str, rest: str = "") -> Response:
+        # Split the raw path so an encoded "/" inside an external id stays in its segment.
+        raw = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        raw = raw.split("?", 1)[0][len(f"{DATA_PREFIX}{version}"):].strip("/")
+        req = api.ApiRequest(
+            method=request.method, version=version,
+            segments=[unquote(s) for s in raw.split("/")] if raw else [],
+            params=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body())
+        try:
+            sandbox.auth.check(request.headers.get("authorization"))
+            if not req.segments:
+                api.check_version(version)
+                response = api.ApiResponse(200, _resources(version))
+            else:
+                response = sandbox.data_api.handle(req)
+        except SalesforceError as exc:
+            return _render(request, exc.status, [exc.top_level()],
+                           limit_headers(request.url.path))
+        headers = limit_headers(request.url.path)
+        return _render(request, response.status, response.payload, headers)
+
+    app.include_router(sandbox.faults.router())
+    _add_control_routes(app, sandbox)
+    return app
+
+
+def _resources(version: str) -> dict:
+    base = f"/services/data/v{version}"
+    return {name: f"{base}/{name}" for name in
+            ("sobjects", "query", "queryAll", "composite", "limits")}
+
+
+def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
+    @app.post(f"{CONTROL_PREFIX}/expire-sessions", status_code=204)
+    def expire_sessions() -> None:
+        sandbox.expire_sessions()
+
+    @app.post(f"{CONTROL_PREFIX}/required-fields", status_code=204)
+    def required_fields(spec: RequiredFields) -> None:
+        try:
+            sandbox.require_fields(spec.object, spec.fields)
+        except KeyError as exc:
+            raise StarletteHTTPException(400, str(exc)) from None
+
+    @app.get(f"{CONTROL_PREFIX}/stats")
+    def stats() -> dict:
+        return {"api_calls": sandbox.api_calls, "limit": sandbox.usage.limit}
+
+    @app.post(f"{CONTROL_PREFIX}/reset-stats", status_code=204)
+    def reset_stats() -> None:
+        sandbox.reset_counters()

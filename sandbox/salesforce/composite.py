@@ -1,0 +1,215 @@
+"""sObject Collections (``composite/sobjects``) and the composite request (``composite``).
+
+Collections answer 200 with one SaveResult per record, in order. With ``allOrNone`` every
+write is rolled back once any record fails, and the records that would have succeeded
+report ALL_OR_NONE_OPERATION_ROLLED_BACK (reference V3d). Request-level failures (bad JSON,
+unknown field) fail the whole call in the top-level error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sandbox.salesforce.api import ApiRequest, ApiResponse, DataApi
+from sandbox.salesforce.errors import SalesforceError, record_error, rolled_back
+from sandbox.salesforce.store import MultipleMatches
+
+MAX_RECORDS = 200
+MAX_SUBREQUESTS = 25
+_REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
+_HALTED = ("The transaction was rolled back since another operation in the same transaction "
+           "failed.")
+
+
+def add_routes(api: DataApi) -> None:
+    """Register the composite endpoints on ``api``."""
+    collections = _Collections(api)
+    api.routes += [
+        ("POST", ("composite", "sobjects"), collections.create, "composite"),
+        ("PATCH", ("composite", "sobjects"), collections.update, "composite"),
+        ("DELETE", ("composite", "sobjects"), collections.delete, "composite"),
+        ("PATCH", ("composite", "sobjects", "*", "*"), collections.upsert, "composite"),
+        ("POST", ("composite",), _CompositeRequest(api).run, "composite"),
+    ]
+
+
+class _Collections:
+    def __init__(self, api: DataApi) -> None:
+        self.store = api.store
+
+    def _records(self, req: ApiRequest) -> tuple[list, bool]:
+        body = req.json_object()
+        records = body.get("records")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise SalesforceError("JSON_PARSER_ERROR", "records must be a list of objects")
+        _check_size(len(records))
+        return records, bool(body.get("allOrNone", False))
+
+    def create(self, req: ApiRequest, _args: list[str]) -> ApiResponse:
+        records, all_or_none = self._records(req)
+
+        def one(record: dict) -> dict:
+            sobject = (record.get("attributes") or {}).get("type")
+            if not sobject or self.store.schema.get(sobject) is None:
+                raise record_error("INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
+            return {"id": self.store.create(sobject, record), "success": True, "errors": []}
+        return ApiResponse(200, self._run(records, all_or_none, one))
+
+    def update(self, req: ApiRequest, _args: list[str]) -> ApiResponse:
+        records, all_or_none = self._records(req)
+
+        def one(record: dict) -> dict:
+            record_id = next((v for k, v in record.items() if k.lower() == "id"), None)
+            if not record_id:
+                raise record_error("MISSING_ARGUMENT", "Id not specified in an update call")
+            found = self.store.lookup(str(record_id))
+            if found is None:
+                raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            self.store.update(found[0].name, str(record_id), record)
+            return {"id": found[1]["Id"], "success": True, "errors": []}
+        return ApiResponse(200, self._run(records, all_or_none, one))
+
+    def upsert(self, req: ApiRequest, args: list[str]) -> ApiResponse:
+        sobject, ext_field = args
+        self.store.sobject(sobject)
+        records, all_or_none = self._records(req)
+
+        def one(record: dict) -> dict:
+            value = next((v for k, v in record.items() if k.lower() == ext_field.lower()), None)
+            if value is None and ext_field.lower() != "id":
+                raise record_error("MISSING_ARGUMENT", f"{ext_field} not specified", [ext_field])
+            try:
+                record_id, created = self.store.upsert(sobject, ext_field, value, record)
+            except MultipleMatches as exc:
+                raise record_error("DUPLICATE_EXTERNAL_ID", f"{exc.field}: more than one "
+                                   f"record found for external id field: {exc.ids}",
+                                   [exc.field]) from None
+            return {"id": record_id, "success": True, "errors": [], "created": created}
+        return ApiResponse(200, self._run(records, all_or_none, one))
+
+    def delete(self, req: ApiRequest, _args: list[str]) -> ApiResponse:
+        ids = [i for i in req.params.get("ids", "").split(",") if i]
+        _check_size(len(ids))
+        all_or_none = req.params.get("allOrNone", "false").lower() == "true"
+
+        def one(record_id: str) -> dict:
+            found = self.store.lookup(record_id)
+            if found is None:
+                raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            self.store.delete(found[0].name, record_id)
+            return {"id": found[1]["Id"], "success": True, "errors": []}
+        return ApiResponse(200, self._run(ids, all_or_none, one))
+
+    def _run(self, items: list, all_or_none: bool, one: Callable[[object], dict]) -> list[dict]:
+        results, failed = [], False
+        with self.store.atomic() as tx:
+            for item in items:
+                try:
+                    results.append(one(item))
+                except SalesforceError as exc:
+                    if exc.fields is None:
+                        raise  # a request-level error fails the whole call
+                    results.append({"success": False, "errors": [exc.save_result_error()]})
+                    failed = True
+            if all_or_none and failed:
+                tx.rollback()
+                halted = {"success": False, "errors": [rolled_back().save_result_error()]}
+                results = [halted if r["success"] else r for r in results]
+        return results
+
+
+def _check_size(count: int) -> None:
+    if count > MAX_RECORDS:
+        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more "
+                              f"than {MAX_RECORDS} records into this call")
+
+
+class _CompositeRequest:
+    """``POST composite``: sub-requests in order, with ``@{ref.path}`` references."""
+
+    def __init__(self, api: DataApi) -> None:
+        self.api = api
+
+    def run(self, req: ApiRequest, _args: list[str]) -> ApiResponse:
+        body = req.json_object()
+        subs = body.get("compositeRequest")
+        if not isinstance(subs, list) or not subs or len(subs) > MAX_SUBREQUESTS:
+            raise SalesforceError("INVALID_BATCH_REQUEST", "compositeRequest must hold 1 to "
+                                  f"{MAX_SUBREQUESTS} sub-requests")
+        all_or_none = bool(body.get("allOrNone", False))
+        done: dict[str, object] = {}
+        out = []
+        with self.api.store.atomic() as tx:
+            for sub in subs:
+                ref = str(sub.get("referenceId", ""))
+                try:
+                    response = self.api.invoke(self._request(req, sub, done))
+                except SalesforceError as exc:
+                    response = ApiResponse(exc.status, [exc.top_level()])
+                out.append({"body": response.payload, "httpHeaders": {},
+                            "httpStatusCode": response.status, "referenceId": ref})
+                if response.status < 300:
+                    done[ref] = response.payload
+                elif all_or_none:
+                    tx.rollback()
+                    halted = [{"errorCode": "PROCESSING_HALTED", "message": _HALTED}]
+                    out = [o if o["httpStatusCode"] >= 300 else
+                           {**o, "body": halted, "httpStatusCode": 400} for o in out]
+                    out += [{"body": halted, "httpHeaders": {}, "httpStatusCode": 400,
+                             "referenceId": str(s.get("referenceId", ""))}
+                            for s in subs[len(out):]]
+                    break
+        return ApiResponse(200, {"compositeResponse": out})
+
+    def _request(self, parent: ApiRequest, sub: dict, done: dict) -> ApiRequest:
+        url = _resolve(str(sub.get("url", "")), done)
+        parts = urlsplit(url)
+        match = re.fullmatch(r"/services/data/v([^/]+)/(.*?)/?", parts.path)
+        if not match:
+            raise SalesforceError("NOT_FOUND", "The requested resource does not exist",
+                                  status=404)
+        headers = {**parent.headers,
+                   **{k.lower(): str(v) for k, v in (sub.get("httpHeaders") or {}).items()}}
+        body = _resolve(sub.get("body"), done)
+        return ApiRequest(method=str(sub.get("method", "GET")).upper(),
+                          version=match.group(1),
+                          segments=[unquote(s) for s in match.group(2).split("/")],
+                          params=dict(parse_qsl(parts.query)), headers=headers,
+                          body=json.dumps(body).encode() if body is not None else b"")
+
+
+def _resolve(value: object, done: dict) -> object:
+    """Replace ``@{ref.path}`` in strings (recursively) with values from earlier answers.
+
+    Raises:
+        SalesforceError: PROCESSING_HALTED when a reference names nothing.
+    """
+    if isinstance(value, dict):
+        return {k: _resolve(v, done) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, done) for v in value]
+    if not isinstance(value, str) or "@{" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole:
+        return _lookup(whole, done)
+    return _REFERENCE.sub(lambda m: str(_lookup(m, done)), value)
+
+
+def _lookup(match: re.Match, done: dict) -> object:
+    ref, path = match.group(1), match.group(2)
+    current = done.get(ref)
+    for step in re.findall(r"\.([A-Za-z0-9_]+)|\[(\d+)\]", path):
+        key, index = step
+        try:
+            current = current[key] if key else current[int(index)]
+        except (KeyError, IndexError, TypeError):
+            current = None
+            break
+    if current is None:
+        raise SalesforceError("PROCESSING_HALTED", f"Invalid reference specified. No value "
+                              f"for {match.group(0)} found in {ref}.")
+    return current

@@ -1,0 +1,326 @@
+"""In-memory records with Salesforce's write rules, safe to share between threads.
+
+Records are replaced, never mutated, on write (copy on write), so a list of rows handed
+to a query stays consistent while other requests write. :meth:`Store.atomic` groups writes
+so an ``allOrNone`` call can roll them all back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sandbox.salesforce import values
+from sandbox.salesforce.errors import SalesforceError, not_found, record_error
+from sandbox.salesforce.ids import IdFactory, normalize
+from sandbox.salesforce.schema import Field, Schema, SObject
+
+_FLS_MESSAGE = ("Unable to create/update fields: {}. Please check the security settings of "
+                "this field and verify that it is read/write for your profile or permission set.")
+
+
+class MultipleMatches(Exception):  # noqa: N818 - named after the situation, like Salesforce
+    """An upsert key matched more than one record; ``ids`` are the matches."""
+
+    def __init__(self, sobject: str, field: str, ids: list[str]) -> None:
+        super().__init__(f"{sobject}.{field} matches {len(ids)} records")
+        self.sobject, self.field, self.ids = sobject, field, ids
+
+
+class Store:
+    """All records of one sandbox, keyed by object then 18-character id."""
+
+    def __init__(self, schema: Schema, *, user_id: str, id_seed: int | None = None) -> None:
+        self.schema = schema
+        self.user_id = user_id
+        self.lock = threading.RLock()
+        self._ids = IdFactory(id_seed)
+        self._tables: dict[str, dict[str, dict]] = {n: {} for n in schema.names()}
+        self._autonumbers = itertools.count(1)
+        self._undo: list[tuple[str, str, dict | None]] | None = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def sobject(self, name: str) -> SObject:
+        """Raises: SalesforceError NOT_FOUND (404) for an object the sandbox lacks."""
+        obj = self.schema.get(name)
+        if obj is None:
+            raise not_found()
+        return obj
+
+    def lookup(self, record_id: str) -> tuple[SObject, dict] | None:
+        """The object and record (deleted or not) for any well-formed id, or None."""
+        normal = normalize(record_id)
+        obj = self.schema.by_prefix(normal[:3]) if normal else None
+        if obj is None:
+            return None
+        with self.lock:
+            record = self._tables[obj.name].get(normal)
+        return (obj, record) if record is not None else None
+
+    def rows(self, sobject: str, *, include_deleted: bool = False) -> list[dict]:
+        """A snapshot of the records of ``sobject`` (records are never mutated in place)."""
+        with self.lock:
+            table = self._tables[self.sobject(sobject).name]
+            return [r for r in table.values() if include_deleted or not r["IsDeleted"]]
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[_Transaction]:
+        """Hold the store and journal writes; ``tx.rollback()`` undoes them all."""
+        with self.lock:
+            outer, self._undo = self._undo, []
+            tx = _Transaction(self, self._undo)
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            finally:
+                if outer is not None:
+                    outer.extend(self._undo)
+                self._undo = outer
+
+    def _put(self, sobject: str, record_id: str, record: dict | None) -> None:
+        table = self._tables[sobject]
+        if self._undo is not None:
+            self._undo.append((sobject, record_id, table.get(record_id)))
+        if record is None:
+            table.pop(record_id, None)
+        else:
+            table[record_id] = record
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(self, sobject: str, fields: dict, *, trusted: bool = False) -> str:
+        """Insert one record and return its id.
+
+        ``trusted`` (seeding) skips the createable check, as an admin's data load would.
+
+        Raises:
+            SalesforceError: NOT_FOUND (404) for an unknown object; request-level errors
+                (``fields`` None): INVALID_FIELD, JSON_PARSER_ERROR; record errors:
+                INVALID_FIELD_FOR_INSERT_UPDATE, REQUIRED_FIELD_MISSING, STRING_TOO_LONG,
+                INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, FIELD_INTEGRITY_EXCEPTION,
+                INVALID_CROSS_REFERENCE_KEY, DUPLICATE_VALUE.
+        """
+        obj = self.sobject(sobject)
+        if any(k.lower() == "id" for k in fields):
+            raise record_error("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
+        changes = self._validate(obj, fields, creating=True, trusted=trusted)
+        with self.lock:
+            record = {f.name: f.default if f.defaulted else None for f in obj.fields}
+            record.update(changes)
+            self._check_required(obj, record, creating=True)
+            self._check_unique(obj, record)
+            record_id = self._ids.new(obj.key_prefix)
+            stamp = values.now()
+            record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp,
+                          CreatedById=self.user_id, LastModifiedDate=stamp,
+                          LastModifiedById=self.user_id, SystemModstamp=stamp)
+            if obj.name == "WeChat_Follower__c":
+                record["Name"] = f"WF-{next(self._autonumbers):06d}"
+            self._put(obj.name, record_id, _derive(obj, record))
+        return record_id
+
+    def update(self, sobject: str, record_id: str, fields: dict) -> None:
+        """Change fields of one live record.
+
+        Raises:
+            SalesforceError: as :meth:`create`, plus MALFORMED_ID, ENTITY_IS_DELETED and
+                INVALID_CROSS_REFERENCE_KEY (record errors) for a bad, deleted or unknown id.
+        """
+        obj = self.sobject(sobject)
+        fields = {k: v for k, v in fields.items() if k.lower() != "id"}
+        changes = self._validate(obj, fields, creating=False)
+        with self.lock:
+            current = self._live(obj, record_id)
+            record = {**current, **changes}
+            self._check_required(obj, record, creating=False)
+            self._check_unique(obj, record)
+            stamp = values.now()
+            record.update(LastModifiedDate=stamp, LastModifiedById=self.user_id,
+                          SystemModstamp=stamp)
+            self._put(obj.name, current["Id"], _derive(obj, record))
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        """Soft-delete (to the recycle bin, so ``queryAll`` still sees it).
+
+        Raises:
+            SalesforceError: as :meth:`update` for a bad, deleted or unknown id.
+        """
+        obj = self.sobject(sobject)
+        with self.lock:
+            current = self._live(obj, record_id)
+            stamp = values.now()
+            self._put(obj.name, current["Id"], {**current, "IsDeleted": True,
+                                                "SystemModstamp": stamp})
+
+    def upsert(self, sobject: str, ext_field: str, ext_value: object,
+               fields: dict) -> tuple[str, bool]:
+        """Update the one record whose ``ext_field`` equals ``ext_value``, or create one.
+
+        Returns (id, created).
+
+        Raises:
+            SalesforceError: NOT_FOUND (404) when ``ext_field`` is not an external id;
+                otherwise as :meth:`create` / :meth:`update`.
+            MultipleMatches: more than one record has that value.
+        """
+        obj, key = self._external_key(sobject, ext_field)
+        body = {k: v for k, v in fields.items() if k.lower() != key.name.lower()}
+        sent = next((v for k, v in fields.items() if k.lower() == key.name.lower()), ext_value)
+        if str(sent) != str(ext_value):
+            raise record_error("INVALID_FIELD", f"{key.name} in the body differs from the "
+                               "external id in the request", [key.name])
+        with self.lock:
+            if key.name == "Id" and ext_value is None:
+                # A collection upsert keyed on Id creates the records that carry no Id.
+                return self.create(obj.name, body), True
+            matches = self._matches(obj, key, ext_value)
+            if len(matches) > 1:
+                raise MultipleMatches(obj.name, key.name, matches)
+            if matches:
+                self.update(obj.name, matches[0], body)
+                return matches[0], False
+            if key.name == "Id":
+                raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
+                                   ["Id"])
+            return self.create(obj.name, {**body, key.name: ext_value}), True
+
+    def find(self, sobject: str, ext_field: str, ext_value: object) -> str | None:
+        """The id of the live record whose external id ``ext_field`` is ``ext_value``.
+
+        Raises:
+            SalesforceError: NOT_FOUND (404) when ``ext_field`` is not an external id.
+            MultipleMatches: more than one record has that value.
+        """
+        obj, key = self._external_key(sobject, ext_field)
+        with self.lock:
+            matches = self._matches(obj, key, ext_value)
+        if len(matches) > 1:
+            raise MultipleMatches(obj.name, key.name, matches)
+        return matches[0] if matches else None
+
+    def _external_key(self, sobject: str, ext_field: str) -> tuple[SObject, Field]:
+        obj = self.sobject(sobject)
+        key = obj.field(ext_field)
+        if key is None or not (key.external_id or key.id_lookup):
+            raise SalesforceError("NOT_FOUND", "Provided external ID field does not exist or "
+                                  f"is not accessible: {ext_field}", status=404)
+        return obj, key
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def _validate(self, obj: SObject, fields: dict, *, creating: bool,
+                  trusted: bool = False) -> dict:
+        """Map ``fields`` to canonical names and stored values; check writability and refs."""
+        changes, locked = {}, []
+        for name, raw in fields.items():
+            if name == "attributes":
+                continue
+            field = obj.field(name)
+            if field is None:
+                raise SalesforceError("INVALID_FIELD",
+                                      f"No such column '{name}' on sobject of type {obj.name}")
+            if not trusted and not (field.createable if creating else field.updateable):
+                locked.append(field.name)
+                continue
+            changes[field.name] = values.coerce(field, raw)
+        if locked:
+            raise record_error("INVALID_FIELD_FOR_INSERT_UPDATE",
+                               _FLS_MESSAGE.format(", ".join(locked)), locked)
+        for name, value in changes.items():
+            field = obj.field(name)
+            if field.type == "reference" and value is not None:
+                self._check_reference(field, value)
+        return changes
+
+    def _check_reference(self, field: Field, value: str) -> None:
+        target = self.schema.by_prefix(value[:3])
+        if target is None or target.name not in field.reference_to:
+            raise record_error("FIELD_INTEGRITY_EXCEPTION",
+                               f"{field.label}: id value of incorrect type: {value}",
+                               [field.name])
+        with self.lock:
+            record = self._tables[target.name].get(value)
+        if record is None or record["IsDeleted"]:
+            raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
+                               [field.name])
+
+    def _check_required(self, obj: SObject, record: dict, *, creating: bool) -> None:
+        missing = [f.name for f in obj.fields
+                   if (f.required_on_create if creating else f.updateable and not f.nillable
+                       and f.type != "boolean") and record.get(f.name) is None]
+        if obj.one_of_required and all(record.get(n) is None for n in obj.one_of_required):
+            missing.extend(obj.one_of_required)
+        if missing:
+            raise record_error("REQUIRED_FIELD_MISSING",
+                               f"Required fields are missing: [{', '.join(missing)}]", missing)
+
+    def _check_unique(self, obj: SObject, record: dict) -> None:
+        for field in obj.fields:
+            if field.unique and record.get(field.name) is not None:
+                other = [i for i in self._matches(obj, field, record[field.name])
+                         if i != record.get("Id")]
+                if other:
+                    raise record_error("DUPLICATE_VALUE", f"duplicate value found: {field.name} "
+                                       f"duplicates value on record with id: {other[0]}")
+        if obj.name == "CampaignMember":
+            person = ("LeadId", "ContactId")
+            for other in self._tables[obj.name].values():
+                if (other["Id"] != record.get("Id") and not other["IsDeleted"]
+                        and other["CampaignId"] == record["CampaignId"]
+                        and any(record[p] is not None and other[p] == record[p]
+                                for p in person)):
+                    raise record_error("DUPLICATE_VALUE", "Already a campaign member.")
+
+    def _matches(self, obj: SObject, field: Field, value: object) -> list[str]:
+        if field.type in ("id", "reference"):
+            wanted = normalize(value)
+            same = lambda v: v == wanted  # noqa: E731 - ids compare exactly
+        elif field.case_sensitive:
+            same = lambda v: v == str(value)  # noqa: E731
+        else:
+            same = lambda v: v is not None and str(v).casefold() == str(value).casefold()  # noqa: E731
+        return [i for i, r in self._tables[obj.name].items()
+                if not r["IsDeleted"] and same(r.get(field.name))]
+
+    def _live(self, obj: SObject, record_id: str) -> dict:
+        normal = normalize(record_id)
+        if normal is None:
+            raise record_error("MALFORMED_ID", f"malformed id {record_id}")
+        record = self._tables[obj.name].get(normal)
+        if record is None:
+            raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if record["IsDeleted"]:
+            raise record_error("ENTITY_IS_DELETED", "entity is deleted")
+        return record
+
+
+class _Transaction:
+    def __init__(self, store: Store, journal: list) -> None:
+        self._store, self._journal = store, journal
+
+    def rollback(self) -> None:
+        """Undo every write made inside the transaction, newest first."""
+        while self._journal:
+            sobject, record_id, before = self._journal.pop()
+            table = self._store._tables[sobject]
+            if before is None:
+                table.pop(record_id, None)
+            else:
+                table[record_id] = before
+
+
+def _derive(obj: SObject, record: dict) -> dict:
+    """Fill fields Salesforce computes from others."""
+    if obj.field("FirstName") is not None and obj.field("Name") is not None:
+        parts = (record.get("FirstName"), record.get("LastName"))
+        record["Name"] = " ".join(p for p in parts if p) or None
+    if obj.name == "CampaignMember":
+        record["HasResponded"] = record.get("Status") not in (None, "Sent")
+    return record

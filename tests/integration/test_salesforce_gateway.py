@@ -1,0 +1,275 @@
+"""The gateway against the Salesforce sandbox over real HTTPS.
+
+One sandbox server per module; each test gets its own gateway (its own login) and
+unique external ids, and leaves no faults behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from connector.errors import (
+    ConfigurationError,
+    FatalError,
+    RateLimitedError,
+    RetriableError,
+    SkippableError,
+)
+from connector.salesforce import COLLECTION_SIZE, SalesforceGateway
+from connector.settings import load_settings
+from sandbox.salesforce import SalesforceSandbox
+from sandbox.server import serve
+
+CLIENT_ID = "3MVG9sandboxConsumerKey"
+USERNAME = "integration@bridge.example.com"
+CLIENT_SECRET = "sandbox-consumer-secret"
+FOLLOWER = "WeChat_Follower__c"
+
+
+def _pem_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public.decode()
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[str, str]:
+    return _pem_pair()
+
+
+@pytest.fixture(scope="module")
+def sandbox(keys):
+    return SalesforceSandbox(client_id=CLIENT_ID, username=USERNAME, public_key_pem=keys[1],
+                             client_secret=CLIENT_SECRET)
+
+
+@pytest.fixture(scope="module")
+def server(sandbox, sandbox_tls):
+    running = serve(sandbox.app, tls=sandbox_tls)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def make_gateway(server, sandbox, keys, sandbox_tls, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
+    made: list[SalesforceGateway] = []
+
+    def make(**overrides) -> SalesforceGateway:
+        values = {
+            "SALESFORCE_LOGIN_URL": server.url,
+            "SALESFORCE_CLIENT_ID": CLIENT_ID,
+            "SALESFORCE_USERNAME": USERNAME,
+            "SALESFORCE_PRIVATE_KEY": keys[0],
+            "SALESFORCE_CLIENT_SECRET": None,
+            "SALESFORCE_API_VERSION": "62.0",
+            "SALESFORCE_TIMEOUT": 5.0,
+            "WECHAT_APP_ID": "wx0123456789abcdef",
+            "WECHAT_APP_SECRET": "not-a-secret",
+            "WECHAT_TOKEN": "token123",
+        }
+        values.update(overrides)
+        gateway = SalesforceGateway(load_settings(**values))
+        made.append(gateway)
+        return gateway
+
+    yield make
+    sandbox.faults.clear()
+    for gateway in made:
+        gateway.close()
+
+
+@pytest.fixture
+def gateway(make_gateway) -> SalesforceGateway:
+    return make_gateway()
+
+
+def unique(prefix: str = "o") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:20]}"
+
+
+def lead(openid: str, **fields) -> dict:
+    return {"LastName": "Follower", "Company": "WeChat", "WeChat_OpenId__c": openid, **fields}
+
+
+# -- login and sessions -----------------------------------------------------------------
+
+
+def test_jwt_login_is_lazy_and_reused(gateway, sandbox):
+    openid = unique()
+    sandbox.seed("Lead", **lead(openid))
+    assert gateway.login_calls == 0
+    for _ in range(2):
+        rows = gateway.query("SELECT Id, LastName FROM Lead WHERE WeChat_OpenId__c = {o}",
+                             o=openid)
+        assert [r["LastName"] for r in rows] == ["Follower"]
+        assert "attributes" not in rows[0]
+    assert (gateway.login_calls, gateway.api_calls) == (1, 2)
+
+
+def test_client_credentials_login_without_a_key(make_gateway):
+    gateway = make_gateway(SALESFORCE_PRIVATE_KEY=None, SALESFORCE_CLIENT_SECRET=CLIENT_SECRET)
+    assert gateway.query_count("SELECT COUNT() FROM Lead WHERE WeChat_OpenId__c = {o}",
+                               o=unique()) == 0
+    assert gateway.login_calls == 1
+
+
+def test_a_key_the_connected_app_does_not_know_is_a_configuration_error(make_gateway):
+    gateway = make_gateway(SALESFORCE_PRIVATE_KEY=_pem_pair()[0])
+    with pytest.raises(ConfigurationError) as caught:
+        gateway.limits()
+    assert caught.value.code == "invalid_grant"
+    assert "certificate may not match" in caught.value.message
+    assert gateway.api_calls == 0
+
+
+def test_expired_sessions_cost_one_new_login(gateway, sandbox):
+    gateway.describe("Lead")
+    sandbox.expire_sessions()
+    assert gateway.query_count("SELECT COUNT() FROM Lead WHERE WeChat_OpenId__c = {o}",
+                               o=unique()) == 0
+    assert gateway.login_calls == 2
+
+
+def test_a_session_refused_twice_is_raised_after_one_new_login(gateway, sandbox):
+    gateway.describe("Lead")
+    sandbox.faults.add(endpoint=r"^GET .*/query", status=401, code="INVALID_SESSION_ID",
+                       count=2)
+    with pytest.raises(RetriableError) as caught:
+        gateway.query("SELECT Id FROM Lead LIMIT 1")
+    assert (caught.value.status, caught.value.code) == (401, "INVALID_SESSION_ID")
+    assert gateway.login_calls == 2
+
+
+# -- failures of a whole call -------------------------------------------------------------
+
+
+def test_a_slow_answer_times_out_as_retriable(make_gateway, sandbox):
+    gateway = make_gateway(SALESFORCE_TIMEOUT=0.3)
+    gateway.describe("Lead")  # log in first: the fault is about the data call
+    sandbox.faults.add(endpoint=r"^GET .*/query", latency_ms=1500, count=1)
+    with pytest.raises(RetriableError) as caught:
+        gateway.query("SELECT Id FROM Lead LIMIT 1")
+    assert caught.value.code == "TIMEOUT"
+
+
+def test_503_is_retriable(gateway, sandbox):
+    sandbox.faults.add(endpoint=r"^PATCH .*/composite/sobjects", status=503,
+                       code="SERVER_UNAVAILABLE", count=1)
+    with pytest.raises(RetriableError) as caught:
+        gateway.upsert_many("Lead", "WeChat_OpenId__c", [lead(unique())])
+    assert (caught.value.status, caught.value.code) == (503, "SERVER_UNAVAILABLE")
+    assert not isinstance(caught.value, RateLimitedError)
+
+
+def test_request_limit_exceeded_is_rate_limited(gateway, sandbox):
+    sandbox.faults.add(endpoint=r"^GET .*/query", status=403, code="REQUEST_LIMIT_EXCEEDED",
+                       count=1)
+    with pytest.raises(RateLimitedError) as caught:
+        gateway.query("SELECT Id FROM Lead LIMIT 1")
+    assert caught.value.code == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_required_field_missing_is_fatal_and_names_the_field(gateway):
+    with pytest.raises(FatalError) as caught:
+        gateway.create("Lead", {"Company": "WeChat", "WeChat_OpenId__c": unique()})
+    error = caught.value
+    assert error.code == "REQUIRED_FIELD_MISSING"
+    assert "LastName" in error.fields
+    assert "LastName" in error.message and "objects.Lead" in error.message
+
+
+def test_unknown_field_is_a_configuration_error(gateway):
+    with pytest.raises(ConfigurationError) as caught:
+        gateway.query("SELECT Id, Shoe_Size__c FROM Lead")
+    assert caught.value.status == 400
+
+
+# -- writes ------------------------------------------------------------------------------
+
+
+def test_upsert_creates_then_updates(gateway, sandbox):
+    openid = unique()
+    first = gateway.upsert(FOLLOWER, "OpenId__c", openid, {"Language__c": "zh_CN"})
+    second = gateway.upsert(FOLLOWER, "OpenId__c", openid, {"Language__c": "en"})
+    assert (first.success, first.created) == (True, True)
+    assert (second.success, second.created, second.id) == (True, False, first.id)
+    stored = [r for r in sandbox.records(FOLLOWER) if r.get("OpenId__c") == openid]
+    assert [r["Language__c"] for r in stored] == ["en"]
+
+
+def test_upsert_many_with_one_bad_record_writes_the_others(gateway, sandbox):
+    good = [unique(), unique()]
+    records = [lead(good[0]), {"Company": "WeChat", "WeChat_OpenId__c": unique()},
+               lead(good[1])]
+    results = gateway.upsert_many("Lead", "WeChat_OpenId__c", records)
+    assert [r.success for r in results] == [True, False, True]
+    assert [r.created for r in results] == [True, False, True]
+    (error,) = results[1].errors
+    assert isinstance(error, FatalError) and error.code == "REQUIRED_FIELD_MISSING"
+    assert error.fields == ["LastName"]
+    stored = {r.get("WeChat_OpenId__c") for r in sandbox.records("Lead")}
+    assert set(good) <= stored
+
+    again = gateway.upsert_many("Lead", "WeChat_OpenId__c", [lead(good[0], FirstName="Wei")])
+    assert (again[0].created, again[0].id) == (False, results[0].id)
+
+
+def test_collections_go_in_chunks_of_200(gateway):
+    records = [lead(unique()) for _ in range(COLLECTION_SIZE * 2 + 1)]
+    gateway.describe("Lead")
+    before = gateway.api_calls
+    results = gateway.upsert_many("Lead", "WeChat_OpenId__c", records)
+    assert gateway.api_calls - before == 3
+    assert len(results) == len(records) and all(r.success and r.created for r in results)
+
+
+def test_create_many_update_many_get_and_update(gateway, sandbox):
+    created = gateway.create_many("Lead", [lead(unique()), lead(unique())])
+    ids = [r.id for r in created]
+    assert all(r.success and r.created for r in created)
+    updated = gateway.update_many("Lead", [{"Id": ids[0], "FirstName": "Mei"},
+                                           {"Id": ids[1], "Status": "No Such Status"}])
+    assert [r.success for r in updated] == [True, False]
+    assert updated[1].errors[0].code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    gateway.update("Lead", ids[1], {"FirstName": "Lan"})
+    assert gateway.get("Lead", ids[0])["FirstName"] == "Mei"
+    assert gateway.get("Lead", ids[1])["FirstName"] == "Lan"
+
+
+def test_a_record_that_does_not_exist_is_skippable(gateway):
+    record_id = gateway.create("Lead", lead(unique()))
+    missing = record_id[:3] + "Z" * 12  # same object prefix, no such record
+    with pytest.raises(SkippableError) as caught:
+        gateway.get("Lead", missing)
+    assert caught.value.status == 404
+
+
+# -- reads -------------------------------------------------------------------------------
+
+
+def test_soql_injection_through_a_parameter_stays_a_literal(gateway, sandbox):
+    tag = unique("t")
+    sandbox.seed("Lead", **lead(unique(), LastName=tag))
+    attack = f"{tag}' OR LastName != 'x"
+    rows = gateway.query("SELECT Id FROM Lead WHERE LastName = {name}", name=attack)
+    assert rows == []
+    sandbox.seed("Lead", **lead(unique(), LastName=attack))
+    rows = gateway.query("SELECT LastName FROM Lead WHERE LastName = {name}", name=attack)
+    assert [r["LastName"] for r in rows] == [attack]
+
+
+def test_describe_is_cached_and_limits_are_read(gateway):
+    first = gateway.describe("Lead")
+    calls = gateway.api_calls
+    assert gateway.describe("Lead") is first
+    assert gateway.api_calls == calls
+    assert any(f["name"] == "LastName" for f in first["fields"])
+    assert "DailyApiRequests" in gateway.limits()
