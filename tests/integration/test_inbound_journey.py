@@ -1,0 +1,120 @@
+"""The inbound journey end to end: signed, encrypted pushes, each delivered several times,
+become exactly one follower, one person and one campaign member in Salesforce."""
+
+from __future__ import annotations
+
+from rq.job import Job
+
+from connector.settings import DEFAULT_MAPPING
+from connector.status import collect_status
+from jobs.queues import inbound_queue
+from jobs.replay import replay_failed
+from mappings.loader import parse_mapping
+
+
+def test_each_person_lands_exactly_once_however_often_wechat_resends(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    campaign = sf.seed("Campaign", Name="Spring poster", IsActive=True)
+    scene = f"sfc_{campaign}"
+    followers = bridge.box.population.openids(subscribed=True)
+    strangers = [bridge.box.population.new_follower().openid for _ in range(3)]
+    contacts = followers[:2]
+    for i, openid in enumerate(contacts):
+        sf.seed("Contact", LastName=f"Known {i}", WeChat_OpenId__c=openid)
+    people = strangers + contacts + followers[2:3]
+
+    for openid in people:
+        deliveries = bridge.sender.storm(wx.scan(openid, scene), 4)
+        assert all(d.acknowledged for d in deliveries)
+    assert inbound_queue(bridge.redis).count == len(people)  # 24 deliveries, 6 jobs
+    bridge.work()
+
+    assert bridge.count("WeChat_Follower__c") == len(people)
+    assert bridge.count("Lead") == 4  # 3 new followers + 1 follower who was no Contact
+    assert bridge.count("Contact") == 2  # matched, not duplicated
+    assert bridge.count("CampaignMember", CampaignId=campaign) == len(people)
+    by_openid = {r["OpenId__c"]: r for r in sf.records("WeChat_Follower__c")}
+    contact_ids = {r["WeChat_OpenId__c"]: r["Id"] for r in sf.records("Contact")}
+    for openid in contacts:
+        assert by_openid[openid]["Contact__c"] == contact_ids[openid]
+    for openid in strangers:
+        assert by_openid[openid]["Subscribed__c"] is True
+        assert by_openid[openid]["QR_Scene__c"] == scene
+
+    # scanning again later is a new event, but changes nobody's membership or person
+    for openid in people[:3]:
+        assert bridge.sender.deliver(wx.scan(openid, scene)).acknowledged
+    bridge.work()
+    assert bridge.count("Lead") == 4
+    assert bridge.count("CampaignMember", CampaignId=campaign) == len(people)
+
+
+def test_a_burst_is_written_with_a_few_collection_calls(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    campaign = sf.seed("Campaign", Name="Event hall", IsActive=True)
+    people = [bridge.box.population.new_follower().openid for _ in range(40)]
+    for openid in people:
+        assert bridge.sender.deliver(wx.scan(openid, f"sfc_{campaign}")).acknowledged
+    sf.reset_counters()
+    bridge.work()
+    assert bridge.count("CampaignMember", CampaignId=campaign) == 40
+    # one batch: Contact query, Lead query, Lead upsert, follower upsert, member create
+    assert sf.api_calls["total"] <= 5
+
+
+def test_an_outage_is_retried_and_the_events_land_after_it_heals(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    campaign = sf.seed("Campaign", Name="Poster", IsActive=True)
+    openid = bridge.box.population.new_follower().openid
+    sf.faults.add(endpoint="/services/data/", status=503)
+    assert bridge.sender.deliver(wx.scan(openid, f"sfc_{campaign}")).acknowledged
+    bridge.work()
+    queue = inbound_queue(bridge.redis)
+    assert queue.scheduled_job_registry.count == 1  # waiting for its retry, not failed
+    assert queue.failed_job_registry.count == 0
+    assert bridge.count("WeChat_Follower__c") == 0
+
+    sf.faults.clear()
+    for job_id in queue.scheduled_job_registry.get_job_ids():  # the retry time has come
+        queue.scheduled_job_registry.remove(job_id)
+        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
+    bridge.work()
+    assert bridge.count("WeChat_Follower__c") == 1
+    assert bridge.count("CampaignMember", CampaignId=campaign) == 1
+
+
+def test_a_required_field_failure_waits_named_in_the_failed_registry_and_replays(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    sf.require_fields("Lead", ["Phone"])  # an admin made Phone required
+    openid = bridge.box.population.new_follower().openid
+    assert bridge.sender.deliver(wx.follow(openid)).acknowledged
+    bridge.work()
+
+    status = collect_status(bridge.redis)
+    assert status["failed_count"] == 1
+    reason = status["failed"][0]["reason"]
+    assert "REQUIRED_FIELD_MISSING" in reason and "Phone" in reason
+    assert bridge.count("Lead") == 0
+    assert bridge.count("WeChat_Follower__c") == 1  # the follower itself was recorded
+
+    # the admin adds Phone to the mapping; the operator replays
+    text = DEFAULT_MAPPING.read_text().replace(
+        '    LeadSource:        { value: "WeChat" }',
+        '    LeadSource:        { value: "WeChat" }\n    Phone:             { value: "n/a" }')
+    bridge.context.mapping = parse_mapping(text, DEFAULT_MAPPING)
+    assert replay_failed(bridge.redis) != []
+    bridge.work()
+    assert bridge.count("Lead", Phone="n/a") == 1
+    assert collect_status(bridge.redis)["failed_count"] == 0
+
+
+def test_unfollow_updates_state_and_unmapped_events_are_kept(bridge):
+    wx = bridge.box.wechat
+    openid = bridge.box.population.openids(subscribed=True)[5]
+    assert bridge.sender.deliver(wx.click(openid, "MENU_PRICES")).acknowledged
+    assert bridge.sender.deliver(wx.unfollow(openid)).acknowledged
+    bridge.work()
+    follower = next(r for r in bridge.box.salesforce.records("WeChat_Follower__c")
+                    if r["OpenId__c"] == openid)
+    assert follower["Subscribed__c"] is False and follower["Unsubscribed_At__c"]
+    assert collect_status(bridge.redis)["unhandled"] == 1  # the click, kept for replay
