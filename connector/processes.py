@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from connector.redis_connection import connect
+from connector.redis_connection import connect, redis_url_from_env
 from connector.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,12 @@ def check_worker_config(settings: Settings) -> None:
     load_mapping(settings.MAPPING_FILE)
 
 
+def _warn_if_embedded(settings: Settings, role: str) -> None:
+    if not settings.redis_url:
+        log.warning("REDIS_URL is not set: this %s process starts an embedded Redis that no "
+                    "other process shares; set REDIS_URL (or use `connector run`)", role)
+
+
 def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  # noqa: S104
     """Serve the callback on ``$PORT`` (all interfaces: Heroku's router connects to the dyno)."""
     import uvicorn
@@ -37,6 +43,7 @@ def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  #
     from webhooks.app import create_app
 
     settings = settings or get_settings()
+    _warn_if_embedded(settings, "web")
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -62,6 +69,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     from jobs.queues import inbound_queue
 
     settings = settings or get_settings()
+    _warn_if_embedded(settings, "worker")
     check_worker_config(settings)
     # Import the gateways (simple-salesforce, wechatpy) once in the parent: a work horse is
     # forked per job, and importing them in each would cost ~0.4 s a job.
@@ -81,7 +89,9 @@ def run_all(settings: Settings | None = None) -> int:
     """Web and one worker as child processes; stop both when either ends or on a signal."""
     settings = settings or get_settings()
     check_worker_config(settings)
-    children = [spawn("web"), spawn("worker")]
+    # Without REDIS_URL, start the embedded Redis here so web and worker share it.
+    shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
+    children = [spawn("web", shared), spawn("worker", shared)]
     stopping = False
 
     def stop(*_):

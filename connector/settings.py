@@ -29,7 +29,7 @@ EXPECTS: dict[str, str] = {
     "SALESFORCE_CLIENT_ID": "the Consumer Key of the Connected App",
     "SALESFORCE_USERNAME": "the integration user's username (JWT bearer flow)",
     "SALESFORCE_PRIVATE_KEY": "the PEM private key whose certificate is uploaded to the "
-    "Connected App (literal \\n line breaks are accepted)",
+    "Connected App (literal \\n line breaks, or the whole PEM base64-encoded, accepted)",
     "SALESFORCE_CLIENT_SECRET": "the Consumer Secret (client credentials flow, instead of a key)",
     "SALESFORCE_API_VERSION": "an API version such as 62.0",
     "WECHAT_APP_ID": "the Official Account AppID (wx followed by 16 hex characters)",
@@ -136,7 +136,13 @@ class Settings(BaseSettings):
             return None
         text = value.get_secret_value().replace("\\n", "\n").strip()
         if "PRIVATE KEY-----" not in text:
-            raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----...)")
+            try:  # the whole PEM base64-encoded: one line with no spaces, safe in any .env
+                text = base64.b64decode(text, validate=True).decode().strip()
+            except (binascii.Error, UnicodeDecodeError):
+                text = ""
+        if "PRIVATE KEY-----" not in text:
+            raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----...) "
+                             "or that PEM base64-encoded")
         return SecretStr(text + "\n")
 
     @field_validator("WECHAT_ORIGINAL_ID")

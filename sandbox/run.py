@@ -45,7 +45,7 @@ class RunningSandbox:
         return self.servers[1].url
 
     def write_env(self, path: Path) -> None:
-        """Write ``KEY=VALUE`` lines (values on one line; PEM newlines as ``\\n``)."""
+        """Write ``KEY=VALUE`` lines; no value needs quoting."""
         lines = [f"{key}={value}" for key, value in self.env.items()]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)  # it holds a private key and secrets
@@ -93,7 +93,9 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         "SALESFORCE_LOGIN_URL": servers[0].url,
         "SALESFORCE_CLIENT_ID": client_id,
         "SALESFORCE_USERNAME": username,
-        "SALESFORCE_PRIVATE_KEY": private_pem.strip().replace("\n", "\\n"),
+        # base64 of the PEM: one line without spaces, so the file works however it is read
+        # (a shell's `. file`, python-dotenv, docker --env-file, heroku config:set)
+        "SALESFORCE_PRIVATE_KEY": base64.b64encode(private_pem.encode()).decode(),
         "SALESFORCE_API_VERSION": API_VERSION,
         "WECHAT_APP_ID": app_id,
         "WECHAT_APP_SECRET": app_secret,

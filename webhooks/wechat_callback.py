@@ -104,22 +104,28 @@ def open_push(
     """Verify and open one push body: its trusted fields and wechatpy's typed message.
 
     The timestamp window is checked by the caller. Raises:
-        Rejected: 403 for a bad signature, a refused mode or another app id; 400 for a
-            body that is not UTF-8, not a push, or does not decrypt.
+        Rejected: 403 for a bad signature or msg_signature, a refused mode or another app
+            id; 400 for a body that is not UTF-8, not a push, or does not decrypt.
     """
     timestamp, nonce = query.get("timestamp"), query.get("nonce")
+    signature = query.get("signature")
+    # WeChat sends ``signature`` in every mode. Checked first, a valid one proves the
+    # sender knows our token, so what follows can say "malformed" (400) rather than
+    # "not from WeChat" (403). In safe mode it may be absent: msg_signature decides.
+    if (signature is not None or config.cipher is None) and not check_signature(
+        config.token, signature, timestamp, nonce
+    ):
+        raise Rejected(403, "bad signature")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "body is not UTF-8") from None
     try:
         if config.cipher is None:
-            if not check_signature(config.token, query.get("signature"), timestamp, nonce):
-                raise Rejected(403, "bad signature")
             return parse_push(text)
+        encrypt = parse_fields(text).get("Encrypt")  # defused: garbage and DTDs → 400
         if query.get("encrypt_type") != "aes":
             raise Rejected(403, "unencrypted push refused: an EncodingAESKey is configured")
-        encrypt = parse_fields(text).get("Encrypt")
         if not encrypt:
             raise Rejected(400, "encrypted push without an Encrypt field")
         if not check_signature(config.token, query.get("msg_signature"), timestamp, nonce, encrypt):

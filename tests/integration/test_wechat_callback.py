@@ -284,9 +284,12 @@ def test_chunked_body_over_the_cap_is_refused_while_streaming(start, client, red
         pytest.param(TEXT.replace("1348831860", "soon"), id="bad-CreateTime"),
     ],
 )
-def test_malformed_or_hostile_bodies_are_400_without_a_job(start, client, redis_conn, body):
-    url = start(aes=False)
-    response = post(client, url, body, plain_query())
+@pytest.mark.parametrize("aes", [False, True], ids=["plain-mode", "safe-mode"])
+def test_malformed_or_hostile_bodies_are_400_without_a_job(start, client, redis_conn, body, aes):
+    # signed with the token (WeChat's `signature`), so the body itself is what is wrong
+    url = start(aes=aes)
+    query = plain_query() | ({"encrypt_type": "aes", "msg_signature": "0" * 40} if aes else {})
+    response = post(client, url, body, query)
     assert response.status_code == 400
     assert "root:" not in response.text  # nothing of /etc/passwd comes back
     assert job_ids(redis_conn) == []
