@@ -44,12 +44,17 @@ def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  #
 
     settings = settings or get_settings()
     _warn_if_embedded(settings, "web")
+    # Heroku sets WEB_CONCURRENCY from the dyno's size: one process per core it can use.
+    workers = max(1, int(os.environ.get("WEB_CONCURRENCY", "1")))
     uvicorn.run(
-        create_app(settings),
+        "webhooks.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=settings.PORT,
         log_level=settings.LOG_LEVEL.lower(),
-        # Heroku's router speaks HTTP/1.1 keep-alive and sets X-Forwarded-*; trust it.
+        # Heroku's router speaks HTTP/1.1 keep-alive and sets X-Forwarded-*; trust it
+        # (rejection records then show the caller's address, not the router's).
         proxy_headers=True,
         forwarded_allow_ips="*",
         access_log=False,

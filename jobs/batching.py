@@ -1,13 +1,12 @@
 """Coalescing: one job processes up to 200 pending events in one Salesforce batch.
 
-Every event has its own RQ job (its dedupe key is the job id). Beside the job, the
-enqueuer records the event in a pending set. A job *claims* its own event plus the
-oldest other pending ones (atomically, in Lua), so under a burst the first job takes a
-large batch and the jobs of the events it took later find them done and finish at once.
+Every event has its own RQ job, whose id is the event's dedupe key, so the events
+waiting to be processed are exactly the job ids in RQ's queue list. A running job
+*claims* its own event plus the oldest waiting ones (atomically, in Lua), so under a
+burst the first job takes a large batch, and the jobs of the events it took later find
+them done and finish at once. The web process does nothing beyond RQ's own enqueue.
 
 Keys (``bridge:inbound:`` prefix):
-    pending          ZSET of dedupe keys, scored by arrival time (ms)
-    event:<key>      the event as JSON (expires after a day)
     claim:<key>      the id of the job processing the event now (a lease)
     done:<key>       the outcome: {"ok": true} or {"ok": false, "error": {...}}
 """
@@ -15,17 +14,16 @@ Keys (``bridge:inbound:`` prefix):
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
 
 from redis import Redis
+from rq.job import Job
 
 import connector.errors as errors_module
 from connector.errors import BridgeError
 from connector.events import InboundEvent
 
 PREFIX = "bridge:inbound:"
-PENDING = PREFIX + "pending"
 BATCH_LIMIT = 200  # sObject Collections take at most 200 records per call
 LEASE_MS = 120_000  # a claim outlives any healthy batch; a dead worker's claim expires
 KEEP_SECONDS = 24 * 3600
@@ -34,17 +32,14 @@ _CLAIM = """
 local prefix, owner, lease, limit, own = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local claimed = {}
 local function try(k)
-  if redis.call('EXISTS', prefix .. 'done:' .. k) == 1 then
-    redis.call('ZREM', KEYS[1], k)
-    return
-  end
-  if redis.call('SET', prefix .. 'claim:' .. k, owner, 'NX', 'PX', lease) then
-    redis.call('ZREM', KEYS[1], k)
+  if redis.call('EXISTS', prefix .. 'done:' .. k) == 0
+      and redis.call('SET', prefix .. 'claim:' .. k, owner, 'NX', 'PX', lease) then
     table.insert(claimed, k)
   end
 end
 if own ~= '' then try(own) end
-for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, limit * 2)) do
+-- the oldest waiting jobs: RQ pushes on the right and pops from the left
+for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
   if #claimed >= limit then break end
   if k ~= own then try(k) end
 end
@@ -52,46 +47,35 @@ return claimed
 """
 
 _RELEASE = """
-local prefix, owner, requeue, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 5, #ARGV do
-  local k = ARGV[i]
-  if redis.call('GET', prefix .. 'claim:' .. k) == owner then
-    redis.call('DEL', prefix .. 'claim:' .. k)
-    if requeue == '1' then redis.call('ZADD', KEYS[1], now, k) end
+local prefix, owner = ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  if redis.call('GET', prefix .. 'claim:' .. ARGV[i]) == owner then
+    redis.call('DEL', prefix .. 'claim:' .. ARGV[i])
   end
 end
 return 1
 """
 
 
-def record_pending(redis: Redis, event: InboundEvent) -> None:
-    """Make ``event`` claimable by any job's batch (called right after enqueueing)."""
-    key = event.dedupe_key
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.set(PREFIX + "event:" + key, json.dumps(event.to_dict()), ex=KEEP_SECONDS)
-        pipe.zadd(PENDING, {key: int(time.time() * 1000)}, nx=True)
-        pipe.execute()
-
-
-def claim(redis: Redis, owner: str, own_key: str, limit: int = BATCH_LIMIT) -> list[str]:
-    """Claim ``own_key`` (if free) and up to ``limit`` pending keys in all, oldest first."""
-    keys = redis.eval(_CLAIM, 1, PENDING, PREFIX, owner, LEASE_MS, limit, own_key)
+def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
+          limit: int = BATCH_LIMIT) -> list[str]:
+    """Claim ``own_key`` (if free) and waiting jobs' events from ``queue_key``, oldest
+    first, up to ``limit`` in all. Events with a recorded outcome are never claimed."""
+    keys = redis.eval(_CLAIM, 1, queue_key, PREFIX, owner, LEASE_MS, limit, own_key)
     return [k.decode() if isinstance(k, bytes) else k for k in keys]
 
 
-def release(redis: Redis, owner: str, keys: list[str], *, requeue: bool) -> None:
-    """Drop our claims on ``keys``; with ``requeue`` they become pending again."""
+def release(redis: Redis, owner: str, keys: list[str]) -> None:
+    """Drop our claims on ``keys``: their own jobs (still queued) will process them."""
     if keys:
-        redis.eval(_RELEASE, 1, PENDING, PREFIX, owner, "1" if requeue else "0",
-                   int(time.time() * 1000), *keys)
+        redis.eval(_RELEASE, 0, PREFIX, owner, *keys)
 
 
 def load_events(redis: Redis, keys: list[str]) -> dict[str, InboundEvent]:
-    """The stored events for ``keys``; keys whose event expired are left out."""
-    if not keys:
-        return {}
-    raw = redis.mget([PREFIX + "event:" + k for k in keys])
-    return {k: InboundEvent.from_dict(json.loads(v)) for k, v in zip(keys, raw, strict=True) if v}
+    """The events of the jobs ``keys``; jobs that no longer exist are left out."""
+    jobs = Job.fetch_many(keys, connection=redis) if keys else []
+    return {k: InboundEvent.from_dict(job.args[0])
+            for k, job in zip(keys, jobs, strict=True) if job is not None and job.args}
 
 
 def mark_done(redis: Redis, outcomes: dict[str, BridgeError | None]) -> None:

@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from redis import Redis
-from rq import Retry, get_current_job
+from rq import Queue, Retry, get_current_job
 
 from connector.bridge import apply_plans
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
@@ -30,6 +30,7 @@ from connector.events import InboundEvent
 from connector.follower import Follower
 from jobs import batching
 from jobs.context import WorkerContext, get_context
+from jobs.queues import INBOUND
 from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
 from mappings.engine import UnmappedEvent, plan_event
 from mappings.plan import EventPlan
@@ -51,21 +52,22 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     event = InboundEvent.from_dict(event_data)
     job = get_current_job()
     owner = f"{job.id if job else 'direct'}:{uuid.uuid4().hex[:8]}"
-    claimed = _claim_own(ctx.redis, owner, event.dedupe_key)
+    claimed = _claim_own(ctx.redis, job.origin if job else INBOUND, owner, event.dedupe_key)
     if isinstance(claimed, dict):
         return claimed
     retries_done = (job.number_of_retries or 0) if job else 0
     return _run_batch(ctx, event, claimed, owner, retries_done)
 
 
-def _claim_own(redis: Redis, owner: str, key: str) -> list[str] | dict[str, Any]:
+def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | dict[str, Any]:
     """Our batch (own key first), or our event's outcome if another job handled it."""
     deadline = time.monotonic() + batching.LEASE_MS / 1000
+    queue_key = Queue(queue, connection=redis).key
     while True:
-        claimed = batching.claim(redis, owner, key)
+        claimed = batching.claim(redis, queue_key, owner, key)
         if key in claimed:
             return claimed
-        batching.release(redis, owner, claimed, requeue=True)
+        batching.release(redis, owner, claimed)
         state, error = batching.outcome(redis, key)
         if state == "done":
             return {"event": key, "status": "coalesced"}
@@ -117,15 +119,15 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     key = event.dedupe_key
     events = batching.load_events(ctx.redis, claimed)
     events[key] = event
-    lost = [k for k in claimed if k not in events]  # payload expired: its own job has it
-    batching.release(ctx.redis, owner, lost, requeue=False)
+    lost = [k for k in claimed if k not in events]  # the job vanished (deleted meanwhile)
+    batching.release(ctx.redis, owner, lost)
     started = time.monotonic()
     try:
         profiles = _profiles(ctx, list(events.values()))
         plans, outcomes = _plan_all(ctx, events, profiles)
         result = apply_plans(ctx.salesforce, plans) if plans else None
     except RetriableError as error:
-        batching.release(ctx.redis, owner, list(events), requeue=True)
+        batching.release(ctx.redis, owner, list(events))
         return _retry_or_give_up(key, error, retries_done)
     except BridgeError as error:  # the whole call was refused: every event shares the fate
         batching.mark_done(ctx.redis, dict.fromkeys(events, error))
@@ -134,7 +136,7 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     for plan in plans:
         outcomes[plan.key] = result.errors.get(plan.key)
     retry_keys = [k for k, err in outcomes.items() if isinstance(err, RetriableError)]
-    batching.release(ctx.redis, owner, retry_keys, requeue=True)
+    batching.release(ctx.redis, owner, retry_keys)
     batching.mark_done(ctx.redis, {k: e for k, e in outcomes.items() if k not in retry_keys})
     failed = sum(1 for e in outcomes.values() if e is not None)
     log.info(

@@ -13,7 +13,6 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 
 from connector.events import InboundEvent
-from jobs.batching import record_pending
 
 log = logging.getLogger(__name__)
 
@@ -50,5 +49,4 @@ def enqueue_inbound(connection: Redis, event: InboundEvent) -> bool:
     except DuplicateJobError:
         log.info("duplicate push %s dropped", event.dedupe_key)
         return False
-    record_pending(connection, event)
     return True

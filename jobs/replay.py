@@ -56,7 +56,6 @@ def replay_failed(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
         event = InboundEvent.from_dict(job.args[0])
         batching.forget(redis, event.dedupe_key)
         registry.requeue(job_id)
-        batching.record_pending(redis, event)
         done.append(job_id)
     return done
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from redis import Redis
 from redis.exceptions import RedisError
@@ -139,31 +139,35 @@ def open_push(
         raise Rejected(400, f"cannot decrypt: {exc}") from None
 
 
+async def read_capped(request: Request, max_body: int) -> bytes:
+    """The request body, refusing more than ``max_body`` bytes whatever Content-Length says.
+
+    Raises:
+        Rejected: 400 for a malformed Content-Length, 413 beyond the cap.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Rejected(400, "malformed Content-Length")
+        # The length check first: int() refuses strings of over 4300 digits.
+        if len(declared) > 12 or int(declared) > max_body:
+            raise Rejected(413, f"Content-Length {declared[:20]} over {max_body} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # a lying or chunked sender cannot make us buffer more
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > max_body:
+            request.state.body_sample = b"".join(chunks)[:SAMPLE_BYTES]
+            raise Rejected(413, f"body over {max_body} bytes")
+    body = b"".join(chunks)
+    request.state.body_sample = body[:SAMPLE_BYTES]  # for the rejection record
+    return body
+
+
 def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply) -> APIRouter:
     """The callback's routes, bound to one configuration and one Redis connection."""
     router = APIRouter()
-
-    async def capped_body(request: Request) -> bytes:
-        # async: reading the body only awaits the socket. Stops at the cap, whatever the
-        # Content-Length says, so a lying or chunked sender cannot make us buffer more.
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise Rejected(400, "malformed Content-Length")
-            # The length check first: int() refuses strings of over 4300 digits.
-            if len(declared) > 12 or int(declared) > config.max_body:
-                raise Rejected(413, f"Content-Length {declared[:20]} over {config.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            chunks.append(chunk)
-            if size > config.max_body:
-                request.state.body_sample = b"".join(chunks)[:SAMPLE_BYTES]
-                raise Rejected(413, f"body over {config.max_body} bytes")
-        body = b"".join(chunks)
-        request.state.body_sample = body[:SAMPLE_BYTES]  # for the rejection record
-        return body
 
     # async: nothing here blocks (a SHA-1 of four short strings); a refusal is recorded by
     # the rejection handler, which runs in the threadpool.
@@ -183,11 +187,15 @@ def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply
             raise Rejected(400, "URL verification without echostr")
         return PlainTextResponse(echostr)
 
-    # A plain def: redis-py blocks on the enqueue round trip, so FastAPI runs this in its
-    # threadpool; the (async) body dependency has already read the request by then.
-    @router.post(PATH)
-    def receive_push(request: Request, body: bytes = Depends(capped_body)) -> Response:
-        """Accept one push: verify, open, enqueue once, answer ``success``."""
+    async def receive_push(request: Request) -> Response:
+        """Accept one push: verify, open, enqueue once, answer ``success``.
+
+        The hot path, so a bare Starlette endpoint (no dependency injection) that does
+        its work inline on the event loop: about half a millisecond of CPU and two round
+        trips to Redis (bounded by the client's socket timeout). A threadpool hop would
+        add latency and GIL contention without adding parallelism.
+        """
+        body = await read_capped(request, config.max_body)
         query = request.query_params
         now = time.time()
         check_fresh(query.get("timestamp"), config.window, now)
@@ -211,4 +219,5 @@ def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply
             xml = config.cipher.encrypt_reply(xml, query.get("nonce", ""), int(now))
         return Response(xml, media_type="application/xml")
 
+    router.add_route(PATH, receive_push, methods=["POST"])
     return router

@@ -3,6 +3,7 @@
 from connector.errors import FatalError
 from connector.events import InboundEvent
 from jobs import batching
+from jobs.queues import enqueue_inbound, inbound_queue
 
 
 def event(n: int) -> InboundEvent:
@@ -11,37 +12,40 @@ def event(n: int) -> InboundEvent:
                                      "Event": "subscribe"})
 
 
-def test_first_claim_takes_own_event_first_then_oldest_pending(redis_conn):
-    events = [event(n) for n in range(5)]
+def queued(redis_conn, *events: InboundEvent) -> str:
     for e in events:
-        batching.record_pending(redis_conn, e)
+        assert enqueue_inbound(redis_conn, e)
+    return inbound_queue(redis_conn).key
+
+
+def test_first_claim_takes_own_event_first_then_oldest_waiting(redis_conn):
+    events = [event(n) for n in range(5)]
+    key = queued(redis_conn, *events)
     own = events[3].dedupe_key
-    claimed = batching.claim(redis_conn, "job-a", own, limit=3)
-    assert claimed[0] == own and len(claimed) == 3
+    claimed = batching.claim(redis_conn, key, "job-a", own, limit=3)
+    assert claimed == [own, events[0].dedupe_key, events[1].dedupe_key]
     # a second job gets only what is left, never an event already claimed
-    rest = batching.claim(redis_conn, "job-b", events[0].dedupe_key, limit=10)
-    assert set(rest).isdisjoint(claimed)
-    assert set(rest) | set(claimed) == {e.dedupe_key for e in events}
+    rest = batching.claim(redis_conn, key, "job-b", events[0].dedupe_key, limit=10)
+    assert rest == [events[2].dedupe_key, events[4].dedupe_key]
 
 
-def test_done_events_are_never_claimed_again(redis_conn):
+def test_events_with_an_outcome_are_never_claimed_again(redis_conn):
     e = event(1)
-    batching.record_pending(redis_conn, e)
+    key = queued(redis_conn, e)
     batching.mark_done(redis_conn, {e.dedupe_key: None})
-    batching.record_pending(redis_conn, e)  # a late re-add (enqueue race)
-    assert batching.claim(redis_conn, "job", "", limit=10) == []
+    assert batching.claim(redis_conn, key, "job", e.dedupe_key, limit=10) == []
     assert batching.outcome(redis_conn, e.dedupe_key) == ("done", None)
 
 
-def test_release_with_requeue_makes_events_claimable_again(redis_conn):
+def test_only_the_owner_releases_a_claim(redis_conn):
     e = event(2)
-    batching.record_pending(redis_conn, e)
-    assert batching.claim(redis_conn, "job-a", e.dedupe_key) == [e.dedupe_key]
+    key = queued(redis_conn, e)
+    assert batching.claim(redis_conn, key, "job-a", e.dedupe_key) == [e.dedupe_key]
     assert batching.outcome(redis_conn, e.dedupe_key) == ("claimed", None)
-    batching.release(redis_conn, "job-b", [e.dedupe_key], requeue=True)  # not ours: no-op
-    assert batching.claim(redis_conn, "job-c", e.dedupe_key) == []
-    batching.release(redis_conn, "job-a", [e.dedupe_key], requeue=True)
-    assert batching.claim(redis_conn, "job-c", e.dedupe_key) == [e.dedupe_key]
+    batching.release(redis_conn, "job-b", [e.dedupe_key])  # not ours: no-op
+    assert batching.claim(redis_conn, key, "job-c", e.dedupe_key) == []
+    batching.release(redis_conn, "job-a", [e.dedupe_key])
+    assert batching.claim(redis_conn, key, "job-c", e.dedupe_key) == [e.dedupe_key]
 
 
 def test_failure_is_kept_with_its_class_code_and_fields(redis_conn):
@@ -56,9 +60,8 @@ def test_failure_is_kept_with_its_class_code_and_fields(redis_conn):
     assert batching.outcome(redis_conn, e.dedupe_key) == ("free", None)
 
 
-def test_stored_events_round_trip(redis_conn):
+def test_events_are_read_back_from_their_jobs(redis_conn):
     events = [event(n) for n in range(3)]
-    for e in events:
-        batching.record_pending(redis_conn, e)
+    queued(redis_conn, *events)
     loaded = batching.load_events(redis_conn, [e.dedupe_key for e in events] + ["missing"])
     assert loaded == {e.dedupe_key: e for e in events}

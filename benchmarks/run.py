@@ -1,0 +1,8 @@
+"""Every benchmark, each with its baseline in the same run: ``make bench``."""
+
+from benchmarks import api_calls, callback_ack
+
+if __name__ == "__main__":
+    callback_ack.report(callback_ack.run(300, 10), 300, 10)
+    print()
+    api_calls.report(api_calls.run(1000))
