@@ -23,6 +23,7 @@ import time
 
 import httpx
 
+from benchmarks.loadgen import build_request, run_load
 from connector.processes import stop_children
 from connector.redis_connection import connect, redis_url_from_env
 from sandbox.server import free_port
@@ -41,6 +42,7 @@ def _env() -> dict[str, str]:
 
 
 def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    """Start a server and wait until it answers (any status) on the callback path."""
     child = subprocess.Popen([sys.executable, *args], env={**os.environ, **env,
                                                           "PORT": str(port)})
     deadline = time.monotonic() + 20
@@ -52,27 +54,6 @@ def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
             time.sleep(0.1)
     child.kill()
     raise RuntimeError(f"server {args} did not start")
-
-
-async def _load(url: str, prepared: list, rate: float) -> list[float]:
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        async def one(p) -> None:
-            started = time.perf_counter()
-            response = await client.post(url, params=p.query, content=p.body.encode())
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code} {response.text[:80]}")
-
-        tasks, start = [], time.perf_counter()
-        for i, p in enumerate(prepared):  # open loop: send on schedule, whatever answers
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(p)))
-        await asyncio.gather(*tasks)
-    return latencies
 
 
 def _stats(latencies: list[float]) -> dict[str, float]:
@@ -101,8 +82,10 @@ def run(rate: float, seconds: float) -> dict[str, dict[str, float]]:
         child = _start([a.format(port=port) for a in args], env, port)
         try:
             url = f"http://127.0.0.1:{port}/wechat/callback"
-            asyncio.run(_load(url, warm, rate))
-            results[name] = _stats(asyncio.run(_load(url, pushes, rate)))
+            asyncio.run(run_load(url, [build_request(url, p.query, p.body.encode())
+                                       for p in warm], rate))
+            raw = [build_request(url, p.query, p.body.encode()) for p in pushes]
+            results[name] = _stats(asyncio.run(run_load(url, raw, rate)))
         finally:
             stop_children([child])
     queued = connect(env["REDIS_URL"]).llen("rq:queue:inbound")
@@ -112,7 +95,7 @@ def run(rate: float, seconds: float) -> dict[str, dict[str, float]]:
 
 def report(results: dict, rate: float, seconds: float) -> None:
     print(f"Callback acknowledgement, {rate:.0f} pushes/s for {seconds:.0f} s, safe mode "
-          f"(one uvicorn process; load generator on the same 2-core machine)")
+          f"(one uvicorn process; the load generator shares the 2 cores)")
     for name in ("baseline", "bridge"):
         r = results[name]
         print(f"  {name:<9} p50 {r['p50']:6.2f} ms  p95 {r['p95']:6.2f} ms  "

@@ -34,7 +34,8 @@ def _setup_logging(level: str = "INFO") -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from connector.demo import run_demo
 
-    return run_demo(followers=args.followers, seed=args.seed)
+    return run_demo(lambda text: print(text, flush=True), followers=args.followers,
+                    seed=args.seed)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:

