@@ -32,7 +32,7 @@ from jobs import batching
 from jobs.context import WorkerContext, get_context
 from jobs.queues import INBOUND
 from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
-from mappings.engine import UnmappedEvent, plan_event
+from mappings.engine import UnmappedEvent, event_rule_name, plan_event
 from mappings.plan import EventPlan
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,14 @@ def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | di
 
 
 def _profiles(ctx: WorkerContext, events: list[InboundEvent]) -> dict[str, Follower]:
-    """Profiles of the events' followers; unfollows need no API call."""
+    """Profiles of the followers whose events the mapping handles; unfollows and kinds
+    the mapping ignores need no API call."""
     gone = {e.openid for e in events if e.event == "unsubscribe"}
     fresh = {e.openid for e in events if e.event == "subscribe"}
-    for openid in gone | fresh:
-        ctx.wechat.forget(openid)  # a follow or unfollow changes the profile
-    wanted = sorted({e.openid for e in events} - gone)
+    if gone | fresh:
+        ctx.wechat.forget(*(gone | fresh))  # a follow or unfollow changes the profile
+    mapped = {e.openid for e in events if event_rule_name(e) in ctx.mapping.events}
+    wanted = sorted(mapped - gone)
     profiles = dict(ctx.wechat.get_profiles(wanted)) if wanted else {}
     for openid in gone:
         profiles[openid] = Follower(openid=openid, subscribed=False)
