@@ -52,10 +52,13 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     event = InboundEvent.from_dict(event_data)
     job = get_current_job()
     owner = f"{job.id if job else 'direct'}:{uuid.uuid4().hex[:8]}"
-    claimed = _claim_own(ctx.redis, job.origin if job else INBOUND, owner, event.dedupe_key)
+    retries_done = (job.number_of_retries or 0) if job else 0
+    try:
+        claimed = _claim_own(ctx.redis, job.origin if job else INBOUND, owner, event.dedupe_key)
+    except RetriableError as error:  # held past the lease by a worker that may have died
+        return _retry_or_give_up(event.dedupe_key, error, retries_done)
     if isinstance(claimed, dict):
         return claimed
-    retries_done = (job.number_of_retries or 0) if job else 0
     return _run_batch(ctx, event, claimed, owner, retries_done)
 
 

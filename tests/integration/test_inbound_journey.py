@@ -3,10 +3,14 @@ become exactly one follower, one person and one campaign member in Salesforce.""
 
 from __future__ import annotations
 
+import threading
+
 from rq.job import Job
 
+from connector.errors import FatalError
 from connector.settings import DEFAULT_MAPPING
 from connector.status import collect_status
+from jobs import batching
 from jobs.queues import inbound_queue
 from jobs.replay import replay_failed
 from mappings.loader import parse_mapping
@@ -118,3 +122,24 @@ def test_unfollow_updates_state_and_unmapped_events_are_kept(bridge):
                     if r["OpenId__c"] == openid)
     assert follower["Subscribed__c"] is False and follower["Unsubscribed_At__c"]
     assert collect_status(bridge.redis)["unhandled"] == 1  # the click, kept for replay
+
+
+def test_an_event_held_by_another_batch_takes_that_batchs_outcome(bridge):
+    wx = bridge.box.wechat
+    first, second = (bridge.box.population.new_follower().openid for _ in range(2))
+    assert bridge.sender.deliver(wx.follow(first)).acknowledged
+    assert bridge.sender.deliver(wx.follow(second)).acknowledged
+    queue = inbound_queue(bridge.redis)
+    held, done = queue.job_ids
+    # another worker's batch holds both: one it will write, one Salesforce will refuse
+    assert batching.claim(bridge.redis, queue.key, "other-worker", held) == [held, done]
+    refusal = FatalError("Required fields are missing: [Phone]", system="salesforce",
+                         status=400, code="REQUIRED_FIELD_MISSING", fields=["Phone"])
+    timer = threading.Timer(0.5, batching.mark_done, (bridge.redis, {held: refusal, done: None}))
+    timer.start()
+    bridge.work()  # both jobs wait for that batch's outcome instead of writing again
+    timer.join()
+    assert queue.finished_job_registry.get_job_ids() == [done]
+    assert queue.failed_job_registry.get_job_ids() == [held]
+    assert "REQUIRED_FIELD_MISSING" in collect_status(bridge.redis)["failed"][0]["reason"]
+    assert bridge.count("WeChat_Follower__c") == 0  # nothing was written twice
