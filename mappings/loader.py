@@ -45,6 +45,17 @@ def _node_at(root: yaml.Node, loc: tuple) -> yaml.Node:
     return node
 
 
+def locate(text: str, loc: tuple) -> tuple[int, int]:
+    """(line, column), 1-based, of the key path ``loc`` in mapping ``text``.
+
+    For checks made after parsing (e.g. against the org), so their messages point at the
+    line too. An unknown path gives the deepest existing node's position.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = _node_at(root, loc) if root is not None else None
+    return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+
+
 def _describe(err: dict) -> str:
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     msg = str(err["msg"]).removeprefix("Value error, ")

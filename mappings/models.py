@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Annotated, Any, Literal
 
@@ -119,6 +120,22 @@ class EventRule(Strict):
     follower: dict[ApiName, FieldRule] = Field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FieldUse:
+    """One place where the mapping names a Salesforce field.
+
+    ``path`` is the key path in the file (for line numbers); ``use`` says what the bridge
+    does with the field: ``write`` (a rule gives it a value), ``key`` (upsert by it),
+    ``link`` (a lookup to the person), ``match`` (queried to find a person).
+    """
+
+    path: tuple[str | int, ...]
+    object: str
+    field: str
+    use: Literal["write", "key", "link", "match"]
+    rule: FieldRule | None = None
+
+
 class Mapping(Strict):
     """A whole mapping file."""
 
@@ -143,6 +160,25 @@ class Mapping(Strict):
             if obj not in {rule.object for rule in self.match}:
                 raise ValueError(f"follower.link names {obj}, which no match rule looks up")
         return self
+
+    def field_uses(self) -> list[FieldUse]:
+        """Every Salesforce field the mapping names, for checks against the org's describe."""
+        follower = self.follower
+        uses = [FieldUse(("follower", "external_id"), follower.object, follower.external_id,
+                         "key")]
+        uses += [FieldUse(("follower", "link", obj), follower.object, fld, "link")
+                 for obj, fld in follower.link.items()]
+        uses += [FieldUse(("follower", "fields", fld), follower.object, fld, "write", rule)
+                 for fld, rule in follower.fields.items()]
+        for kind, event_rule in self.events.items():
+            uses += [FieldUse(("events", kind, "follower", fld), follower.object, fld, "write",
+                              rule) for fld, rule in event_rule.follower.items()]
+        uses += [FieldUse(("match", i, "field"), m.object, m.field, "match")
+                 for i, m in enumerate(self.match)]
+        for obj, rules in self.objects.items():
+            uses += [FieldUse(("objects", obj, fld), obj, fld, "write", rule)
+                     for fld, rule in rules.items()]
+        return uses
 
     def create_key(self) -> MatchRule | None:
         """The match rule whose field is the upsert key for created records."""
