@@ -83,13 +83,15 @@ def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | di
         time.sleep(WAIT_STEP)  # another job's batch has it: wait for its outcome
 
 
-def _profiles(ctx: WorkerContext, events: list[InboundEvent]) -> dict[str, Follower]:
+def profiles_for(ctx: WorkerContext, events: list[InboundEvent], *,
+                 refresh: bool = True) -> dict[str, Follower]:
     """Profiles of the followers whose events the mapping handles; unfollows and kinds
-    the mapping ignores need no API call."""
+    the mapping ignores need no API call. ``refresh`` drops cached profiles that a
+    follow or unfollow changed (a preview leaves the cache alone)."""
     gone = {e.openid for e in events if e.event == "unsubscribe"}
     fresh = {e.openid for e in events if e.event == "subscribe"}
-    if gone | fresh:
-        ctx.wechat.forget(*(gone | fresh))  # a follow or unfollow changes the profile
+    if refresh and gone | fresh:
+        ctx.wechat.forget(*(gone | fresh))
     mapped = {e.openid for e in events if event_rule_name(e) in ctx.mapping.events}
     wanted = sorted(mapped - gone)
     profiles = dict(ctx.wechat.get_profiles(wanted)) if wanted else {}
@@ -98,14 +100,19 @@ def _profiles(ctx: WorkerContext, events: list[InboundEvent]) -> dict[str, Follo
     return profiles
 
 
+def follower_of(event: InboundEvent, profiles: dict[str, Follower]) -> Follower:
+    """The event's follower; without a profile (WeChat didn't know the OpenID), what the
+    event itself says."""
+    return profiles.get(event.openid) or Follower(
+        openid=event.openid, subscribed=event.event != "unsubscribe")
+
+
 def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
               profiles: dict[str, Follower]) -> tuple[list[EventPlan], dict[str, Any]]:
     plans, outcomes = [], {}
     for key, event in events.items():
-        follower = profiles.get(event.openid) or Follower(
-            openid=event.openid, subscribed=event.event != "unsubscribe")
         try:
-            plans.append(plan_event(event, follower, ctx.mapping))
+            plans.append(plan_event(event, follower_of(event, profiles), ctx.mapping))
         except UnmappedEvent as why:
             _keep_unhandled(ctx.redis, event, str(why))
             outcomes[key] = None
@@ -128,7 +135,7 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     batching.release(ctx.redis, owner, lost)
     started = time.monotonic()
     try:
-        profiles = _profiles(ctx, list(events.values()))
+        profiles = profiles_for(ctx, list(events.values()))
         plans, outcomes = _plan_all(ctx, events, profiles)
         result = apply_plans(ctx.salesforce, plans) if plans else None
     except RetriableError as error:

@@ -6,6 +6,7 @@ message``, so an admin can go straight to the line. Never a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -13,6 +14,23 @@ from pydantic import ValidationError
 
 from connector.errors import ConfigurationError
 from mappings.models import Mapping
+
+
+class MappingLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans,
+    which would turn the key ``on:`` (``on: create``) and a picklist value ``No`` into
+    True/False behind an admin's back."""
+
+
+MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+MappingLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 class MappingError(ConfigurationError):
@@ -51,7 +69,7 @@ def locate(text: str, loc: tuple) -> tuple[int, int]:
     For checks made after parsing (e.g. against the org), so their messages point at the
     line too. An unknown path gives the deepest existing node's position.
     """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=MappingLoader)
     node = _node_at(root, loc) if root is not None else None
     return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
 
@@ -73,8 +91,8 @@ def parse_mapping(text: str, path: Path) -> Mapping:
         MappingError: with every problem found, each with its line and column.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=MappingLoader)
+        data = yaml.load(text, Loader=MappingLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

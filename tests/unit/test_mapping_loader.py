@@ -73,3 +73,13 @@ def test_default_mapping_is_valid():
 )
 def test_transforms(chain, value, expected):
     assert apply_chain(chain, value) == expected
+
+
+def test_yaml_1_1_booleans_do_not_ambush_admins():
+    # YAML 1.1 reads on/off/yes/no as booleans: `on: always` would become `True: always`
+    text = TEXT.replace('    LeadSource:        { value: "WeChat" }',
+                        "    LeadSource:        { value: No }\n"
+                        "    Description:       { source: follower.remark, on: always }")
+    lead = parse_mapping(text, Path("m.yaml")).objects["Lead"]
+    assert lead["Description"].on == "always"
+    assert lead["LeadSource"].value == "No"

@@ -1,0 +1,158 @@
+"""The exact Salesforce writes a batch of plans causes, as data: what preview prints and
+what the bridge executes.
+
+A record created earlier in the same batch (a new Lead) has no Id yet when later steps
+(the follower's lookup, the campaign member) need it; they hold a :class:`Ref` to it,
+replaced by the Id once the step that creates it has run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mappings.plan import EventPlan, Lookup
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The record of ``object`` whose ``key_field`` is ``key``, created by an earlier step."""
+
+    object: str
+    key_field: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"@{{{self.object}.{self.key_field}={self.key}}}"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One collection call: ``records[i]`` serves the events ``events[i]``.
+
+    ``duplicate_ok``: Salesforce's DUPLICATE_VALUE means the record is already there
+    (a campaign member), which is what the events wanted. ``links_optional``: a field
+    whose Ref could not be created is left out and the record still written (a follower
+    is worth recording without its person); otherwise the record is skipped.
+    """
+
+    action: Literal["upsert", "update", "create"]
+    object: str
+    key_field: str | None
+    records: tuple[dict[str, Any], ...]
+    events: tuple[tuple[str, ...], ...]
+    duplicate_ok: bool = False
+    links_optional: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        def show(value: Any) -> Any:
+            return str(value) if isinstance(value, Ref) else value
+
+        return {"action": self.action, "object": self.object, "key_field": self.key_field,
+                "records": [{k: show(v) for k, v in r.items()} for r in self.records]}
+
+
+@dataclass
+class Persons:
+    """Who each follower is: found in Salesforce (an Id) or to be created (a Ref)."""
+
+    found: dict[str, tuple[str, str | Ref]] = field(default_factory=dict)  # openid → (obj, id)
+    to_create: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def resolve_persons(plans: list[EventPlan],
+                    found: dict[tuple[str, str, str], str]) -> Persons:
+    """Pick each follower's person from the lookups' results (``found``: (object, field,
+    value) → Id), or decide to create one. Pure; the lookups are the caller's I/O."""
+    persons = Persons()
+    for openid, plan in latest_person_plans(plans).items():
+        person = plan.person
+        hit = next(((lk.object, found[_key(lk)]) for lk in person.lookups
+                    if _key(lk) in found), None)
+        if hit:
+            persons.found[openid] = hit
+        elif person.create_object and person.create_key:
+            key = person.create_key
+            record = {**person.create_fields, key.field: key.value}
+            persons.found[openid] = (key.object, Ref(key.object, key.field, key.value))
+            persons.to_create[openid] = (key.object, key.field, record)
+    return persons
+
+
+def _key(lookup: Lookup) -> tuple[str, str, str]:
+    return (lookup.object, lookup.field, lookup.value)
+
+
+def by_follower(plans: list[EventPlan]) -> dict[str, list[EventPlan]]:
+    """Plans grouped by follower, oldest first, so later events' values win."""
+    groups: dict[str, list[EventPlan]] = {}
+    for plan in sorted(plans, key=lambda p: p.create_time):
+        groups.setdefault(plan.openid, []).append(plan)
+    return groups
+
+
+def latest_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
+    """Per follower, the newest plan that looks for a person."""
+    return {openid: [p for p in ps if p.person][-1]
+            for openid, ps in by_follower(plans).items() if any(p.person for p in ps)}
+
+
+def plan_writes(plans: list[EventPlan], persons: Persons) -> list[Write]:
+    """The writes, in the order they must run. Pure."""
+    groups = by_follower(plans)
+    keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
+    writes: list[Write] = []
+
+    creates: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    for openid, (obj, key_field, record) in persons.to_create.items():
+        creates.setdefault((obj, key_field), []).append((openid, record))
+    for (obj, key_field), items in creates.items():
+        writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
+                            tuple(keys[o] for o, _ in items)))
+
+    updates: dict[str, list[tuple[str, dict]]] = {}
+    for openid, plan in latest_person_plans(plans).items():
+        obj, person_id = persons.found.get(openid, (None, None))
+        values = plan.person.update_fields.get(obj) if obj else None
+        if values and not isinstance(person_id, Ref):
+            updates.setdefault(obj, []).append((openid, {"Id": person_id, **values}))
+    for obj, items in updates.items():
+        writes.append(Write("update", obj, "Id", tuple(r for _, r in items),
+                            tuple(keys[o] for o, _ in items)))
+
+    followers: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    for openid, ps in groups.items():
+        record: dict[str, Any] = {}
+        for plan in ps:
+            record.update(plan.follower_fields)
+        links = next((p.link_fields for p in reversed(ps) if p.link_fields), {})
+        person = persons.found.get(openid)
+        if person and person[0] in links:
+            record[links[person[0]]] = person[1]
+        last = ps[-1]
+        record[last.follower_key_field] = openid
+        followers.setdefault((last.follower_object, last.follower_key_field), []).append(
+            (openid, record))
+    for (obj, key_field), items in followers.items():
+        writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
+                            tuple(keys[o] for o, _ in items), links_optional=True))
+
+    # one member per (campaign, person), however often the person scanned
+    members: dict[tuple[str, str, str | Ref], tuple[str | None, list[str]]] = {}
+    for plan in sorted(plans, key=lambda p: p.create_time):
+        person = persons.found.get(plan.openid)
+        if plan.campaign_id and person:
+            pair = (plan.campaign_id, *person)
+            status, served = members.get(pair, (plan.member_status, []))
+            members[pair] = (status, [*served, plan.key])
+    if members:
+        records, served = [], []
+        for (campaign_id, obj, person_id), (status, event_keys) in members.items():
+            record = {"CampaignId": campaign_id, f"{obj}Id": person_id}
+            if status:
+                record["Status"] = status
+            records.append(record)
+            served.append(tuple(event_keys))
+        writes.append(Write("create", "CampaignMember", None, tuple(records), tuple(served),
+                            duplicate_ok=True))
+    return writes
