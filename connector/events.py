@@ -77,6 +77,42 @@ class InboundEvent:
             fields={k: v for k, v in fields.items() if isinstance(v, str | dict | list)},
         )
 
+    def _field(self, *names: str) -> str | None:
+        for name in names:
+            value = self.fields.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    @property
+    def content(self) -> str | None:
+        """A text message's Content."""
+        return self._field("Content")
+
+    @property
+    def menu_key(self) -> str | None:
+        """The key of the menu item a CLICK event reports."""
+        return self.event_key if self.event == "click" else None
+
+    @property
+    def url(self) -> str | None:
+        """The link of a VIEW event (its EventKey) or of a link message (Url)."""
+        return self.event_key if self.event == "view" else self._field("Url")
+
+    @property
+    def latitude(self) -> str | None:
+        """From a LOCATION event (Latitude) or a location message (Location_X)."""
+        return self._field("Latitude", "Location_X")
+
+    @property
+    def longitude(self) -> str | None:
+        return self._field("Longitude", "Location_Y")
+
+    @property
+    def label(self) -> str | None:
+        """A location message's place name."""
+        return self._field("Label")
+
     @property
     def kind(self) -> str:
         """``event:<name>`` for events, ``message:<type>`` for messages."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from mappings.models import FieldRule, Mapping
+from mappings.models import TEMPLATE_SLOT, FieldRule, Mapping
 from mappings.plan import EventPlan, Lookup, PersonPlan
 from mappings.transforms import apply_chain
 
@@ -48,12 +48,33 @@ def render(rule: FieldRule, event: InboundEvent, follower: Follower,
 
     A blank WeChat value never overwrites Salesforce data: the field is left out.
     """
-    if rule.source is None:
+    if rule.value is not None:
         return apply_chain(rule.transform, rule.value)
-    value = apply_chain(rule.transform, source_value(rule.source, event, follower, campaign_id))
+    if rule.template is not None:
+        raw = fill_template(rule.template, event, follower, campaign_id)
+    else:
+        raw = source_value(rule.source, event, follower, campaign_id)
+    value = apply_chain(rule.transform, raw)
+    if rule.map is not None and not _blank(value):
+        value = rule.map.get(str(value))
     if _blank(value):
         value = rule.default
     return None if _blank(value) else value
+
+
+def fill_template(template: str, event: InboundEvent, follower: Follower,
+                  campaign_id: str | None) -> str | None:
+    """The template with each ``{source}`` slot filled; None when every slot is blank."""
+    filled = []
+
+    def slot(match: re.Match) -> str:
+        value = source_value(match.group(1).strip(), event, follower, campaign_id)
+        text = "" if _blank(value) else str(value)
+        filled.append(text)
+        return text
+
+    text = TEMPLATE_SLOT.sub(slot, template)
+    return text if any(filled) else None
 
 
 def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id,

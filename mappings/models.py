@@ -28,7 +28,8 @@ from mappings.transforms import parse_chain
 SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
     "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
-                    + ["kind", "dedupe_key"]),
+                    + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
+                       "longitude", "label"]),
     "campaign": ["id"],
 }
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -63,19 +64,37 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
+
+
 class FieldRule(Strict):
     """Where one Salesforce field's value comes from.
 
-    Exactly one of ``source`` (a path such as ``follower.openid``) or ``value`` (a
-    constant). ``default`` is used when the source is blank. ``on: create`` writes the
-    field only when the record is created; ``always`` also on later events.
+    Exactly one of ``source`` (a path such as ``follower.openid``), ``value`` (a
+    constant) or ``template`` (text with ``{follower.remark}``-style slots). Then
+    ``transform`` (a chain), then ``map`` (value → value). ``default`` is used when the
+    result is blank (or not in ``map``). ``on: create`` writes the field only when the
+    record is created; ``always`` also on later events.
     """
 
     source: str | None = None
     value: Any = None
+    template: str | None = None
     default: Any = None
     transform: str | None = None
+    map: dict[str, Any] | None = None
     on: Literal["create", "always"] = "create"
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            slots = TEMPLATE_SLOT.findall(value)
+            if not slots:
+                raise ValueError("a template needs at least one {source} slot")
+            for slot in slots:
+                check_source(slot.strip())
+        return value
 
     @field_validator("source")
     @classmethod
@@ -91,8 +110,9 @@ class FieldRule(Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
-        if (self.source is None) == (self.value is None):
-            raise ValueError("give exactly one of 'source' or 'value'")
+        given = [k for k in ("source", "value", "template") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'source', 'value' or 'template'")
         return self
 
 

@@ -6,12 +6,13 @@ A transform is named in the mapping as ``name`` or ``name(argument)``; they chai
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-CALL = re.compile(r"^([a-z_]+)(?:\((.*)\))?$")
+CALL = re.compile(r"^([a-z_][a-z0-9_]*)(?:\((.*)\))?$", re.DOTALL)
 
 
 def unix_to_datetime(value: Any, _arg: str | None = None) -> str | None:
@@ -41,7 +42,44 @@ def truncate(value: Any, arg: str | None = None) -> Any:
     return str(value)[: int(arg)]
 
 
+def truncate_bytes(value: Any, arg: str | None = None) -> Any:
+    """Text cut to at most ``arg`` UTF-8 bytes, never inside a character (Chinese text is
+    3 bytes a character; WeChat's remark limit is 30 bytes)."""
+    if value is None or arg is None:
+        return value
+    raw = str(value).encode("utf-8")[: int(arg)]
+    return raw.decode("utf-8", errors="ignore")
+
+
+def split(value: Any, arg: str | None = None) -> Any:
+    """Text → list, split on the argument (default ``;``); blanks dropped."""
+    if not isinstance(value, str):
+        return value
+    return [part.strip() for part in value.split(arg or ";") if part.strip()]
+
+
+def regex(value: Any, arg: str | None = None) -> Any:
+    """The first group (or the whole match) of the pattern in the text; None if no match."""
+    if value is None or not arg:
+        return value
+    match = re.search(arg, str(value))
+    if not match:
+        return None
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def sha256(value: Any, _arg: str | None = None) -> Any:
+    """The hex SHA-256 of the text: matchable, but not readable (privacy)."""
+    if value is None or value == "":
+        return value
+    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+
+
 TRANSFORMS: dict[str, Callable[[Any, str | None], Any]] = {
+    "truncate_bytes": truncate_bytes,
+    "split": split,
+    "regex": regex,
+    "sha256": sha256,
     "unix_to_datetime": unix_to_datetime,
     "unix_to_date": unix_to_date,
     "join": join,
@@ -55,16 +93,32 @@ TRANSFORMS: dict[str, Callable[[Any, str | None], Any]] = {
 def parse_chain(spec: str) -> list[tuple[str, str | None]]:
     """Split ``"join(;)|truncate(80)"`` into [(name, arg), ...].
 
+    A ``|`` inside parentheses belongs to the argument (``regex(a|b)``).
+
     Raises:
-        ValueError: naming an unknown transform and listing the known ones.
+        ValueError: naming an unknown transform or a bad argument.
     """
-    steps = []
-    for part in spec.split("|"):
+    steps, depth, start = [], 0, 0
+    parts = []
+    for i, char in enumerate(spec + "|"):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth <= 0:
+            parts.append(spec[start:i])
+            start, depth = i + 1, 0
+    for part in parts:
         match = CALL.match(part.strip())
         if not match or match.group(1) not in TRANSFORMS:
             known = ", ".join(sorted(TRANSFORMS))
             raise ValueError(f"unknown transform {part.strip()!r}; known: {known}")
-        steps.append((match.group(1), match.group(2)))
+        name, arg = match.group(1), match.group(2)
+        if name in {"truncate", "truncate_bytes"} and not (arg or "").isdigit():
+            raise ValueError(f"{name} needs a whole number, e.g. {name}(80)")
+        if name == "regex":
+            try:
+                re.compile(arg or "")
+            except re.error as exc:
+                raise ValueError(f"regex({arg}) is not a valid pattern: {exc}") from None
+        steps.append((name, arg))
     return steps
 
 

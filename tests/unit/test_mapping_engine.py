@@ -1,13 +1,16 @@
 """The pure core: event + follower + mapping → write plan, as tables of cases."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from mappings.engine import UnmappedEvent, plan_event, resolve_campaign
-from mappings.loader import load_mapping
+from mappings.engine import UnmappedEvent, plan_event, render, resolve_campaign
+from mappings.loader import MappingLoader, load_mapping
+from mappings.models import FieldRule
 
 MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "default.yaml")
 CAMPAIGN = "7015g00000AbCdEAAZ"
@@ -109,3 +112,49 @@ def test_kinds_without_rule_are_unmapped(event):
 def test_plans_are_deterministic():
     event = push("subscribe", f"qrscene_sfc_{CAMPAIGN}")
     assert plan_event(event, FOLLOWER, MAPPING) == plan_event(event, FOLLOWER, MAPPING)
+
+
+def rule_value(text: str, event=None, follower=FOLLOWER):
+    """Render one field rule written in YAML flow style."""
+    rule = FieldRule.model_validate(yaml.load(text, Loader=MappingLoader))
+    return render(rule, event or push("subscribe", f"qrscene_sfc_{CAMPAIGN}"), follower, None)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("{source: follower.language, map: {zh_CN: Chinese, en: English}, default: Other}",
+         "Chinese"),
+        ("{source: follower.remark, map: {x: y}, default: Unknown}", "Unknown"),  # blank
+        ("{source: follower.unionid, map: {zh: y}}", None),  # not in the map, no default
+        ("{template: 'WeChat {follower.openid} via {event.scene}'}",
+         f"WeChat oFollower1 via sfc_{CAMPAIGN}"),
+        ("{template: '{follower.remark}', default: Anonymous}", "Anonymous"),
+        ("{source: follower.openid, transform: sha256}",
+         hashlib.sha256(b"oFollower1").hexdigest()),
+        ("{source: event.scene, transform: 'regex(sfc_(\\w{3}))'}", "701"),
+        ("{source: follower.tag_names, transform: 'join(;)|truncate_bytes(5)'}", "VIP;S"),
+    ],
+)
+def test_field_rules(rule, expected):
+    assert rule_value(rule) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "source", "expected"),
+    [
+        ({"MsgType": "text", "Content": "价格?", "MsgId": "1"}, "event.content", "价格?"),
+        ({"MsgType": "event", "Event": "CLICK", "EventKey": "MENU_PRICES"}, "event.menu_key",
+         "MENU_PRICES"),
+        ({"MsgType": "event", "Event": "VIEW", "EventKey": "https://x.cn/p"}, "event.url",
+         "https://x.cn/p"),
+        ({"MsgType": "event", "Event": "LOCATION", "Latitude": "23.137466",
+          "Longitude": "113.352425", "Precision": "119.385040"}, "event.latitude", "23.137466"),
+        ({"MsgType": "location", "Location_X": "23.134521", "Location_Y": "113.358803",
+          "Label": "位置信息", "MsgId": "2"}, "event.label", "位置信息"),
+    ],
+)
+def test_event_sources(fields, source, expected):
+    event = InboundEvent.from_fields({"ToUserName": "gh_1", "FromUserName": "oFollower1",
+                                      "CreateTime": "1700000000", **fields})
+    assert rule_value(f"{{source: {source}}}", event) == expected
