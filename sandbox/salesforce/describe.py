@@ -62,7 +62,7 @@ def describe_field(obj: SObject, f: Field) -> dict:
             for value in f.picklist
         ],
         "polymorphicForeignKey": False,
-        "precision": 0,
+        "precision": f.precision,
         "queryByDistance": False,
         "referenceTargetField": None,
         "referenceTo": list(f.reference_to),
@@ -70,7 +70,7 @@ def describe_field(obj: SObject, f: Field) -> dict:
         "relationshipOrder": None,
         "restrictedDelete": False,
         "restrictedPicklist": f.restricted,
-        "scale": 0,
+        "scale": f.scale,
         "searchPrefilterable": False,
         "soapType": _SOAP_TYPES.get(f.type, "xsd:string"),
         "sortable": not long_text,

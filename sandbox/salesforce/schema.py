@@ -4,12 +4,22 @@ Describe (``describe.py``), write validation (``records.py``) and SOQL (``soql_e
 all read these definitions, so an admin change simulated with :meth:`Schema.require`
 shows up everywhere at once. Definitions are immutable; a :class:`Schema` holds one
 sandbox's run-time changes.
+
+Standard fields of standard objects are defined here; every custom object and custom
+field comes from the Salesforce metadata admins deploy (``metadata.py`` reads it), turned
+into describe terms by :func:`custom_field`.
 """
 
 from __future__ import annotations
 
+import re
+import string
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sandbox.salesforce import metadata
+from sandbox.salesforce.metadata import FieldMeta, MetadataError, ObjectMeta
 
 # Field types use the describe ``type`` names.
 TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "picklist", "url"})
@@ -39,7 +49,10 @@ class Field:
     auto_number: bool = False
     id_lookup: bool = False
     digits: int = 0
+    precision: int = 0
+    scale: int = 0
     extra_type_info: str | None = None
+    display_format: str | None = None
 
     @property
     def custom(self) -> bool:
@@ -57,6 +70,11 @@ class Field:
         if self.custom:
             return self.name[:-3] + "__r"
         return self.name[:-2] if self.name.endswith("Id") else self.name
+
+    def auto_value(self, n: int) -> str:
+        """The ``n``-th value of an auto-number field: ``WF-{000000}`` → ``WF-000042``."""
+        return re.sub(r"\{(0+)\}", lambda m: str(n).zfill(len(m.group(1))),
+                      self.display_format or "{0}")
 
 
 @dataclass(frozen=True)
@@ -101,11 +119,6 @@ def _text(name: str, length: int, **kw) -> Field:
     return _f(name, "string", length=length, **kw)
 
 
-def _ext_id(name: str, *, unique: bool) -> Field:
-    return _text(name, 64, external_id=True, unique=unique, case_sensitive=unique,
-                 id_lookup=True)
-
-
 def _required(name: str, length: int, **kw) -> Field:
     return _text(name, length, nillable=False, **kw)
 
@@ -148,7 +161,8 @@ MEMBER_STATUSES = ("Sent", "Responded", "Scanned", "Subscribed")
 _PERSON_NAME = dict(createable=False, updateable=False, name_field=True, defaulted=True)
 
 
-def _person_fields() -> tuple[Field, ...]:
+def _person_fields(custom: tuple[Field, ...]) -> tuple[Field, ...]:
+    # Custom fields follow the person fields, where they have always been in the describe.
     return (
         _text("FirstName", 40, label="First Name"),
         _required("LastName", 80, label="Last Name", extra_type_info="personname"),
@@ -157,77 +171,144 @@ def _person_fields() -> tuple[Field, ...]:
         _f("Phone", "phone", length=40),
         _picklist("LeadSource", LEAD_SOURCES, label="Lead Source"),
         _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
-        _ext_id("WeChat_OpenId__c", unique=True),
-        _ext_id("WeChat_UnionId__c", unique=False),
+    ) + custom
+
+
+def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ...]:
+    """The standard objects, each with the custom fields ``custom`` gives for it."""
+    return (
+        _object(
+            "Account", "Account", "001",
+            _required("Name", 255, label="Account Name", name_field=True),
+            _f("Phone", "phone", length=40, label="Account Phone"),
+            _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
+            *custom.get("Account", ()),
+        ),
+        _object(
+            "Lead", "Lead", "00Q",
+            *_person_fields(custom.get("Lead", ())),
+            _required("Company", 255),
+            _picklist("Status", LEAD_STATUSES, restricted=True, default=LEAD_STATUSES[0]),
+            _f("NumberOfEmployees", "int", label="Employees", digits=8),
+            _read_only(_f("IsConverted", "boolean", label="Converted")),
+            _read_only(_f("ConvertedContactId", "reference", label="Converted Contact ID",
+                          reference_to=("Contact",))),
+        ),
+        _object(
+            "Contact", "Contact", "003",
+            *_person_fields(custom.get("Contact", ())),
+            _f("AccountId", "reference", label="Account ID", reference_to=("Account",)),
+            _f("Birthdate", "date"),
+        ),
+        _object(
+            "Campaign", "Campaign", "701",
+            _required("Name", 80, label="Campaign Name", name_field=True),
+            _f("IsActive", "boolean", label="Active"),
+            _picklist("Status", ("Planned", "In Progress", "Completed", "Aborted"),
+                      default="Planned"),
+            _picklist("Type", ("Conference", "Webinar", "Advertisement", "Email", "Other")),
+            _f("StartDate", "date", label="Start Date"),
+            _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
+            *custom.get("Campaign", ()),
+        ),
+        _object(
+            "CampaignMember", "Campaign Member", "00v",
+            _f("CampaignId", "reference", label="Campaign ID", reference_to=("Campaign",),
+               nillable=False, updateable=False),
+            _f("LeadId", "reference", label="Lead ID", reference_to=("Lead",),
+               updateable=False),
+            _f("ContactId", "reference", label="Contact ID", reference_to=("Contact",),
+               updateable=False),
+            _picklist("Status", MEMBER_STATUSES, restricted=True, default="Sent"),
+            _read_only(_f("HasResponded", "boolean", label="Responded")),
+            *custom.get("CampaignMember", ()),
+            one_of_required=("LeadId", "ContactId"),
+        ),
     )
 
 
-OBJECTS: tuple[SObject, ...] = (
-    _object(
-        "Account", "Account", "001",
-        _required("Name", 255, label="Account Name", name_field=True),
-        _f("Phone", "phone", length=40, label="Account Phone"),
-        _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
-    ),
-    _object(
-        "Lead", "Lead", "00Q",
-        *_person_fields(),
-        _required("Company", 255),
-        _picklist("Status", LEAD_STATUSES, restricted=True, default=LEAD_STATUSES[0]),
-        _f("NumberOfEmployees", "int", label="Employees", digits=8),
-        _read_only(_f("IsConverted", "boolean", label="Converted")),
-        _read_only(_f("ConvertedContactId", "reference", label="Converted Contact ID",
-                      reference_to=("Contact",))),
-    ),
-    _object(
-        "Contact", "Contact", "003",
-        *_person_fields(),
-        _f("AccountId", "reference", label="Account ID", reference_to=("Account",)),
-        _f("Birthdate", "date"),
-    ),
-    _object(
-        "Campaign", "Campaign", "701",
-        _required("Name", 80, label="Campaign Name", name_field=True),
-        _f("IsActive", "boolean", label="Active"),
-        _picklist("Status", ("Planned", "In Progress", "Completed", "Aborted"),
-                  default="Planned"),
-        _picklist("Type", ("Conference", "Webinar", "Advertisement", "Email", "Other")),
-        _f("StartDate", "date", label="Start Date"),
-        _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
-        _f("WeChat_Auto_Reply__c", "textarea", length=2000, extra_type_info="plaintextarea"),
-    ),
-    _object(
-        "CampaignMember", "Campaign Member", "00v",
-        _f("CampaignId", "reference", label="Campaign ID", reference_to=("Campaign",),
-           nillable=False, updateable=False),
-        _f("LeadId", "reference", label="Lead ID", reference_to=("Lead",), updateable=False),
-        _f("ContactId", "reference", label="Contact ID", reference_to=("Contact",),
-           updateable=False),
-        _picklist("Status", MEMBER_STATUSES, restricted=True, default="Sent"),
-        _read_only(_f("HasResponded", "boolean", label="Responded")),
-        one_of_required=("LeadId", "ContactId"),
-    ),
-    _object(
-        "WeChat_Follower__c", "WeChat Follower", "a0B",
-        _text("Name", 80, label="Follower Number", createable=False, updateable=False,
-              nillable=False, defaulted=True, auto_number=True, name_field=True, id_lookup=True),
-        _ext_id("OpenId__c", unique=True),
-        _text("UnionId__c", 64),
-        _text("Account_Id__c", 32),
-        _f("Subscribed__c", "boolean"),
-        _f("Subscribed_At__c", "datetime"),
-        _f("Unsubscribed_At__c", "datetime"),
-        _text("Language__c", 16),
-        _text("Remark__c", 255),
-        _text("Tags__c", 255),
-        _text("Subscribe_Scene__c", 64),
-        _text("QR_Scene__c", 64),
-        _f("Lead__c", "reference", label="Lead", reference_to=("Lead",)),
-        _f("Contact__c", "reference", label="Contact", reference_to=("Contact",)),
-        _f("Last_Interaction_At__c", "datetime"),
-        plural="WeChat Followers",
-    ),
-)
+# Metadata API field types -> describe types. Types without a <length> have a fixed one.
+_TYPES = {"Text": "string", "Email": "email", "Phone": "phone", "Url": "url",
+          "TextArea": "textarea", "LongTextArea": "textarea", "Picklist": "picklist",
+          "Checkbox": "boolean", "Date": "date", "DateTime": "datetime", "Number": "double",
+          "Lookup": "reference"}
+_FIXED_LENGTHS = {"Email": 80, "Phone": 40, "Url": 255, "TextArea": 255}
+# A name field has no <length> in metadata; the sandbox has always described it as 80.
+_NAME_LENGTH = 80
+# Salesforce picks a custom object's key prefix when it is deployed; the sandbox fixes
+# them so ids stay stable between runs (tests and recordings know a0B...).
+_KEY_PREFIXES = {"WeChat_Follower__c": "a0B"}
+
+
+def custom_field(m: FieldMeta) -> Field:
+    """The describe view of one custom field from the metadata.
+
+    Raises:
+        MetadataError: a type the sandbox does not emulate (the message names the file).
+    """
+    kind = _TYPES.get(m.type)
+    if kind is None:
+        raise MetadataError(f"{m.path}: field type {m.type} is not emulated by the sandbox")
+    if kind == "picklist":
+        f = _picklist(m.name, m.values, restricted=m.restricted, default=m.default,
+                      label=m.label)
+        return replace(f, nillable=False) if m.required else f
+    kw: dict = dict(label=m.label, nillable=not m.required, external_id=m.external_id,
+                    unique=m.unique, case_sensitive=m.case_sensitive, id_lookup=m.external_id)
+    if kind in TEXT_TYPES:
+        kw["length"] = m.length or _FIXED_LENGTHS[m.type]
+    if kind == "textarea":
+        kw["extra_type_info"] = "plaintextarea"
+    elif kind == "boolean":
+        kw["default"] = m.default == "true"
+    elif kind == "reference":
+        kw["reference_to"] = (m.reference_to,)
+    elif kind == "double":
+        kw.update(precision=m.precision, scale=m.scale)
+    return _f(m.name, kind, **kw)
+
+
+def _name_field(m: FieldMeta) -> Field:
+    """A custom object's ``Name``: an AutoNumber the org fills, or Text the client sets."""
+    if m.type == "AutoNumber":
+        return _text("Name", _NAME_LENGTH, label=m.label, createable=False, updateable=False,
+                     nillable=False, defaulted=True, auto_number=True, name_field=True,
+                     id_lookup=True, display_format=m.display_format)
+    if m.type == "Text":
+        return _required("Name", _NAME_LENGTH, label=m.label, name_field=True)
+    raise MetadataError(f"{m.path}: name field type {m.type} is not AutoNumber or Text")
+
+
+def _custom_object(m: ObjectMeta, key_prefix: str) -> SObject:
+    assert m.name_field is not None  # metadata.load refuses a custom object without one
+    return _object(m.name, m.label, key_prefix, _name_field(m.name_field),
+                   *map(custom_field, m.fields), plural=m.plural_label)
+
+
+def objects(source_dir: Path = metadata.SOURCE_DIR) -> tuple[SObject, ...]:
+    """Every object: the standard ones with their custom fields, then the custom objects,
+    all custom parts read from the metadata under ``source_dir``.
+
+    Raises:
+        MetadataError: a bad metadata file, or custom fields on a standard object the
+            sandbox does not emulate.
+    """
+    meta = metadata.load(source_dir)
+    standard = _standard_objects({name: tuple(map(custom_field, m.fields))
+                                  for name, m in meta.items() if not m.custom})
+    known = {o.name for o in standard}
+    stray = sorted(n for n, m in meta.items() if not m.custom and n not in known)
+    if stray:
+        raise MetadataError(f"custom fields on {', '.join(stray)}, which the sandbox does "
+                            "not emulate")
+    spare = (p for p in (f"a0{c}" for c in string.ascii_uppercase)
+             if p not in _KEY_PREFIXES.values())
+    custom = [m for m in meta.values() if m.custom]
+    return standard + tuple(_custom_object(m, _KEY_PREFIXES.get(m.name) or next(spare))
+                            for m in custom)
+
+
+OBJECTS: tuple[SObject, ...] = objects()
 
 
 class Schema:

@@ -38,7 +38,7 @@ class Store:
         self.lock = threading.RLock()
         self._ids = IdFactory(id_seed)
         self._tables: dict[str, dict[str, dict]] = {n: {} for n in schema.names()}
-        self._autonumbers = itertools.count(1)
+        self._autonumbers: dict[str, Iterator[int]] = {}
         self._undo: list[tuple[str, str, dict | None]] | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -121,8 +121,10 @@ class Store:
             record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp,
                           CreatedById=self.user_id, LastModifiedDate=stamp,
                           LastModifiedById=self.user_id, SystemModstamp=stamp)
-            if obj.name == "WeChat_Follower__c":
-                record["Name"] = f"WF-{next(self._autonumbers):06d}"
+            for f in obj.fields:
+                if f.auto_number:  # one counter per object, as in an org
+                    counter = self._autonumbers.setdefault(obj.name, itertools.count(1))
+                    record[f.name] = f.auto_value(next(counter))
             self._put(obj.name, record_id, _derive(obj, record))
         return record_id
 
