@@ -136,6 +136,7 @@ def plan_writes(plans: list[EventPlan], persons: Persons) -> list[Write]:
     for (obj, key_field), items in followers.items():
         writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
                             tuple(keys[o] for o, _ in items), links_optional=True))
+    writes += _capture_writes(plans)
 
     # one member per (campaign, person), however often the person scanned
     members: dict[tuple[str, str, str | Ref], tuple[str | None, list[str]]] = {}
@@ -156,3 +157,21 @@ def plan_writes(plans: list[EventPlan], persons: Persons) -> list[Write]:
         writes.append(Write("create", "CampaignMember", None, tuple(records), tuple(served),
                             duplicate_ok=True))
     return writes
+
+
+def _capture_writes(plans: list[EventPlan]) -> list[Write]:
+    """One record per captured event, linked to its follower (upserted earlier in the
+    batch, hence a Ref); keyed by the event's dedupe key, so a resend records it once."""
+    captures: dict[tuple[str, str], list[tuple[dict[str, Any], tuple[str, ...]]]] = {}
+    for plan in plans:
+        cap = plan.capture
+        if cap is None:
+            continue
+        record = {**cap.fields, cap.key_field: cap.key}
+        if cap.follower_link:
+            record[cap.follower_link] = Ref(plan.follower_object, plan.follower_key_field,
+                                            plan.openid)
+        captures.setdefault((cap.object, cap.key_field), []).append((record, (plan.key,)))
+    return [Write("upsert", obj, key_field, tuple(r for r, _ in items),
+                  tuple(e for _, e in items), links_optional=True)
+            for (obj, key_field), items in captures.items()]

@@ -32,7 +32,7 @@ from jobs import batching
 from jobs.context import WorkerContext, get_context
 from jobs.queues import INBOUND
 from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
-from mappings.engine import UnmappedEvent, event_rule_name, plan_event
+from mappings.engine import UnmappedEvent, handles, plan_event
 from mappings.plan import EventPlan
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def profiles_for(ctx: WorkerContext, events: list[InboundEvent], *,
     fresh = {e.openid for e in events if e.event == "subscribe"}
     if refresh and gone | fresh:
         ctx.wechat.forget(*(gone | fresh))
-    mapped = {e.openid for e in events if event_rule_name(e) in ctx.mapping.events}
+    mapped = {e.openid for e in events if handles(ctx.mapping, e)}
     wanted = sorted(mapped - gone)
     profiles = dict(ctx.wechat.get_profiles(wanted)) if wanted else {}
     for openid in gone:

@@ -11,8 +11,8 @@ from typing import Any
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from mappings.models import TEMPLATE_SLOT, FieldRule, Mapping
-from mappings.plan import EventPlan, Lookup, PersonPlan
+from mappings.models import TEMPLATE_SLOT, EventRule, FieldRule, Mapping
+from mappings.plan import CaptureRecord, EventPlan, Lookup, PersonPlan
 from mappings.transforms import apply_chain
 
 # A Campaign Id: key prefix 701, 15 or 18 characters.
@@ -100,6 +100,22 @@ def resolve_campaign(scene: str | None, mapping: Mapping) -> tuple[str | None, s
     return candidate, None
 
 
+def handles(mapping: Mapping, event: InboundEvent) -> bool:
+    """True when the mapping has an ``events:`` rule for the event or captures its kind."""
+    kind = event_rule_name(event)
+    return kind in mapping.events or (mapping.capture is not None
+                                      and kind in mapping.capture.kinds)
+
+
+def capture_record(event: InboundEvent, follower: Follower, mapping: Mapping,
+                   campaign_id: str | None) -> CaptureRecord:
+    """The record that captures ``event`` (its key is the event's dedupe key)."""
+    cap = mapping.capture
+    return CaptureRecord(object=cap.object, key_field=cap.external_id, key=event.dedupe_key,
+                         fields=_render_all(cap.fields, event, follower, campaign_id),
+                         follower_link=cap.follower_link)
+
+
 def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> EventPlan:
     """The writes ``event`` causes for ``follower`` under ``mapping``.
 
@@ -107,9 +123,13 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
         UnmappedEvent: the mapping has no rule for this kind of event.
     """
     kind = event_rule_name(event)
+    captured = mapping.capture is not None and kind in mapping.capture.kinds
     rule = mapping.events.get(kind)
     if rule is None:
-        raise UnmappedEvent(f"no rule for {event.kind} under 'events:' in the mapping")
+        if not captured:
+            raise UnmappedEvent(
+                f"no rule for {event.kind} under 'events:' (or 'capture: kinds:') in the mapping")
+        rule = EventRule()  # captured only: the follower is upserted, nothing else
     notes: list[str] = []
     campaign_id = None
     if rule.campaign:
@@ -160,5 +180,6 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
         person=person,
         campaign_id=campaign_id,
         member_status=status,
+        capture=capture_record(event, follower, mapping, campaign_id) if captured else None,
         notes=tuple(notes),
     )

@@ -140,6 +140,21 @@ class EventRule(Strict):
     follower: dict[ApiName, FieldRule] = Field(default_factory=dict)
 
 
+class CaptureSection(Strict):
+    """Events recorded as records of their own (menu clicks, links, messages...).
+
+    Each captured event is upserted into ``object`` by ``external_id``, written from the
+    event's dedupe key, so WeChat's resends of one push record it once; ``follower_link``
+    is a lookup to the follower record.
+    """
+
+    object: ApiName
+    external_id: ApiName
+    follower_link: ApiName | None = None
+    kinds: list[str] = Field(min_length=1)
+    fields: dict[ApiName, FieldRule] = Field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class FieldUse:
     """One place where the mapping names a Salesforce field.
@@ -168,6 +183,7 @@ class Mapping(Strict):
     )
     campaigns: CampaignSection = Field(default_factory=CampaignSection)
     events: dict[str, EventRule] = Field(default_factory=dict)
+    capture: CaptureSection | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Mapping:
@@ -198,6 +214,15 @@ class Mapping(Strict):
         for obj, rules in self.objects.items():
             uses += [FieldUse(("objects", obj, fld), obj, fld, "write", rule)
                      for fld, rule in rules.items()]
+        if self.capture is not None:
+            cap = self.capture
+            uses.append(FieldUse(("capture", "external_id"), cap.object, cap.external_id,
+                                 "key"))
+            if cap.follower_link:
+                uses.append(FieldUse(("capture", "follower_link"), cap.object,
+                                     cap.follower_link, "link"))
+            uses += [FieldUse(("capture", "fields", fld), cap.object, fld, "write", rule)
+                     for fld, rule in cap.fields.items()]
         return uses
 
     def create_key(self) -> MatchRule | None:

@@ -371,10 +371,12 @@ class _Checker:
                 continue
             if use.use == "write":
                 self.check_write(use, field)
-            elif use.use == "key":
-                self.check_key(use, field, "follower.openid")
-            elif use.use == "link":
-                self.check_link(use, field, str(use.path[-1]))
+            elif use.use == "key":  # a capture record is keyed by its event's dedupe key
+                captured = use.path[0] == "capture"
+                self.check_key(use, field, "event.dedupe_key" if captured else "follower.openid")
+            elif use.use == "link":  # a capture links to the follower, a follower to a person
+                target = m.follower.object if use.path[0] == "capture" else str(use.path[-1])
+                self.check_link(use, field, target)
             else:
                 self.check_match(use, field)
                 if use.path[1] == key_index and key_rule is not None:

@@ -36,6 +36,17 @@ class PersonPlan:
 
 
 @dataclass(frozen=True)
+class CaptureRecord:
+    """The record that captures one event: upserted into ``object`` by ``key_field``."""
+
+    object: str
+    key_field: str
+    key: str
+    fields: dict[str, Any]
+    follower_link: str | None = None
+
+
+@dataclass(frozen=True)
 class EventPlan:
     """Everything one event writes. ``key`` is the event's dedupe key."""
 
@@ -49,6 +60,7 @@ class EventPlan:
     person: PersonPlan | None = None
     campaign_id: str | None = None
     member_status: str | None = None
+    capture: CaptureRecord | None = None
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -237,7 +237,7 @@ _FIXED_LENGTHS = {"Email": 80, "Phone": 40, "Url": 255, "TextArea": 255}
 _NAME_LENGTH = 80
 # Salesforce picks a custom object's key prefix when it is deployed; the sandbox fixes
 # them so ids stay stable between runs (tests and recordings know a0B...).
-_KEY_PREFIXES = {"WeChat_Follower__c": "a0B"}
+_KEY_PREFIXES = {"WeChat_Follower__c": "a0B", "WeChat_Interaction__c": "a0C"}
 
 
 def custom_field(m: FieldMeta) -> Field:
