@@ -152,8 +152,8 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     batching.mark_done(ctx.redis, {k: e for k, e in outcomes.items() if k not in retry_keys})
     failed = sum(1 for e in outcomes.values() if e is not None)
     log.info(
-        "batch of %d events in %.0f ms: %d persons created, %d members added, %d failed",
-        len(events), (time.monotonic() - started) * 1000,
+        "batch of %d events in %.0f ms (mapping %s): %d persons created, %d members added, "
+        "%d failed", len(events), (time.monotonic() - started) * 1000, ctx.mapping.fingerprint(),
         len(result.created) if result else 0, result.members if result else 0, failed,
     )
     own = outcomes.get(key)
@@ -165,6 +165,7 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
         raise own
     person = result.persons.get(event.openid) if result else None
     return {"event": key, "status": "written", "batch": len(events),
+            "mapping": ctx.mapping.fingerprint(),
             "person": person[1] if person else None,
             "person_created": bool(result and event.openid in result.created)}
 

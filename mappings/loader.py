@@ -70,8 +70,7 @@ def locate(text: str, loc: tuple) -> tuple[int, int]:
     line too. An unknown path gives the deepest existing node's position.
     """
     root = yaml.compose(text, Loader=MappingLoader)
-    node = _node_at(root, loc) if root is not None else None
-    return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+    return _position(_node_at(root, loc)) if root is not None else (1, 1)
 
 
 def _describe(err: dict) -> str:
@@ -101,16 +100,22 @@ def parse_mapping(text: str, path: Path) -> Mapping:
     if not isinstance(data, dict) or root is None:
         raise MappingError(path, [(1, 1, "the file must be a YAML mapping with 'version: 1'")])
     try:
-        return Mapping.model_validate(data)
+        mapping = Mapping.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
-            node = _node_at(root, loc)
-            problems.append(
-                (node.start_mark.line + 1, node.start_mark.column + 1, _describe(err))
-            )
+            problems.append((*_position(_node_at(root, loc)), _describe(err)))
         raise MappingError(path, sorted(set(problems))) from None
+    crossed = mapping.reference_problems()
+    if crossed:
+        raise MappingError(path, sorted(
+            (*_position(_node_at(root, loc)), text) for loc, text in crossed))
+    return mapping
+
+
+def _position(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def load_mapping(path: Path | str) -> Mapping:

@@ -7,6 +7,7 @@ instead of a silently ignored setting.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -29,7 +30,7 @@ SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
     "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
                     + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
-                       "longitude", "label"]),
+                       "longitude", "label", "email", "phone"]),
     "campaign": ["id"],
 }
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -124,14 +125,67 @@ class FollowerSection(Strict):
 
 
 class MatchRule(Strict):
+    """Find the person whose ``object.field`` equals ``source``'s value.
+
+    ``on_many``: which record wins when several carry the value — ``oldest`` (by
+    CreatedDate), ``newest``, or ``skip`` (no match for this rule; the next rule is
+    tried). ``follow_converted`` (Lead rules, default true): a converted Lead stands for
+    the Contact it was converted into.
+    """
+
     object: Literal["Contact", "Lead"]
     field: ApiName
     source: Annotated[str, AfterValidator(check_source)]
+    on_many: Literal["oldest", "newest", "skip"] = "oldest"
+    follow_converted: bool = True
+
+    @model_validator(mode="after")
+    def _converted_on_leads(self) -> MatchRule:
+        if self.object != "Lead" and "follow_converted" in self.model_fields_set:
+            raise ValueError("follow_converted applies to Lead rules only (a converted Lead "
+                             "leads to its Contact) — remove it from this Contact rule")
+        return self
+
+
+class SceneField(Strict):
+    """Look the scene up on a Campaign field (e.g. ``WeChat_Scene__c``)."""
+
+    field: ApiName
 
 
 class CampaignSection(Strict):
+    """How a QR scene names a Campaign, and the member status each event gives.
+
+    ``resolve``: ``id`` (the scene after ``scene_prefix`` is the Campaign Id) or
+    ``{field: X}`` (the Campaign whose field X equals the scene after the prefix).
+    ``progression``: statuses in order; an existing member is moved to a later status,
+    never to an earlier one. ``create_missing_statuses``: add the statuses the bridge
+    writes to a campaign that lacks them (CampaignMemberStatus).
+    """
+
     scene_prefix: str = "sfc_"
+    resolve: Literal["id"] | SceneField = "id"
     status: dict[Literal["subscribe", "scan"], str] = Field(default_factory=dict)
+    progression: list[str] = Field(default_factory=list)
+    create_missing_statuses: bool = False
+
+    @model_validator(mode="after")
+    def _statuses_in_progression(self) -> CampaignSection:
+        if len(set(self.progression)) != len(self.progression):
+            raise ValueError("progression lists a status twice — list each status once, "
+                             "earliest first")
+        if self.progression:
+            outside = [s for s in self.status.values() if s not in self.progression]
+            if outside:
+                raise ValueError(
+                    f"status {', '.join(map(repr, outside))} is not in progression "
+                    f"{self.progression} — add it where it belongs, so the bridge knows "
+                    "whether it moves a member forward")
+        return self
+
+    def rank(self, status: str | None) -> int:
+        """Position of ``status`` in ``progression``; -1 when it is not listed."""
+        return self.progression.index(status) if status in self.progression else -1
 
 
 class EventRule(Strict):
@@ -185,17 +239,27 @@ class Mapping(Strict):
     events: dict[str, EventRule] = Field(default_factory=dict)
     capture: CaptureSection | None = None
 
-    @model_validator(mode="after")
-    def _references(self) -> Mapping:
-        if self.create and not any(rule.object == self.create for rule in self.match):
-            raise ValueError(
-                f"create: {self.create} needs a match rule on {self.create}; its field is "
-                "the upsert key that keeps creation idempotent"
-            )
+    def fingerprint(self) -> str:
+        """``v1:<12 hex>``: the grammar version and a digest of the mapping's content
+        (not its formatting or comments); jobs record it with what they wrote."""
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+        return f"v{self.version}:{digest}"
+
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Sections that name each other wrongly, as (key path, message); the loader
+        reports them with their lines."""
+        problems = []
+        looked_up = {rule.object for rule in self.match}
+        if self.create and self.create not in looked_up:
+            problems.append((("create",), f"create: {self.create} needs a match rule on "
+                             f"{self.create} (under match:); its field is the upsert key that "
+                             "keeps creation from making duplicates"))
         for obj in self.follower.link:
-            if obj not in {rule.object for rule in self.match}:
-                raise ValueError(f"follower.link names {obj}, which no match rule looks up")
-        return self
+            if obj not in looked_up:
+                problems.append((("follower", "link", obj), f"follower.link names {obj}, "
+                                 f"which no match rule looks up — add a match rule on {obj} "
+                                 "or remove the link"))
+        return problems
 
     def field_uses(self) -> list[FieldUse]:
         """Every Salesforce field the mapping names, for checks against the org's describe."""

@@ -64,6 +64,12 @@ def test_a_burst_is_written_with_a_few_collection_calls(bridge):
     assert bridge.count("CampaignMember", CampaignId=campaign) == 40
     # one batch: Contact query, Lead query, Lead upsert, follower upsert, member create
     assert sf.api_calls["total"] <= 5
+    results = [Job.fetch(job_id, connection=bridge.redis).return_value()
+               for job_id in inbound_queue(bridge.redis).finished_job_registry.get_job_ids()]
+    written = [r for r in results if r["status"] == "written"]
+    assert len(written) == 1 and written[0]["batch"] == 40  # one job wrote them all
+    assert written[0]["mapping"] == bridge.context.mapping.fingerprint()  # and says how
+    assert sum(r["status"] == "coalesced" for r in results) == 39
 
 
 def test_an_outage_is_retried_and_the_events_land_after_it_heals(bridge):

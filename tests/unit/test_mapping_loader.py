@@ -83,3 +83,15 @@ def test_yaml_1_1_booleans_do_not_ambush_admins():
     lead = parse_mapping(text, Path("m.yaml")).objects["Lead"]
     assert lead["Description"].on == "always"
     assert lead["LeadSource"].value == "No"
+
+
+def test_sections_that_name_each_other_wrongly_point_at_their_lines():
+    text = TEXT.replace(
+        "  - { object: Contact, field: WeChat_OpenId__c, source: follower.openid }\n", "")
+    text = text.replace("create: Lead ", "create: Contact ")
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text, Path("m.yaml"))
+    lines = {text.splitlines()[line - 1].strip().split(":")[0]: problem
+             for line, _, problem in caught.value.problems}
+    assert "no match rule looks up" in lines["Contact"]  # the follower.link entry
+    assert "needs a match rule on Contact" in lines["create"]
