@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connector.errors import BridgeError, FatalError
+from connector.members import CampaignFacts, campaign_of
 from connector.writes import (
+    Found,
     Persons,
     Ref,
     Write,
@@ -70,24 +72,88 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
         yield items[start:start + size]
 
 
-def find_persons(gateway: Gateway, plans: list[EventPlan]) -> dict[tuple[str, str, str], str]:
-    """Run the plans' lookups: {(object, field, value): Id}, the oldest record winning."""
+def _rows_by_value(rows: list[dict], fld: str,
+                   values: Iterable[str]) -> dict[str, list[dict]]:
+    """``rows`` (in query order) under the asked value each carries. Salesforce compares
+    most text case-insensitively, so a row whose value differs in case from every asked
+    value belongs to the values equal to it ignoring case; an exact match comes first."""
+    folded: dict[str, list[str]] = {}
+    for value in values:
+        folded.setdefault(value.casefold(), []).append(value)
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        got = str(row[fld])
+        same = folded.get(got.casefold(), [])
+        for value in [got] if got in same else same:
+            out.setdefault(value, []).append(row)
+    return out
+
+
+def find_persons(gateway: Gateway, plans: list[EventPlan]) -> Found:
+    """Run the plans' lookups: {(object, field, value): rows, oldest first}.
+
+    Every record carrying a value is read, so ``on_many`` can tell one from several;
+    Leads come with IsConverted and ConvertedContactId when a rule follows conversions.
+    """
     lookups: list[Lookup] = [lk for p in latest_person_plans(plans).values()
                              for lk in p.person.lookups]
     wanted: dict[tuple[str, str], set[str]] = {}
+    converted: set[tuple[str, str]] = set()
     for lookup in lookups:
         wanted.setdefault((lookup.object, lookup.field), set()).add(lookup.value)
-    found: dict[tuple[str, str, str], str] = {}
+        if lookup.follow_converted:
+            converted.add((lookup.object, lookup.field))
+    found: Found = {}
     for (obj, fld), values in wanted.items():
+        template = PERSON_CONVERTED if (obj, fld) in converted else PERSON
         for chunk in _chunks(sorted(values)):
-            rows = gateway.query(
-                "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {values} "
-                "ORDER BY CreatedDate ASC",
-                fld, obj, fld, values=list(chunk),
-            )
-            for row in rows:
-                found.setdefault((obj, fld, str(row[fld])), row["Id"])
+            rows = gateway.query(template, fld, obj, fld, values=list(chunk))
+            for value, hits in _rows_by_value(rows, fld, chunk).items():
+                found[(obj, fld, value)] = tuple(hits)
     return found
+
+
+PERSON = ("SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {values} "
+          "ORDER BY CreatedDate ASC")
+PERSON_CONVERTED = ("SELECT Id, {:literal}, IsConverted, ConvertedContactId FROM {:literal} "
+                    "WHERE {:literal} IN {values} ORDER BY CreatedDate ASC")
+CAMPAIGNS_BY_FIELD = "SELECT Id, {:literal} FROM Campaign WHERE {:literal} IN {values}"
+MEMBERS = ("SELECT Id, CampaignId, LeadId, ContactId, Status FROM CampaignMember "
+           "WHERE CampaignId IN {campaigns} AND (LeadId IN {persons} OR ContactId IN {persons})")
+STATUSES = ("SELECT Id, CampaignId, Label, SortOrder FROM CampaignMemberStatus "
+            "WHERE CampaignId IN {campaigns}")
+PERSONS_PER_QUERY = 100  # two lists of them in one query: keep the URL short
+
+
+def find_campaign_facts(gateway: Gateway, plans: list[EventPlan],
+                        persons: Persons) -> CampaignFacts:
+    """The campaign reads a batch needs, one query each and only when a plan needs it:
+    Campaigns by scene field, existing members (for a progression), existing statuses
+    (to create missing ones)."""
+    facts = CampaignFacts()
+    scenes: dict[str, set[str]] = {}
+    for plan in plans:
+        if plan.campaign_lookup is not None:
+            scenes.setdefault(plan.campaign_lookup.field, set()).add(plan.campaign_lookup.value)
+    for fld, values in scenes.items():
+        for chunk in _chunks(sorted(values)):
+            rows = gateway.query(CAMPAIGNS_BY_FIELD, fld, fld, values=list(chunk))
+            for value, hits in _rows_by_value(rows, fld, chunk).items():
+                facts.by_scene[(fld, value)] = hits[0]["Id"]  # the field is unique
+    joined = [(plan, campaign) for plan in plans
+              if (campaign := campaign_of(plan, facts)) and plan.openid in persons.found]
+    campaigns = sorted({c for _, c in joined})
+    found = sorted({p[1] for p in persons.found.values() if isinstance(p[1], str)})
+    if found and any(plan.progression for plan, _ in joined):
+        for chunk in _chunks(found, PERSONS_PER_QUERY):
+            for row in gateway.query(MEMBERS, campaigns=campaigns, persons=list(chunk)):
+                person = row["LeadId"] or row["ContactId"]
+                facts.members[(row["CampaignId"][:15], person)] = (row["Id"], row["Status"])
+    if any(plan.create_missing_statuses for plan, _ in joined):
+        for row in gateway.query(STATUSES, campaigns=campaigns):
+            labels = facts.statuses.setdefault(row["CampaignId"][:15], {})
+            labels[row["Label"]] = int(row.get("SortOrder") or 0)
+    return facts
 
 
 def prepare(gateway: Gateway, plans: list[EventPlan]) -> tuple[Persons, list[Write]]:
@@ -97,7 +163,8 @@ def prepare(gateway: Gateway, plans: list[EventPlan]) -> tuple[Persons, list[Wri
         RetriableError, FatalError: a lookup query failed as a whole.
     """
     persons = resolve_persons(plans, find_persons(gateway, plans))
-    return persons, plan_writes(plans, persons)
+    facts = find_campaign_facts(gateway, plans, persons)
+    return persons, plan_writes(plans, persons, facts)
 
 
 def apply_plans(gateway: Gateway, plans: list[EventPlan]) -> BatchOutcome:

@@ -124,8 +124,13 @@ def cmd_mappings_validate(args: argparse.Namespace) -> int:
             print(f"{path}:{line}:{column}: error: {text}")
         return 1
     if not args.against_org:
-        print(f"{path}: valid")
-        return 0
+        from mappings.org_check import check_offline
+
+        problems = check_offline(mapping, path.read_text(encoding="utf-8"), path)
+        for problem in problems:
+            print(problem)
+        print(f"{path}: {len(problems)} error(s)" if problems else f"{path}: valid")
+        return 1 if problems else 0
 
     from connector.errors import BridgeError, ConfigurationError
     from connector.salesforce import SalesforceGateway

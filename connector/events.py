@@ -114,6 +114,16 @@ class InboundEvent:
         return self._field("Label")
 
     @property
+    def email(self) -> str | None:
+        """An ``Email`` field some form integrations add to the push (not WeChat's own)."""
+        return self._field("Email")
+
+    @property
+    def phone(self) -> str | None:
+        """A ``Phone`` field some form integrations add to the push (not WeChat's own)."""
+        return self._field("Phone")
+
+    @property
     def kind(self) -> str:
         """``event:<name>`` for events, ``message:<type>`` for messages."""
         return f"event:{self.event}" if self.msg_type == "event" else f"message:{self.msg_type}"

@@ -8,9 +8,11 @@ replaced by the Id once the step that creates it has run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connector.members import CampaignFacts, member_writes
 from mappings.plan import EventPlan, Lookup
 
 
@@ -60,15 +62,32 @@ class Persons:
     to_create: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
 
 
-def resolve_persons(plans: list[EventPlan],
-                    found: dict[tuple[str, str, str], str]) -> Persons:
+# The rows a lookup found, oldest first (each with Id, and for a Lead IsConverted and
+# ConvertedContactId); a bare Id stands for one row.
+Found = dict[tuple[str, str, str], str | Sequence[dict[str, Any]]]
+
+
+def pick(lookup: Lookup, rows: str | Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """(object, Id) of the person ``lookup`` finds among ``rows`` (oldest first), by its
+    ``on_many`` and ``follow_converted``; None when it finds nobody."""
+    rows = [{"Id": rows}] if isinstance(rows, str) else rows
+    if not rows or (len(rows) > 1 and lookup.on_many == "skip"):
+        return None
+    row = rows[-1] if lookup.on_many == "newest" else rows[0]
+    if lookup.follow_converted and row.get("IsConverted") and row.get("ConvertedContactId"):
+        return "Contact", row["ConvertedContactId"]
+    return lookup.object, row["Id"]
+
+
+def resolve_persons(plans: list[EventPlan], found: Found) -> Persons:
     """Pick each follower's person from the lookups' results (``found``: (object, field,
-    value) → Id), or decide to create one. Pure; the lookups are the caller's I/O."""
+    value) → rows), the first lookup that picks one winning, or decide to create one.
+    Pure; the lookups are the caller's I/O."""
     persons = Persons()
     for openid, plan in latest_person_plans(plans).items():
         person = plan.person
-        hit = next(((lk.object, found[_key(lk)]) for lk in person.lookups
-                    if _key(lk) in found), None)
+        hit = next((picked for lk in person.lookups
+                    if _key(lk) in found and (picked := pick(lk, found[_key(lk)]))), None)
         if hit:
             persons.found[openid] = hit
         elif person.create_object and person.create_key:
@@ -97,8 +116,10 @@ def latest_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
             for openid, ps in by_follower(plans).items() if any(p.person for p in ps)}
 
 
-def plan_writes(plans: list[EventPlan], persons: Persons) -> list[Write]:
-    """The writes, in the order they must run. Pure."""
+def plan_writes(plans: list[EventPlan], persons: Persons,
+                facts: CampaignFacts | None = None) -> list[Write]:
+    """The writes, in the order they must run. ``facts``: what the campaign queries found
+    (none are needed for the default mapping). Pure."""
     groups = by_follower(plans)
     keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
     writes: list[Write] = []
@@ -137,25 +158,7 @@ def plan_writes(plans: list[EventPlan], persons: Persons) -> list[Write]:
         writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
                             tuple(keys[o] for o, _ in items), links_optional=True))
     writes += _capture_writes(plans)
-
-    # one member per (campaign, person), however often the person scanned
-    members: dict[tuple[str, str, str | Ref], tuple[str | None, list[str]]] = {}
-    for plan in sorted(plans, key=lambda p: p.create_time):
-        person = persons.found.get(plan.openid)
-        if plan.campaign_id and person:
-            pair = (plan.campaign_id, *person)
-            status, served = members.get(pair, (plan.member_status, []))
-            members[pair] = (status, [*served, plan.key])
-    if members:
-        records, served = [], []
-        for (campaign_id, obj, person_id), (status, event_keys) in members.items():
-            record = {"CampaignId": campaign_id, f"{obj}Id": person_id}
-            if status:
-                record["Status"] = status
-            records.append(record)
-            served.append(tuple(event_keys))
-        writes.append(Write("create", "CampaignMember", None, tuple(records), tuple(served),
-                            duplicate_ok=True))
+    writes += member_writes(plans, persons.found, facts or CampaignFacts())
     return writes
 
 

@@ -100,6 +100,15 @@ def resolve_campaign(scene: str | None, mapping: Mapping) -> tuple[str | None, s
     return candidate, None
 
 
+def scene_lookup(scene: str | None, mapping: Mapping) -> Lookup | None:
+    """The Campaign query for a scene under ``resolve: {field: ...}``: the scene after
+    ``scene_prefix`` is the field's value (the bridge runs one query per batch)."""
+    prefix, resolve = mapping.campaigns.scene_prefix, mapping.campaigns.resolve
+    if resolve == "id" or not scene or not scene.startswith(prefix) or scene == prefix:
+        return None
+    return Lookup("Campaign", resolve.field, scene[len(prefix):])
+
+
 def handles(mapping: Mapping, event: InboundEvent) -> bool:
     """True when the mapping has an ``events:`` rule for the event or captures its kind."""
     kind = event_rule_name(event)
@@ -131,11 +140,13 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
                 f"no rule for {event.kind} under 'events:' (or 'capture: kinds:') in the mapping")
         rule = EventRule()  # captured only: the follower is upserted, nothing else
     notes: list[str] = []
-    campaign_id = None
-    if rule.campaign:
+    campaign_id, campaign_lookup = None, None
+    if rule.campaign and mapping.campaigns.resolve == "id":
         campaign_id, note = resolve_campaign(event.scene, mapping)
         if note:
             notes.append(note)
+    elif rule.campaign:
+        campaign_lookup = scene_lookup(event.scene, mapping)
 
     section = mapping.follower
     fields = _render_all(section.fields, event, follower, campaign_id)
@@ -147,7 +158,8 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
         for match in mapping.match:
             value = source_value(match.source, event, follower, campaign_id)
             if not _blank(value):
-                lookups.append(Lookup(match.object, match.field, str(value)))
+                lookups.append(Lookup(match.object, match.field, str(value), match.on_many,
+                                      match.object == "Lead" and match.follow_converted))
         key_rule = mapping.create_key()
         create_key = None
         if key_rule is not None:
@@ -168,7 +180,8 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
             },
         )
 
-    status = mapping.campaigns.status.get(kind) if campaign_id else None
+    campaigns = mapping.campaigns
+    status = campaigns.status.get(kind) if campaign_id or campaign_lookup else None
     return EventPlan(
         key=event.dedupe_key,
         openid=follower.openid,
@@ -180,6 +193,9 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
         person=person,
         campaign_id=campaign_id,
         member_status=status,
+        campaign_lookup=campaign_lookup,
+        progression=tuple(campaigns.progression),
+        create_missing_statuses=campaigns.create_missing_statuses,
         capture=capture_record(event, follower, mapping, campaign_id) if captured else None,
         notes=tuple(notes),
     )

@@ -75,6 +75,8 @@ SOURCE_VALUES: dict[str, Produced] = {
     "event.latitude": Produced("double", 24),  # decimal text, which Salesforce reads
     "event.longitude": Produced("double", 24),
     "event.label": Produced("text", 255),
+    "event.email": Produced("text", 80),  # Salesforce's Email length
+    "event.phone": Produced("text", 40),  # Salesforce's Phone length
     "campaign.id": Produced("id", 18),
 }
 
@@ -241,6 +243,17 @@ def mismatch_hint(field_type: str, value: Produced) -> str:
 def picklist_values(field: dict) -> list[str]:
     """The active values of a describe field entry's picklist."""
     return [v["value"] for v in field.get("picklistValues") or () if v.get("active", True)]
+
+
+_REQUIRED_TEXT = {"type": "string", "createable": True, "nillable": False,
+                  "defaultedOnCreate": False}
+_LAST_NAME = {**_REQUIRED_TEXT, "name": "LastName", "length": 80, "extraTypeInfo": "personname"}
+# Describes of what every org requires on create, for checks without an org.
+WELL_KNOWN_REQUIRED: dict[str, dict] = {
+    "Lead": {"name": "Lead", "fields": [
+        _LAST_NAME, {**_REQUIRED_TEXT, "name": "Company", "length": 255}]},
+    "Contact": {"name": "Contact", "fields": [_LAST_NAME]},
+}
 
 
 def required_on_create(field: dict) -> bool:

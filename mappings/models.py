@@ -183,10 +183,6 @@ class CampaignSection(Strict):
                     "whether it moves a member forward")
         return self
 
-    def rank(self, status: str | None) -> int:
-        """Position of ``status`` in ``progression``; -1 when it is not listed."""
-        return self.progression.index(status) if status in self.progression else -1
-
 
 class EventRule(Strict):
     person: bool = False

@@ -7,8 +7,8 @@ None for an object the org lacks), so the CLI can use the gateway and tests the 
 Checks: objects and fields exist (spelled as the org spells them), written fields are
 writable and of a type that takes the rule's value, constants fit picklists and lengths,
 required fields are filled on create, upsert keys are unique case-sensitive external ids,
-links point at the right object, match fields can be filtered. Campaign member statuses
-are compared with CampaignMember.Status.
+links point at the right object, match fields can be filtered; matching and campaign
+policies in ``mappings/policy_check.py``. ``check_offline``: what needs no org.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mappings.field_types import (
     KIND_WORDS,
     SOURCE_VALUES,
     TEXT_FIELDS,
+    WELL_KNOWN_REQUIRED,
     Produced,
     accepts,
     mismatch_hint,
@@ -34,6 +35,7 @@ from mappings.field_types import (
 )
 from mappings.loader import locate
 from mappings.models import FieldRule, FieldUse, Mapping
+from mappings.policy_check import check_policies, check_scene_sources
 
 Severity = Literal["error", "warning"]
 Describe = Callable[[str], dict | None]
@@ -66,6 +68,16 @@ def check_against_org(mapping: Mapping, text: str, path: Path | str, describe: D
     Never raises for what the describe says; ``describe`` itself may raise.
     """
     return sorted(set(_Checker(mapping, text, Path(path), describe, objects).run()))
+
+
+def check_offline(mapping: Mapping, text: str, path: Path | str) -> list[Problem]:
+    """The checks that need no org, sorted by line: the fields every org requires when
+    the ``create:`` object is created (Lead: LastName, Company; Contact: LastName) are
+    filled, and no rule reads ``campaign.id`` where a field lookup leaves it blank."""
+    checker = _Checker(mapping, text, Path(path), WELL_KNOWN_REQUIRED.get, None)
+    checker.check_create_required()
+    check_scene_sources(checker)
+    return sorted(set(checker.problems))
 
 
 def _dotted(key_path: tuple) -> str:
@@ -347,19 +359,6 @@ class _Checker:
                             f"the mapping does not fill it — add {field['name']}: "
                             f"{_example(field)} under {where}")
 
-    def check_statuses(self) -> None:
-        statuses = self.mapping.campaigns.status
-        info = self.describe("CampaignMember") if statuses else None
-        field = next((f for f in (info or {}).get("fields", []) if f["name"] == "Status"), None)
-        values = picklist_values(field) if field else []
-        for kind, status in statuses.items():
-            if values and status not in values:
-                self.report(("campaigns", "status", kind), "warning",
-                            f"'{status}' is not a CampaignMember.Status value of the org "
-                            f"({', '.join(values)}) — statuses are set per campaign: add "
-                            f"'{status}' to each campaign you print codes for (Campaign › "
-                            "Advanced Setup)")
-
     def run(self) -> list[Problem]:
         m = self.mapping
         self.check_objects()
@@ -381,14 +380,20 @@ class _Checker:
                 self.check_match(use, field)
                 if use.path[1] == key_index and key_rule is not None:
                     self.check_key(use, field, key_rule.source)
+        self.check_create_required()
+        self.check_required(m.follower.object, m.follower.fields, {m.follower.external_id},
+                            ("follower", "fields") if m.follower.fields else ("follower",))
+        check_policies(self)
+        return self.problems
+
+    def check_create_required(self) -> None:
+        """The created object's required fields get a value (its upsert key always does)."""
+        m = self.mapping
         if m.create:
+            key_rule = m.create_key()
             section = ("objects", m.create) if m.create in m.objects else ("create",)
             always = {key_rule.field} if key_rule else set()
             self.check_required(m.create, m.objects.get(m.create, {}), always, section)
-        self.check_required(m.follower.object, m.follower.fields, {m.follower.external_id},
-                            ("follower", "fields") if m.follower.fields else ("follower",))
-        self.check_statuses()
-        return self.problems
 
 
 def _with_truncate(rule: FieldRule | None, length: int) -> str:

@@ -12,11 +12,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Lookup:
-    """Find a person: ``SELECT Id FROM object WHERE field = value``."""
+    """Find a record: ``SELECT Id FROM object WHERE field = value``.
+
+    For a person, ``on_many`` picks among several records (``oldest``, ``newest``,
+    ``skip``) and ``follow_converted`` replaces a converted Lead by its Contact.
+    """
 
     object: str
     field: str
     value: str
+    on_many: str = "oldest"
+    follow_converted: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class EventPlan:
     person: PersonPlan | None = None
     campaign_id: str | None = None
     member_status: str | None = None
+    # the Campaign to find by a field (campaigns.resolve: {field: ...}) instead of its Id
+    campaign_lookup: Lookup | None = None
+    progression: tuple[str, ...] = ()  # member statuses, earliest first
+    create_missing_statuses: bool = False
     capture: CaptureRecord | None = None
     notes: tuple[str, ...] = ()
 

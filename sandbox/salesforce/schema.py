@@ -224,6 +224,18 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             *custom.get("CampaignMember", ()),
             one_of_required=("LeadId", "ContactId"),
         ),
+        # A campaign's member statuses; the store keeps one per label per campaign and,
+        # once a campaign has any, refuses members with another status.
+        _object(
+            "CampaignMemberStatus", "Campaign Member Status", "01Y",
+            _f("CampaignId", "reference", label="Campaign ID", reference_to=("Campaign",),
+               nillable=False, updateable=False),
+            _required("Label", 765, label="Member Status"),
+            _f("IsDefault", "boolean", label="Default"),
+            _f("HasResponded", "boolean", label="Responded"),
+            _f("SortOrder", "int", label="Sort Order", digits=9),
+            plural="Campaign Member Statuses",
+        ),
     )
 
 

@@ -116,6 +116,7 @@ class Store:
             record.update(changes)
             self._check_required(obj, record, creating=True)
             self._check_unique(obj, record)
+            self._check_member_status(obj, record, given="Status" in changes)
             record_id = self._ids.new(obj.key_prefix)
             stamp = values.now()
             record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp,
@@ -143,6 +144,7 @@ class Store:
             record = {**current, **changes}
             self._check_required(obj, record, creating=False)
             self._check_unique(obj, record)
+            self._check_member_status(obj, record, given=True)
             stamp = values.now()
             record.update(LastModifiedDate=stamp, LastModifiedById=self.user_id,
                           SystemModstamp=stamp)
@@ -279,6 +281,32 @@ class Store:
                         and any(record[p] is not None and other[p] == record[p]
                                 for p in person)):
                     raise record_error("DUPLICATE_VALUE", "Already a campaign member.")
+        if obj.name == "CampaignMemberStatus":
+            for other in self._campaign_statuses(record["CampaignId"]):
+                if other["Id"] != record.get("Id") and other["Label"] == record["Label"]:
+                    raise record_error("DUPLICATE_VALUE", "duplicate value found: Label "
+                                       f"duplicates value on record with id: {other['Id']}",
+                                       ["Label"])
+
+    def _campaign_statuses(self, campaign_id: str) -> list[dict]:
+        return [r for r in self._tables["CampaignMemberStatus"].values()
+                if not r["IsDeleted"] and r["CampaignId"] == campaign_id]
+
+    def _check_member_status(self, obj: SObject, record: dict, *, given: bool) -> None:
+        """A member's Status must be one of its campaign's statuses, when the campaign has
+        any (campaigns seeded without statuses take the picklist's values, as before); a
+        member created without a Status gets the campaign's default one."""
+        if obj.name != "CampaignMember":
+            return
+        statuses = self._campaign_statuses(record["CampaignId"])
+        if not statuses:
+            return
+        default = next((s["Label"] for s in statuses if s["IsDefault"]), None)
+        if not given and default is not None:
+            record["Status"] = default
+        if record["Status"] not in {s["Label"] for s in statuses}:
+            raise record_error("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Status: bad value "
+                               f"for restricted picklist field: {record['Status']}", ["Status"])
 
     def _matches(self, obj: SObject, field: Field, value: object) -> list[str]:
         if field.type in ("id", "reference"):
