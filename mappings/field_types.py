@@ -273,3 +273,9 @@ def sample_constant(field: dict) -> str:
         return '"WeChat"'
     samples = {"boolean": "true", "date": "2024-01-31", "datetime": "2024-01-31T00:00:00Z"}
     return samples.get(field.get("type", ""), "0")
+
+
+def with_truncate(rule: FieldRule | None, length: int) -> str:
+    """The rule's transform chain with ``truncate(length)`` added: the fix to suggest."""
+    chain = rule.transform if rule and rule.transform else ""
+    return f"{chain}|truncate({length})" if chain else f"truncate({length})"

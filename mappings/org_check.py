@@ -32,6 +32,7 @@ from mappings.field_types import (
     produced,
     required_on_create,
     sample_constant,
+    with_truncate,
 )
 from mappings.loader import locate
 from mappings.models import FieldRule, FieldUse, Mapping
@@ -238,7 +239,7 @@ class _Checker:
         elif not value.constant and value.max_len and value.max_len > length:
             self.report(key_path, "warning", f"{value.what} can be up to {value.max_len} "
                         f"characters; {name} holds {length} — add truncate({length}): "
-                        f"transform: \"{_with_truncate(use.rule, length)}\"")
+                        f"transform: \"{with_truncate(use.rule, length)}\"")
 
     def _check_picklist(self, key_path: tuple, name: str, field: dict, constant: Any) -> None:
         values = picklist_values(field)
@@ -394,8 +395,3 @@ class _Checker:
             section = ("objects", m.create) if m.create in m.objects else ("create",)
             always = {key_rule.field} if key_rule else set()
             self.check_required(m.create, m.objects.get(m.create, {}), always, section)
-
-
-def _with_truncate(rule: FieldRule | None, length: int) -> str:
-    chain = rule.transform if rule and rule.transform else ""
-    return f"{chain}|truncate({length})" if chain else f"truncate({length})"
