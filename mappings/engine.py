@@ -81,6 +81,8 @@ def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id,
                 when: str | None = None) -> dict[str, Any]:
     out = {}
     for name, rule in rules.items():
+        if rule.sync == "to_wechat":  # flows from Salesforce only: never written from here
+            continue
         if when is not None and rule.on != when:
             continue
         value = render(rule, event, follower, campaign_id)

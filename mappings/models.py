@@ -65,6 +65,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What the way back (Salesforce → WeChat) can write on a follower.
+WECHAT_WRITABLE = ("follower.remark", "follower.tag_names")
 TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
 
 
@@ -75,7 +77,9 @@ class FieldRule(Strict):
     constant) or ``template`` (text with ``{follower.remark}``-style slots). Then
     ``transform`` (a chain), then ``map`` (value → value). ``default`` is used when the
     result is blank (or not in ``map``). ``on: create`` writes the field only when the
-    record is created; ``always`` also on later events.
+    record is created; ``always`` also on later events. ``sync`` is the direction:
+    ``to_salesforce`` (WeChat → Salesforce), ``to_wechat`` (Salesforce → WeChat only:
+    the way back sets the follower's remark or tags from the field) or ``both``.
     """
 
     source: str | None = None
@@ -85,6 +89,7 @@ class FieldRule(Strict):
     transform: str | None = None
     map: dict[str, Any] | None = None
     on: Literal["create", "always"] = "create"
+    sync: Literal["to_salesforce", "to_wechat", "both"] = "to_salesforce"
 
     @field_validator("template")
     @classmethod
@@ -108,6 +113,18 @@ class FieldRule(Strict):
         if value is not None:
             parse_chain(value)
         return value
+
+    @model_validator(mode="after")
+    def _direction(self) -> FieldRule:
+        # WeChat can take only a follower's remark and tags back from Salesforce.
+        if self.sync != "to_salesforce" and self.source not in WECHAT_WRITABLE:
+            what = "a constant" if self.value is not None else (
+                "a template" if self.template is not None else f"'{self.source}'")
+            raise ValueError(
+                f"sync: {self.sync} sends this field to WeChat, but WeChat can only take a "
+                f"remark or tags, and {what} is neither — use source: follower.remark or "
+                "source: follower.tag_names, or sync: to_salesforce")
+        return self
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:

@@ -370,7 +370,8 @@ class _Checker:
             if field is None:
                 continue
             if use.use == "write":
-                self.check_write(use, field)
+                if use.rule.sync != "to_wechat":  # a field sent to WeChat is only read
+                    self.check_write(use, field)
             elif use.use == "key":  # a capture record is keyed by its event's dedupe key
                 captured = use.path[0] == "capture"
                 self.check_key(use, field, "event.dedupe_key" if captured else "follower.openid")

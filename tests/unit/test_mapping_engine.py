@@ -9,10 +9,12 @@ import yaml
 from connector.events import InboundEvent
 from connector.follower import Follower
 from mappings.engine import UnmappedEvent, plan_event, render, resolve_campaign
-from mappings.loader import MappingLoader, load_mapping
+from mappings.loader import MappingLoader, load_mapping, parse_mapping
 from mappings.models import FieldRule
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "default.yaml")
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
+DEFAULT_TEXT = DEFAULT_PATH.read_text()
+MAPPING = load_mapping(DEFAULT_PATH)
 CAMPAIGN = "7015g00000AbCdEAAZ"
 
 
@@ -158,3 +160,16 @@ def test_event_sources(fields, source, expected):
     event = InboundEvent.from_fields({"ToUserName": "gh_1", "FromUserName": "oFollower1",
                                       "CreateTime": "1700000000", **fields})
     assert rule_value(f"{{source: {source}}}", event) == expected
+
+
+def test_a_field_that_flows_only_to_wechat_is_never_written_to_salesforce():
+    text = DEFAULT_TEXT.replace(
+        '    LeadSource:        { value: "WeChat" }',
+        '    LeadSource:        { value: "WeChat" }\n'
+        "    Description:       { source: follower.remark, on: always, sync: to_wechat }\n"
+        "    Title:             { source: follower.remark, on: always, sync: both }")
+    mapping = parse_mapping(text, Path("m.yaml"))
+    follower = Follower(openid="oFollower1", subscribed=True, remark="Wang")
+    person = plan_event(push("subscribe"), follower, mapping).person
+    assert "Description" not in person.create_fields
+    assert person.update_fields["Lead"] == {"Title": "Wang"}

@@ -95,3 +95,26 @@ def test_sections_that_name_each_other_wrongly_point_at_their_lines():
              for line, _, problem in caught.value.problems}
     assert "no match rule looks up" in lines["Contact"]  # the follower.link entry
     assert "needs a match rule on Contact" in lines["create"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "ok"),
+    [
+        ("{ source: follower.remark, sync: to_wechat }", True),
+        ("{ source: follower.tag_names, transform: 'join(;)', sync: both }", True),
+        ("{ source: follower.language, sync: to_wechat }", False),  # WeChat can't take it
+        ('{ value: "VIP", sync: both }', False),  # a constant can't flow anywhere
+        ("{ template: '{follower.remark}!', sync: to_wechat }", False),
+    ],
+)
+def test_impossible_directions_are_refused(rule, ok):
+    text = TEXT.replace('    LeadSource:        { value: "WeChat" }',
+                        f"    LeadSource:        {{ value: \"WeChat\" }}\n    Description: {rule}")
+    if ok:
+        assert parse_mapping(text, Path("m.yaml")).objects["Lead"]["Description"].sync
+        return
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text, Path("m.yaml"))
+    line, _, problem = caught.value.problems[0]
+    assert text.splitlines()[line - 1].strip().startswith("Description")
+    assert "WeChat can only take a remark or tags" in problem

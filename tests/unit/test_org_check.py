@@ -195,3 +195,12 @@ def test_unknown_object_is_suggested_without_the_org_list():
                                  lambda name: served(ORG, "sobjects", name, "describe"))
     assert [p.line for p in problems if "did you mean 'WeChat_Follower__c'?" in p.text] == [
         line_of(text, "WeChat_Folower__c")]
+
+
+def test_a_field_sent_only_to_wechat_is_read_not_written():
+    text = broken('    LeadSource:        { value: "WeChat" }',
+                  '    LeadSource:        { value: "WeChat" }\n'
+                  '    IsConverted:       { source: follower.remark, sync: to_wechat }')
+    assert [p for p in check(text) if p.severity == "error"] == []
+    both = text.replace("sync: to_wechat", "sync: both")  # now it would be written too
+    assert any("not writable" in p.text for p in check(both) if p.severity == "error")
