@@ -89,7 +89,11 @@ def test_the_walk_finds_the_nested_sections():
 
 
 def in_reference(word: str) -> bool:
-    return re.search(rf"`[^`\n]*\b{re.escape(word)}\b[^`\n]*`", REFERENCE) is not None
+    """``word`` inside a code span (`on: always`, `truncate(80)`), as a YAML key
+    (``word:``) in an example, or as a heading."""
+    w = re.escape(word)
+    return re.search(rf"`[^`\n]*\b{w}\b[^`\n]*`|^\s*-?\s*{w}:|^#+ {w}$", REFERENCE,
+                     re.MULTILINE) is not None
 
 
 @pytest.mark.parametrize("key", sorted(grammar_keys()))
