@@ -74,7 +74,8 @@ def locate(text: str, loc: tuple) -> tuple[int, int]:
 
 
 def _describe(err: dict) -> str:
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    loc = ".".join(str(p) for p in err["loc"]
+                   if not str(p).startswith("function-") and p != "[key]")
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = f"unknown key '{err['loc'][-1]}'"

@@ -91,6 +91,14 @@ class FieldRule(Strict):
     on: Literal["create", "always"] = "create"
     sync: Literal["to_salesforce", "to_wechat", "both"] = "to_salesforce"
 
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_keys_as_text(cls, value: Any) -> Any:
+        # The engine looks values up as text, so YAML's 1 or true must be "1" or "True".
+        if isinstance(value, dict):
+            return {str(key): item for key, item in value.items()}
+        return value
+
     @field_validator("template")
     @classmethod
     def _template(cls, value: str | None) -> str | None:
@@ -218,7 +226,8 @@ class CaptureSection(Strict):
     object: ApiName
     external_id: ApiName
     follower_link: ApiName | None = None
-    kinds: list[str] = Field(min_length=1)
+    kinds: list[Annotated[str, AfterValidator(lambda kind: check_kind(kind))]] = Field(
+        min_length=1)
     fields: dict[ApiName, FieldRule] = Field(default_factory=dict)
 
 
@@ -238,6 +247,27 @@ class FieldUse:
     rule: FieldRule | None = None
 
 
+# The kinds WeChat pushes (events by Event, messages by MsgType), as ``events:`` keys.
+EVENT_KINDS = (
+    "subscribe", "unsubscribe", "scan", "click", "view", "location", "view_miniprogram",
+    "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
+    "location_select", "templatesendjobfinish", "masssendjobfinish",
+    "subscribe_msg_popup_event", "text", "image", "voice", "video", "shortvideo", "link",
+)
+
+
+def check_kind(kind: str) -> str:
+    """A kind WeChat pushes; a typo gets the closest one."""
+    if kind not in EVENT_KINDS:
+        close = difflib.get_close_matches(kind, EVENT_KINDS, n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"unknown event kind {kind!r}{hint} (known: {', '.join(EVENT_KINDS)})")
+    return kind
+
+
+EventKind = Annotated[str, AfterValidator(check_kind)]
+
+
 class Mapping(Strict):
     """A whole mapping file."""
 
@@ -249,7 +279,7 @@ class Mapping(Strict):
         default_factory=dict
     )
     campaigns: CampaignSection = Field(default_factory=CampaignSection)
-    events: dict[str, EventRule] = Field(default_factory=dict)
+    events: dict[EventKind, EventRule] = Field(default_factory=dict)
     capture: CaptureSection | None = None
 
     def fingerprint(self) -> str:

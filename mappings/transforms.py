@@ -102,9 +102,13 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
     parts = []
     for i, char in enumerate(spec + "|"):
         depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "|" and depth <= 0:
+        if depth < 0:
+            raise ValueError(f"unbalanced ')' in transform {spec!r}")
+        if char == "|" and depth == 0:
             parts.append(spec[start:i])
-            start, depth = i + 1, 0
+            start = i + 1
+    if depth:
+        raise ValueError(f"unbalanced '(' in transform {spec!r}: close every argument")
     for part in parts:
         match = CALL.match(part.strip())
         if not match or match.group(1) not in TRANSFORMS:

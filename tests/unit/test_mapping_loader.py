@@ -118,3 +118,32 @@ def test_impossible_directions_are_refused(rule, ok):
     line, _, problem = caught.value.problems[0]
     assert text.splitlines()[line - 1].strip().startswith("Description")
     assert "WeChat can only take a remark or tags" in problem
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("  scan:        { person: true, campaign: true }",
+         "  sacn:        { person: true, campaign: true }", "did you mean 'scan'?"),
+        ("transform: unix_to_datetime }", 'transform: "truncate(80" }', "unbalanced '('"),
+        ("transform: unix_to_datetime }", 'transform: "trim)" }', "unbalanced ')'"),
+    ],
+)
+def test_typos_that_would_silently_do_nothing_are_refused(old, new, needle):
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(broken(old, new), Path("m.yaml"))
+    assert needle in str(caught.value)
+    assert "[key]" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("yaml_map", "expected"),
+    [
+        ("{ true: Subscribed, false: Left }", {"True": "Subscribed", "False": "Left"}),
+        ("{ 1: One, 2.5: Two and a half }", {"1": "One", "2.5": "Two and a half"}),
+    ],
+)
+def test_map_keys_are_read_as_text_like_the_values_they_match(yaml_map, expected):
+    text = broken("    Language__c:            { source: follower.language }",
+                  f"    Language__c:            {{ source: follower.subscribed, map: {yaml_map} }}")
+    assert parse_mapping(text, Path("m.yaml")).follower.fields["Language__c"].map == expected
