@@ -46,17 +46,20 @@ class MappingError(ConfigurationError):
 
 
 def _node_at(root: yaml.Node, loc: tuple) -> yaml.Node:
-    """The deepest YAML node along a pydantic error location."""
-    node = root
+    """The deepest YAML node along a pydantic error location (the key node itself for
+    an error about a key: an unknown key, or ``[key]`` from a key's validator)."""
+    node, key = root, None
     for part in loc:
+        if part == "[key]" and key is not None:
+            return key
+        nxt = None
         if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == str(part)), None)
+            key, nxt = next(((k, v) for k, v in node.value if k.value == str(part)),
+                            (None, None))
             if nxt is None:  # an unknown key: point at the key itself
-                nxt = next((k for k, _ in node.value if k.value == str(part)), None)
+                nxt = key
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             nxt = node.value[part] if part < len(node.value) else None
-        else:
-            nxt = None
         if nxt is None:
             break
         node = nxt
