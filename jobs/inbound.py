@@ -108,15 +108,15 @@ def follower_of(event: InboundEvent, profiles: dict[str, Follower]) -> Follower:
 
 
 def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
-              profiles: dict[str, Follower]) -> tuple[list[EventPlan], dict[str, Any]]:
-    plans, outcomes = [], {}
+              profiles: dict[str, Follower]) -> tuple[list[EventPlan], dict[str, str]]:
+    """The plans, and the events the mapping doesn't handle (key → why), to be kept."""
+    plans, unmapped = [], {}
     for key, event in events.items():
         try:
             plans.append(plan_event(event, follower_of(event, profiles), ctx.mapping))
         except UnmappedEvent as why:
-            _keep_unhandled(ctx.redis, event, str(why))
-            outcomes[key] = None
-    return plans, outcomes
+            unmapped[key] = str(why)
+    return plans, unmapped
 
 
 def _keep_unhandled(redis: Redis, event: InboundEvent, reason: str) -> None:
@@ -136,7 +136,7 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     started = time.monotonic()
     try:
         profiles = profiles_for(ctx, list(events.values()))
-        plans, outcomes = _plan_all(ctx, events, profiles)
+        plans, unmapped = _plan_all(ctx, events, profiles)
         result = apply_plans(ctx.salesforce, plans) if plans else None
     except RetriableError as error:
         batching.release(ctx.redis, owner, list(events))
@@ -145,15 +145,19 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
         batching.mark_done(ctx.redis, dict.fromkeys(events, error))
         log.error("batch of %d failed: %s", len(events), error)
         raise
+    for key_kept, why in unmapped.items():  # kept once the batch went through, not per try
+        _keep_unhandled(ctx.redis, events[key_kept], why)
+    outcomes: dict[str, BridgeError | None] = dict.fromkeys(unmapped)
     for plan in plans:
         outcomes[plan.key] = result.errors.get(plan.key)
     retry_keys = [k for k, err in outcomes.items() if isinstance(err, RetriableError)]
     batching.release(ctx.redis, owner, retry_keys)
     batching.mark_done(ctx.redis, {k: e for k, e in outcomes.items() if k not in retry_keys})
     failed = sum(1 for e in outcomes.values() if e is not None)
+    mapping = ctx.mapping.fingerprint()
     log.info(
         "batch of %d events in %.0f ms (mapping %s): %d persons created, %d members added, "
-        "%d failed", len(events), (time.monotonic() - started) * 1000, ctx.mapping.fingerprint(),
+        "%d failed", len(events), (time.monotonic() - started) * 1000, mapping,
         len(result.created) if result else 0, result.members if result else 0, failed,
     )
     own = outcomes.get(key)
@@ -163,9 +167,10 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
         return {"event": key, "status": "skipped", "reason": str(own)}
     if own is not None:
         raise own
+    if key in unmapped:
+        return {"event": key, "status": "kept", "reason": unmapped[key], "mapping": mapping}
     person = result.persons.get(event.openid) if result else None
-    return {"event": key, "status": "written", "batch": len(events),
-            "mapping": ctx.mapping.fingerprint(),
+    return {"event": key, "status": "written", "batch": len(events), "mapping": mapping,
             "person": person[1] if person else None,
             "person_created": bool(result and event.openid in result.created)}
 
