@@ -134,10 +134,11 @@ def cmd_mappings_validate(args: argparse.Namespace) -> int:
 
     from connector.errors import BridgeError, ConfigurationError
     from connector.salesforce import SalesforceGateway
-    from connector.settings import get_settings
+    from connector.settings import SalesforceSettings, load_settings
     from mappings.org_check import check_against_org
 
-    gateway = SalesforceGateway(get_settings())
+    # only the Salesforce config vars: an admin checking a mapping needs no WeChat ones
+    gateway = SalesforceGateway(load_settings(SalesforceSettings))
 
     def describe(sobject: str) -> dict | None:
         try:

@@ -60,14 +60,11 @@ def _aes_key_ok(value: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
-    """Every config var the bridge reads. See README, "Configuration"."""
+class SalesforceSettings(BaseSettings):
+    """The Salesforce config vars alone: enough to log in (e.g. to check a mapping
+    against the org without any WeChat settings)."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
-
-    REDIS_URL: str | None = None
-    REDIS_TLS_URL: str | None = None
-    PORT: int = Field(default=8000, ge=1, le=65535)
 
     SALESFORCE_LOGIN_URL: str = "https://login.salesforce.com"
     SALESFORCE_CLIENT_ID: str
@@ -77,22 +74,6 @@ class Settings(BaseSettings):
     SALESFORCE_API_VERSION: str = "62.0"
     SALESFORCE_TIMEOUT: float = Field(default=30.0, gt=0)
 
-    WECHAT_APP_ID: str
-    WECHAT_APP_SECRET: SecretStr
-    WECHAT_TOKEN: SecretStr
-    WECHAT_ENCODING_AES_KEY: SecretStr | None = None
-    WECHAT_PREVIOUS_ENCODING_AES_KEY: SecretStr | None = None
-    WECHAT_ORIGINAL_ID: str | None = None
-    WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com/"
-    WECHAT_TIMEOUT: float = Field(default=10.0, gt=0)
-    # Seconds a callback's timestamp may differ from our clock (WeChat resends for ~15 s).
-    WECHAT_TIMESTAMP_WINDOW: int = Field(default=300, ge=1)
-    # Bodies above this size get 413 before any XML parsing (real pushes are < 4 KiB).
-    WECHAT_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
-
-    MAPPING_FILE: Path = DEFAULT_MAPPING
-    LOG_LEVEL: str = "INFO"
-
     @field_validator("SALESFORCE_LOGIN_URL")
     @classmethod
     def _login_url(cls, value: str) -> str:
@@ -100,33 +81,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL")
         return value.rstrip("/")
 
-    @field_validator("WECHAT_API_BASE_URL")
-    @classmethod
-    def _api_base(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/") + "/"
-
     @field_validator("SALESFORCE_API_VERSION")
     @classmethod
     def _api_version(cls, value: str) -> str:
         value = value.lstrip("vV")
         if not re.fullmatch(r"\d{2}\.0", value):
             raise ValueError("must look like 62.0")
-        return value
-
-    @field_validator("WECHAT_TOKEN")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", value.get_secret_value()):
-            raise ValueError("must be 3 to 32 letters or digits")
-        return value
-
-    @field_validator("WECHAT_ENCODING_AES_KEY", "WECHAT_PREVIOUS_ENCODING_AES_KEY")
-    @classmethod
-    def _aes(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            _aes_key_ok(value.get_secret_value())
         return value
 
     @field_validator("SALESFORCE_PRIVATE_KEY")
@@ -144,6 +104,65 @@ class Settings(BaseSettings):
             raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----...) "
                              "or that PEM base64-encoded")
         return SecretStr(text + "\n")
+
+    @model_validator(mode="after")
+    def _salesforce_auth(self) -> SalesforceSettings:
+        if self.SALESFORCE_PRIVATE_KEY is None and self.SALESFORCE_CLIENT_SECRET is None:
+            raise ValueError(
+                "SALESFORCE_PRIVATE_KEY: missing; expected "
+                + EXPECTS["SALESFORCE_PRIVATE_KEY"]
+                + " (or set SALESFORCE_CLIENT_SECRET for the client credentials flow)"
+            )
+        if self.SALESFORCE_PRIVATE_KEY is not None and not self.SALESFORCE_USERNAME:
+            raise ValueError(
+                "SALESFORCE_USERNAME: missing; expected " + EXPECTS["SALESFORCE_USERNAME"]
+            )
+        return self
+
+
+class Settings(SalesforceSettings):
+    """Every config var the bridge reads. See README, "Configuration"."""
+
+    REDIS_URL: str | None = None
+    REDIS_TLS_URL: str | None = None
+    PORT: int = Field(default=8000, ge=1, le=65535)
+
+    WECHAT_APP_ID: str
+    WECHAT_APP_SECRET: SecretStr
+    WECHAT_TOKEN: SecretStr
+    WECHAT_ENCODING_AES_KEY: SecretStr | None = None
+    WECHAT_PREVIOUS_ENCODING_AES_KEY: SecretStr | None = None
+    WECHAT_ORIGINAL_ID: str | None = None
+    WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com/"
+    WECHAT_TIMEOUT: float = Field(default=10.0, gt=0)
+    # Seconds a callback's timestamp may differ from our clock (WeChat resends for ~15 s).
+    WECHAT_TIMESTAMP_WINDOW: int = Field(default=300, ge=1)
+    # Bodies above this size get 413 before any XML parsing (real pushes are < 4 KiB).
+    WECHAT_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+
+    MAPPING_FILE: Path = DEFAULT_MAPPING
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("WECHAT_API_BASE_URL")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") + "/"
+
+    @field_validator("WECHAT_TOKEN")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", value.get_secret_value()):
+            raise ValueError("must be 3 to 32 letters or digits")
+        return value
+
+    @field_validator("WECHAT_ENCODING_AES_KEY", "WECHAT_PREVIOUS_ENCODING_AES_KEY")
+    @classmethod
+    def _aes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _aes_key_ok(value.get_secret_value())
+        return value
 
     @field_validator("WECHAT_ORIGINAL_ID")
     @classmethod
@@ -165,20 +184,6 @@ class Settings(BaseSettings):
         if not value.is_file():
             raise ValueError(f"no file at {value}")
         return value
-
-    @model_validator(mode="after")
-    def _salesforce_auth(self) -> Settings:
-        if self.SALESFORCE_PRIVATE_KEY is None and self.SALESFORCE_CLIENT_SECRET is None:
-            raise ValueError(
-                "SALESFORCE_PRIVATE_KEY: missing; expected "
-                + EXPECTS["SALESFORCE_PRIVATE_KEY"]
-                + " (or set SALESFORCE_CLIENT_SECRET for the client credentials flow)"
-            )
-        if self.SALESFORCE_PRIVATE_KEY is not None and not self.SALESFORCE_USERNAME:
-            raise ValueError(
-                "SALESFORCE_USERNAME: missing; expected " + EXPECTS["SALESFORCE_USERNAME"]
-            )
-        return self
 
     @property
     def redis_url(self) -> str | None:
@@ -205,14 +210,16 @@ def _explain(exc: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (plus ``overrides``).
+def load_settings(model: type[SalesforceSettings] = Settings,
+                  **overrides: object) -> Settings:
+    """Build settings (``model``: all of them by default) from the environment, plus
+    ``overrides``.
 
     Raises:
         SettingsError: naming each missing or malformed variable and what it expects.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**overrides)  # type: ignore[arg-type, return-value]
     except ValidationError as exc:
         raise SettingsError(_explain(exc), code="SETTINGS") from None
 

@@ -70,3 +70,9 @@ def test_against_org_without_settings_is_a_configuration_problem():
     result = validate(str(DEFAULT), "--against-org")
     assert result.returncode == 2
     assert "SALESFORCE_CLIENT_ID" in result.stderr
+
+
+def test_against_org_needs_only_the_salesforce_settings(org_env):
+    salesforce_only = {k: v for k, v in org_env.items() if not k.startswith("WECHAT_")}
+    result = validate(str(DEFAULT), "--against-org", env=salesforce_only)
+    assert result.returncode == 0, result.stdout + result.stderr
