@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from connector.conflicts import read_fields
 from connector.errors import BridgeError, FatalError
 from connector.members import CampaignFacts, campaign_of
 from connector.writes import (
@@ -93,30 +94,51 @@ def find_persons(gateway: Gateway, plans: list[EventPlan]) -> Found:
     """Run the plans' lookups: {(object, field, value): rows, oldest first}.
 
     Every record carrying a value is read, so ``on_many`` can tell one from several;
-    Leads come with IsConverted and ConvertedContactId when a rule follows conversions.
+    Leads come with IsConverted and ConvertedContactId when a rule follows conversions,
+    and rows with the fields their object's conflict policies compare (still one query
+    per match rule and 200 values).
     """
-    lookups: list[Lookup] = [lk for p in latest_person_plans(plans).values()
-                             for lk in p.person.lookups]
+    person_plans = [p.person for p in latest_person_plans(plans).values()]
+    lookups: list[Lookup] = [lk for person in person_plans for lk in person.lookups]
     wanted: dict[tuple[str, str], set[str]] = {}
     converted: set[tuple[str, str]] = set()
     for lookup in lookups:
         wanted.setdefault((lookup.object, lookup.field), set()).add(lookup.value)
         if lookup.follow_converted:
             converted.add((lookup.object, lookup.field))
+    compared: dict[str, set[str]] = {}
+    for person in person_plans:
+        for obj, conflicts in person.conflicts.items():
+            compared.setdefault(obj, set()).update(read_fields(conflicts))
     found: Found = {}
     for (obj, fld), values in wanted.items():
-        template = PERSON_CONVERTED if (obj, fld) in converted else PERSON
+        with_conversion = (obj, fld) in converted
+        selected = {"id", fld.lower()} | ({n.lower() for n in CONVERSION}
+                                          if with_conversion else set())
+        extra = sorted(f for f in compared.get(obj, ()) if f.lower() not in selected)
+        template = person_query(len(extra), with_conversion)
         for chunk in _chunks(sorted(values)):
-            rows = gateway.query(template, fld, obj, fld, values=list(chunk))
+            rows = gateway.query(template, fld, *extra, obj, fld, values=list(chunk))
             for value, hits in _rows_by_value(rows, fld, chunk).items():
                 found[(obj, fld, value)] = tuple(hits)
     return found
 
 
+CONVERSION = ("IsConverted", "ConvertedContactId")
 PERSON = ("SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {values} "
           "ORDER BY CreatedDate ASC")
 PERSON_CONVERTED = ("SELECT Id, {:literal}, IsConverted, ConvertedContactId FROM {:literal} "
                     "WHERE {:literal} IN {values} ORDER BY CreatedDate ASC")
+
+
+def person_query(extra: int, converted: bool) -> str:
+    """The person lookup's template: :data:`PERSON` (or :data:`PERSON_CONVERTED`) with
+    ``extra`` more ``{:literal}`` columns after the match field (names validated by the
+    mapping's grammar, passed as arguments like the others)."""
+    template = PERSON_CONVERTED if converted else PERSON
+    return template.replace("{:literal}", "{:literal}" + ", {:literal}" * extra, 1)
+
+
 CAMPAIGNS_BY_FIELD = "SELECT Id, {:literal} FROM Campaign WHERE {:literal} IN {values}"
 MEMBERS = ("SELECT Id, CampaignId, LeadId, ContactId, Status FROM CampaignMember "
            "WHERE CampaignId IN {campaigns} AND (LeadId IN {persons} OR ContactId IN {persons})")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connector.conflicts import updatable
 from connector.members import CampaignFacts, member_writes
 from mappings.plan import EventPlan, Lookup
 
@@ -56,10 +57,15 @@ class Write:
 
 @dataclass
 class Persons:
-    """Who each follower is: found in Salesforce (an Id) or to be created (a Ref)."""
+    """Who each follower is: found in Salesforce (an Id) or to be created (a Ref).
+
+    ``rows``: the row the lookup read for a found person, when it is that person's own
+    (not the Lead of a converted Contact): its current values, for conflict policies.
+    """
 
     found: dict[str, tuple[str, str | Ref]] = field(default_factory=dict)  # openid → (obj, id)
     to_create: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # The rows a lookup found, oldest first (each with Id, and for a Lead IsConverted and
@@ -70,13 +76,21 @@ Found = dict[tuple[str, str, str], str | Sequence[dict[str, Any]]]
 def pick(lookup: Lookup, rows: str | Sequence[dict[str, Any]]) -> tuple[str, str] | None:
     """(object, Id) of the person ``lookup`` finds among ``rows`` (oldest first), by its
     ``on_many`` and ``follow_converted``; None when it finds nobody."""
+    picked = _pick_row(lookup, rows)
+    return picked[:2] if picked else None
+
+
+def _pick_row(lookup: Lookup, rows: str | Sequence[dict[str, Any]]
+              ) -> tuple[str, str, dict[str, Any] | None] | None:
+    """As :func:`pick`, with the person's row (None for the Contact of a converted Lead,
+    whose row was not read)."""
     rows = [{"Id": rows}] if isinstance(rows, str) else rows
     if not rows or (len(rows) > 1 and lookup.on_many == "skip"):
         return None
     row = rows[-1] if lookup.on_many == "newest" else rows[0]
     if lookup.follow_converted and row.get("IsConverted") and row.get("ConvertedContactId"):
-        return "Contact", row["ConvertedContactId"]
-    return lookup.object, row["Id"]
+        return "Contact", row["ConvertedContactId"], None
+    return lookup.object, row["Id"], row
 
 
 def resolve_persons(plans: list[EventPlan], found: Found) -> Persons:
@@ -87,9 +101,12 @@ def resolve_persons(plans: list[EventPlan], found: Found) -> Persons:
     for openid, plan in latest_person_plans(plans).items():
         person = plan.person
         hit = next((picked for lk in person.lookups
-                    if _key(lk) in found and (picked := pick(lk, found[_key(lk)]))), None)
+                    if _key(lk) in found and (picked := _pick_row(lk, found[_key(lk)]))), None)
         if hit:
-            persons.found[openid] = hit
+            obj, person_id, row = hit
+            persons.found[openid] = (obj, person_id)
+            if row is not None:
+                persons.rows[openid] = dict(row)
         elif person.create_object and person.create_key:
             key = person.create_key
             record = {**person.create_fields, key.field: key.value}
@@ -119,7 +136,8 @@ def latest_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
 def plan_writes(plans: list[EventPlan], persons: Persons,
                 facts: CampaignFacts | None = None) -> list[Write]:
     """The writes, in the order they must run. ``facts``: what the campaign queries found
-    (none are needed for the default mapping). Pure."""
+    (none are needed for the default mapping). A matched person's update leaves out the
+    values its conflict policies keep (``connector/conflicts.py``). Pure."""
     groups = by_follower(plans)
     keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
     writes: list[Write] = []
@@ -134,8 +152,12 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
     updates: dict[str, list[tuple[str, dict]]] = {}
     for openid, plan in latest_person_plans(plans).items():
         obj, person_id = persons.found.get(openid, (None, None))
-        values = plan.person.update_fields.get(obj) if obj else None
-        if values and not isinstance(person_id, Ref):
+        if not obj or isinstance(person_id, Ref):
+            continue  # nobody to update, or created by this batch with every field
+        values = updatable(plan.person.update_fields.get(obj, {}),
+                           plan.person.conflicts.get(obj, {}), persons.rows.get(openid),
+                           plan.create_time)
+        if values:
             updates.setdefault(obj, []).append((openid, {"Id": person_id, **values}))
     for obj, items in updates.items():
         writes.append(Write("update", obj, "Id", tuple(r for _, r in items),

@@ -7,7 +7,7 @@ Tests and the demo install their own context with :func:`use_context`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
@@ -25,6 +25,8 @@ class WorkerContext:
     mapping: Mapping
     salesforce: Any  # connector.salesforce.SalesforceGateway (or anything with its verbs)
     wechat: Any  # connector.wechat.WeChatGateway
+    # text field lengths per object, for the fit transform (jobs/lengths.py; also in Redis)
+    field_lengths: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 _current: WorkerContext | None = None

@@ -30,6 +30,7 @@ from connector.events import InboundEvent
 from connector.follower import Follower
 from jobs import batching
 from jobs.context import WorkerContext, get_context
+from jobs.lengths import field_lengths
 from jobs.queues import INBOUND
 from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
 from mappings.engine import UnmappedEvent, handles, plan_event
@@ -111,9 +112,10 @@ def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
               profiles: dict[str, Follower]) -> tuple[list[EventPlan], dict[str, str]]:
     """The plans, and the events the mapping doesn't handle (key → why), to be kept."""
     plans, unmapped = [], {}
+    lengths = field_lengths(ctx)
     for key, event in events.items():
         try:
-            plans.append(plan_event(event, follower_of(event, profiles), ctx.mapping))
+            plans.append(plan_event(event, follower_of(event, profiles), ctx.mapping, lengths))
         except UnmappedEvent as why:
             unmapped[key] = str(why)
     return plans, unmapped

@@ -1,7 +1,8 @@
 """``connector mappings preview``: the exact Salesforce writes one push would cause.
 
 The worker's own steps (profile, plan, person lookups, planned writes), stopping before
-any write: it reads from WeChat and Salesforce and changes nothing.
+any write: it reads from WeChat and Salesforce and changes nothing there (the field
+lengths ``fit`` needs are cached in Redis, as the worker does).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from connector.events import InboundEvent
 from connector.wechat import MalformedPushError, parse_push
 from jobs.context import WorkerContext
 from jobs.inbound import follower_of, profiles_for
+from jobs.lengths import field_lengths
 from mappings.engine import UnmappedEvent, plan_event
 
 
@@ -31,7 +33,7 @@ def preview_push(ctx: WorkerContext, xml: str) -> dict[str, Any]:
     follower = follower_of(event, profiles_for(ctx, [event], refresh=False))
     result: dict[str, Any] = {"event": event.to_dict(), "follower": follower.to_dict()}
     try:
-        plan = plan_event(event, follower, ctx.mapping)
+        plan = plan_event(event, follower, ctx.mapping, field_lengths(ctx))
     except UnmappedEvent as why:
         return {**result, "writes": [], "kept": str(why)}
     _, writes = prepare(ctx.salesforce, [plan])

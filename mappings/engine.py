@@ -7,6 +7,7 @@ is what makes previews trustworthy and retries harmless.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping as Table
 from typing import Any
 
 from connector.events import InboundEvent
@@ -14,6 +15,10 @@ from connector.follower import Follower
 from mappings.models import TEMPLATE_SLOT, EventRule, FieldRule, Mapping
 from mappings.plan import CaptureRecord, EventPlan, Lookup, PersonPlan
 from mappings.transforms import apply_chain
+
+# Text fields' lengths in characters, by (object, field), from the org's describe: what
+# the ``fit`` transform cuts to. A field not in it is written as it is.
+FieldLengths = Table[tuple[str, str], int]
 
 # A Campaign Id: key prefix 701, 15 or 18 characters.
 CAMPAIGN_ID = re.compile(r"^701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
@@ -43,18 +48,19 @@ def _blank(value: Any) -> bool:
 
 
 def render(rule: FieldRule, event: InboundEvent, follower: Follower,
-           campaign_id: str | None) -> Any:
+           campaign_id: str | None, length: int | None = None) -> Any:
     """The value a rule gives, or None when it is blank (and must not be written).
 
     A blank WeChat value never overwrites Salesforce data: the field is left out.
+    ``length``: the target field's, for ``fit`` (None: unknown).
     """
     if rule.value is not None:
-        return apply_chain(rule.transform, rule.value)
+        return apply_chain(rule.transform, rule.value, length)
     if rule.template is not None:
         raw = fill_template(rule.template, event, follower, campaign_id)
     else:
         raw = source_value(rule.source, event, follower, campaign_id)
-    value = apply_chain(rule.transform, raw)
+    value = apply_chain(rule.transform, raw, length)
     if rule.map is not None and not _blank(value):
         value = rule.map.get(str(value))
     if _blank(value):
@@ -77,15 +83,15 @@ def fill_template(template: str, event: InboundEvent, follower: Follower,
     return text if any(filled) else None
 
 
-def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id,
-                when: str | None = None) -> dict[str, Any]:
+def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id, obj: str,
+                lengths: FieldLengths, when: str | None = None) -> dict[str, Any]:
     out = {}
     for name, rule in rules.items():
-        if rule.sync == "to_wechat":  # flows from Salesforce only: never written from here
-            continue
+        if rule.sync == "to_wechat" or rule.conflict == "dont_sync":
+            continue  # flows from Salesforce only, or not at all: never written from here
         if when is not None and rule.on != when:
             continue
-        value = render(rule, event, follower, campaign_id)
+        value = render(rule, event, follower, campaign_id, lengths.get((obj, name)))
         if value is not None:
             out[name] = value
     return out
@@ -119,16 +125,21 @@ def handles(mapping: Mapping, event: InboundEvent) -> bool:
 
 
 def capture_record(event: InboundEvent, follower: Follower, mapping: Mapping,
-                   campaign_id: str | None) -> CaptureRecord:
+                   campaign_id: str | None, lengths: FieldLengths) -> CaptureRecord:
     """The record that captures ``event`` (its key is the event's dedupe key)."""
     cap = mapping.capture
     return CaptureRecord(object=cap.object, key_field=cap.external_id, key=event.dedupe_key,
-                         fields=_render_all(cap.fields, event, follower, campaign_id),
+                         fields=_render_all(cap.fields, event, follower, campaign_id,
+                                            cap.object, lengths),
                          follower_link=cap.follower_link)
 
 
-def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> EventPlan:
+def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
+               lengths: FieldLengths | None = None) -> EventPlan:
     """The writes ``event`` causes for ``follower`` under ``mapping``.
+
+    ``lengths``: the org's text field lengths, which ``fit`` cuts to (see
+    :data:`FieldLengths`; without them, ``fit`` leaves values as they are).
 
     Raises:
         UnmappedEvent: the mapping has no rule for this kind of event.
@@ -150,9 +161,11 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
     elif rule.campaign:
         campaign_lookup = scene_lookup(event.scene, mapping)
 
+    lengths = lengths or {}
     section = mapping.follower
-    fields = _render_all(section.fields, event, follower, campaign_id)
-    fields.update(_render_all(rule.follower, event, follower, campaign_id))
+    fields = _render_all(section.fields, event, follower, campaign_id, section.object, lengths)
+    fields.update(_render_all(rule.follower, event, follower, campaign_id, section.object,
+                              lengths))
 
     person = None
     if rule.person:
@@ -174,11 +187,19 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
             create_object=mapping.create if create_key else None,
             create_key=create_key,
             create_fields=_render_all(obj_rules.get(mapping.create or "", {}), event,
-                                      follower, campaign_id),
+                                      follower, campaign_id, mapping.create or "", lengths),
             update_fields={
                 obj: values
                 for obj, rules in obj_rules.items()
-                if (values := _render_all(rules, event, follower, campaign_id, when="always"))
+                if (values := _render_all(rules, event, follower, campaign_id, obj, lengths,
+                                          when="always"))
+            },
+            conflicts={
+                obj: policies
+                for obj, rules in obj_rules.items()
+                if (policies := {name: rule.conflict for name, rule in rules.items()
+                                 if rule.on == "always"
+                                 and rule.conflict not in (None, "dont_sync")})
             },
         )
 
@@ -198,6 +219,7 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping) -> Eve
         campaign_lookup=campaign_lookup,
         progression=tuple(campaigns.progression),
         create_missing_statuses=campaigns.create_missing_statuses,
-        capture=capture_record(event, follower, mapping, campaign_id) if captured else None,
+        capture=(capture_record(event, follower, mapping, campaign_id, lengths)
+                 if captured else None),
         notes=tuple(notes),
     )

@@ -147,8 +147,9 @@ def of_constant(value: Any, label: str = "the constant") -> Produced:
     return Produced(kind, len(str(value)), what=what, constant=True, value=value)
 
 
-def _step(value: Produced, name: str, arg: str | None) -> Produced:
-    """``value`` after one transform of a source (constants are computed instead).
+def _step(value: Produced, name: str, arg: str | None, fit_to: int | None) -> Produced:
+    """``value`` after one transform of a source (constants are computed instead);
+    ``fit_to``: the target field's length, which ``fit`` cuts to (None: not cut).
 
     Raises:
         ValueError: the transform cannot apply to this kind of value.
@@ -177,6 +178,9 @@ def _step(value: Produced, name: str, arg: str | None) -> Produced:
         # a cut to n bytes keeps at most n characters too
         cut = int(arg) if length is None else min(length, int(arg))
         return replace(value, kind="text", max_len=cut)
+    if name == "fit":
+        cut = fit_to if length is None or fit_to is None else min(length, fit_to)
+        return replace(value, kind="text", max_len=cut)
     if name == "sha256":
         return replace(value, kind="text", max_len=64)
     if name in ("regex", "lower", "upper", "trim"):
@@ -189,9 +193,10 @@ def _text_length(value: Produced) -> int | None:
     return value.max_len if value.kind == "text" else _TEXT_LENGTH.get(value.kind)
 
 
-def produced(rule: FieldRule) -> Produced:
+def produced(rule: FieldRule, fit_to: int | None = None) -> Produced:
     """What ``rule`` writes before its ``map`` (the map's values and the ``default`` are
-    constants: see :func:`of_constant`).
+    constants: see :func:`of_constant`), into a field of ``fit_to`` characters (for
+    ``fit``; None: a field without a length).
 
     Raises:
         ValueError: the transform chain cannot apply to the source or constant; the
@@ -200,7 +205,7 @@ def produced(rule: FieldRule) -> Produced:
     chain = f" | {rule.transform}" if rule.transform else ""
     if rule.value is not None:
         try:
-            value = apply_chain(rule.transform, rule.value)
+            value = apply_chain(rule.transform, rule.value, fit_to)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"transform {rule.transform!r} cannot apply to the constant "
                              f"{rule.value!r}: {exc}") from None
@@ -212,7 +217,7 @@ def produced(rule: FieldRule) -> Produced:
         value = replace(SOURCE_VALUES.get(rule.source or "", Produced("any")),
                         what=f"{rule.source}{chain}")
     for name, arg in parse_chain(rule.transform) if rule.transform else ():
-        value = _step(value, name, arg)
+        value = _step(value, name, arg, fit_to)
     return replace(value, max_len=_text_length(value))
 
 
@@ -275,7 +280,8 @@ def sample_constant(field: dict) -> str:
     return samples.get(field.get("type", ""), "0")
 
 
-def with_truncate(rule: FieldRule | None, length: int) -> str:
-    """The rule's transform chain with ``truncate(length)`` added: the fix to suggest."""
+def with_fit(rule: FieldRule | None) -> str:
+    """The rule's transform chain with ``fit`` added: the fix to suggest for a value that
+    can be longer than its field."""
     chain = rule.transform if rule and rule.transform else ""
-    return f"{chain}|truncate({length})" if chain else f"truncate({length})"
+    return f"{chain}|fit" if chain else "fit"

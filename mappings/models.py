@@ -65,6 +65,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Conflict policies (HubSpot's sync rules): when an update of a matched person may
+# overwrite the value in Salesforce — only if it is blank there, never (written on create
+# only), only if the event is newer than the record's LastModifiedDate; ``dont_sync``: the
+# bridge never writes the field. Without one, an ``on: always`` value overwrites on every
+# event. ``connector/conflicts.py`` decides.
+Conflict = Literal["prefer_salesforce_unless_blank", "always_salesforce", "newest",
+                   "dont_sync"]
+
 # What the way back (Salesforce → WeChat) can write on a follower.
 WECHAT_WRITABLE = ("follower.remark", "follower.tag_names")
 TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
@@ -80,6 +88,9 @@ class FieldRule(Strict):
     record is created; ``always`` also on later events. ``sync`` is the direction:
     ``to_salesforce`` (WeChat → Salesforce), ``to_wechat`` (Salesforce → WeChat only:
     the way back sets the follower's remark or tags from the field) or ``both``.
+    ``conflict`` (person fields with ``on: always``): when an update may overwrite the
+    value already in Salesforce — see :data:`Conflict`; ``dont_sync`` (anywhere): the
+    bridge never writes the field, in either direction.
     """
 
     source: str | None = None
@@ -90,6 +101,7 @@ class FieldRule(Strict):
     map: dict[str, Any] | None = None
     on: Literal["create", "always"] = "create"
     sync: Literal["to_salesforce", "to_wechat", "both"] = "to_salesforce"
+    conflict: Conflict | None = None
 
     @field_validator("map", mode="before")
     @classmethod
@@ -268,6 +280,10 @@ def check_kind(kind: str) -> str:
 EventKind = Annotated[str, AfterValidator(check_kind)]
 
 
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
 class Mapping(Strict):
     """A whole mapping file."""
 
@@ -302,6 +318,28 @@ class Mapping(Strict):
                 problems.append((("follower", "link", obj), f"follower.link names {obj}, "
                                  f"which no match rule looks up — add a match rule on {obj} "
                                  "or remove the link"))
+        return problems + self._conflict_problems()
+
+    def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """``conflict`` decides whether an update overwrites a matched person's value, so
+        (but for ``dont_sync``) it needs a person field updated on matches: ``on: always``
+        under ``objects``."""
+        problems = []
+        for use in self.field_uses():
+            rule = use.rule
+            if use.use != "write" or rule.conflict in (None, "dont_sync"):
+                continue
+            name, where = _dotted(use.path), use.path + ("conflict",)
+            if use.path[0] != "objects":
+                problems.append((where, f"{name}: conflict: {rule.conflict} applies only to "
+                                 "person fields (objects.Lead, objects.Contact) with on: "
+                                 "always; this record is upserted on every event — remove "
+                                 "conflict, or use conflict: dont_sync to stop writing it"))
+            elif rule.on != "always":
+                problems.append((where, f"{name}: conflict: {rule.conflict} decides whether "
+                                 f"an update overwrites {use.object}.{use.field}, but with "
+                                 "on: create it is written only when the bridge creates the "
+                                 "record — add on: always, or remove conflict"))
         return problems
 
     def field_uses(self) -> list[FieldUse]:

@@ -32,7 +32,7 @@ from mappings.field_types import (
     produced,
     required_on_create,
     sample_constant,
-    with_truncate,
+    with_fit,
 )
 from mappings.loader import locate
 from mappings.models import FieldRule, FieldUse, Mapping
@@ -238,8 +238,8 @@ class _Checker:
                         f"{name} holds at most {length} — shorten it")
         elif not value.constant and value.max_len and value.max_len > length:
             self.report(key_path, "warning", f"{value.what} can be up to {value.max_len} "
-                        f"characters; {name} holds {length} — add truncate({length}): "
-                        f"transform: \"{with_truncate(use.rule, length)}\"")
+                        f"characters; {name} holds {length} — add fit, which cuts to the "
+                        f"field's length: transform: \"{with_fit(use.rule)}\"")
 
     def _check_picklist(self, key_path: tuple, name: str, field: dict, constant: Any) -> None:
         values = picklist_values(field)
@@ -260,8 +260,9 @@ class _Checker:
         rule = use.rule
         if rule is None:
             return
+        length = field.get("length") if field.get("type") in TEXT_FIELDS else None
         try:
-            value = produced(rule)
+            value = produced(rule, length or None)
         except ValueError as exc:
             self.report(use.path + ("transform",), "error", str(exc))
             return
@@ -339,7 +340,7 @@ class _Checker:
         if info is None:
             return
         where = "follower.fields" if section[0] == "follower" else f"objects.{obj}"
-        given = {n.lower(): (n, r) for n, r in rules.items()}
+        given = {n.lower(): (n, r) for n, r in rules.items() if r.conflict != "dont_sync"}
         filled = {a.lower() for a in always}
         for field in info.get("fields", []):
             key = field["name"].lower()
@@ -370,8 +371,8 @@ class _Checker:
             if field is None:
                 continue
             if use.use == "write":
-                if use.rule.sync != "to_wechat":  # a field sent to WeChat is only read
-                    self.check_write(use, field)
+                if use.rule.sync != "to_wechat" and use.rule.conflict != "dont_sync":
+                    self.check_write(use, field)  # not: only read, or never written
             elif use.use == "key":  # a capture record is keyed by its event's dedupe key
                 captured = use.path[0] == "capture"
                 self.check_key(use, field, "event.dedupe_key" if captured else "follower.openid")

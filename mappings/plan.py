@@ -31,7 +31,9 @@ class PersonPlan:
 
     ``lookups`` are tried in order; the first hit wins. Without a hit, a record of
     ``create_object`` is upserted by ``create_key`` (idempotent) with ``create_fields``.
-    ``update_fields`` (per object) are written to a matched record.
+    ``update_fields`` (per object) are written to a matched record, each unless its
+    ``conflicts`` policy (per object and field, e.g. ``newest``) keeps the value in
+    Salesforce; fields without a policy are always written.
     """
 
     lookups: tuple[Lookup, ...]
@@ -39,6 +41,7 @@ class PersonPlan:
     create_key: Lookup | None
     create_fields: dict[str, Any] = field(default_factory=dict)
     update_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conflicts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Called by ``mappings/org_check.py`` with its checker (``report``, ``describe``,
 ``field``); pure like it. Covers: converted Leads (``follow_converted`` reads
 Lead.IsConverted and Lead.ConvertedContactId), the Campaign field scenes are resolved by,
 member statuses and the progression (CampaignMember.Status values), creating missing
-statuses (CampaignMemberStatus), and ``campaign.id`` sources that a field lookup leaves
-blank (this last one needs no org: see :func:`check_scene_sources`).
+statuses (CampaignMemberStatus), ``campaign.id`` sources that a field lookup leaves
+blank (this last one needs no org: see :func:`check_scene_sources`), and the fields
+conflict policies read (``prefer_salesforce_unless_blank``: the field, ``newest``:
+LastModifiedDate).
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ def check_policies(checker: _Checker) -> None:
     check_scene_field(checker)
     check_statuses(checker)
     check_scene_sources(checker)
+    check_conflict_reads(checker)
+
+
+def check_conflict_reads(checker: _Checker) -> None:
+    """A conflict policy reads the person's current value (or LastModifiedDate) in the
+    lookup query, so the integration user must see it: a field the describe lacks is one
+    it cannot read."""
+    for use in checker.mapping.field_uses():
+        policy = use.rule.conflict if use.rule else None
+        if policy not in ("prefer_salesforce_unless_blank", "newest"):
+            continue
+        info = checker.describe(use.object)
+        names = {f["name"] for f in (info or {}).get("fields", [])}
+        read = use.field if policy == "prefer_salesforce_unless_blank" else "LastModifiedDate"
+        if info and read not in names:
+            checker.report(use.path + ("conflict",), "error",
+                           f"conflict: {policy} reads {use.object}.{read} before each "
+                           "update, but the integration user cannot see it — give it read "
+                           "access (field-level security), or choose another conflict")
 
 
 def check_conversions(checker: _Checker) -> None:

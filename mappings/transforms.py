@@ -1,7 +1,9 @@
 """Value transforms a mapping field can apply (pure functions, no I/O).
 
 A transform is named in the mapping as ``name`` or ``name(argument)``; they chain with
-``|``, e.g. ``transform: "join(;)|truncate(255)"``.
+``|``, e.g. ``transform: "join(;)|truncate(255)"``. ``fit`` is the one that depends on
+where the value goes: it cuts to the target field's length, which the caller passes
+(from the org's describe) to :func:`apply_chain`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def truncate(value: Any, arg: str | None = None) -> Any:
     if value is None or arg is None:
         return value
     return str(value)[: int(arg)]
+
+
+def fit(value: Any, length: int | None = None) -> Any:
+    """Text cut to the target field's ``length`` in characters (Salesforce counts a
+    field's length in characters, so a Chinese character is one, and slicing by
+    characters never splits one); unchanged when the length is unknown."""
+    if value is None or length is None:
+        return value
+    return str(value)[:length]
 
 
 def truncate_bytes(value: Any, arg: str | None = None) -> Any:
@@ -84,6 +95,7 @@ TRANSFORMS: dict[str, Callable[[Any, str | None], Any]] = {
     "unix_to_date": unix_to_date,
     "join": join,
     "truncate": truncate,
+    "fit": lambda v, _a=None: v,  # needs the field's length: apply_chain cuts with fit()
     "lower": lambda v, _a=None: v.lower() if isinstance(v, str) else v,
     "upper": lambda v, _a=None: v.upper() if isinstance(v, str) else v,
     "trim": lambda v, _a=None: v.strip() if isinstance(v, str) else v,
@@ -117,6 +129,9 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
         name, arg = match.group(1), match.group(2)
         if name in {"truncate", "truncate_bytes"} and not (arg or "").isdigit():
             raise ValueError(f"{name} needs a whole number, e.g. {name}(80)")
+        if name == "fit" and arg is not None:
+            raise ValueError(f"fit takes no argument: it cuts to the field's length from the "
+                             f"org — write fit, or truncate({arg}) for a length of your own")
         if name == "regex":
             try:
                 re.compile(arg or "")
@@ -126,9 +141,11 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
     return steps
 
 
-def apply_chain(spec: str | None, value: Any) -> Any:
+def apply_chain(spec: str | None, value: Any, length: int | None = None) -> Any:
+    """``value`` through the chain ``spec``; ``length``: the target field's length in
+    characters, for ``fit`` (None: unknown, ``fit`` leaves the value as it is)."""
     if not spec:
         return value
     for name, arg in parse_chain(spec):
-        value = TRANSFORMS[name](value, arg)
+        value = fit(value, length) if name == "fit" else TRANSFORMS[name](value, arg)
     return value

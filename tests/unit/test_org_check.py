@@ -113,7 +113,7 @@ CONTACT_SECTION = next(line for line in TEXT.splitlines(True) if line.startswith
          "W... is 300 characters; Lead.Company holds at most 255"),
         (broken("Language__c:            { source: follower.language }",
                 "Language__c:            { source: follower.remark }"), "follower.remark }",
-         "warning", "holds 16 — add truncate(16)"),
+         "warning", 'holds 16 — add fit, which cuts to the field\'s length: transform: "fit"'),
         # required on create
         (broken('    LastName:          { source: follower.remark, default: "WeChat Follower" }\n',
                 ""), "    Company:", "error",
