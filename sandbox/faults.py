@@ -31,6 +31,7 @@ class Fault:
     status: int | None = None
     code: str | None = None
     message: str | None = None
+    fields: list[str] | None = None
     rate: float = 1.0
     latency_ms: int = 0
     duration: float | None = None
@@ -64,6 +65,7 @@ class FaultSpec(BaseModel):
     status: int | None = Field(default=None, ge=100, le=599)
     code: str | None = None
     message: str | None = None
+    fields: list[str] | None = None  # the fields a Salesforce error names
     rate: float = Field(default=1.0, ge=0.0, le=1.0)
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     duration: float | None = Field(default=None, gt=0)

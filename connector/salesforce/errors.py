@@ -164,10 +164,22 @@ def error_entries(body: Any) -> list[ErrorEntry]:
         if not isinstance(item, Mapping):
             continue
         code = item.get("errorCode") or item.get("statusCode")
-        fields = item.get("fields") or ()
-        entries.append(ErrorEntry(str(code) if code else None, str(item.get("message") or ""),
+        message = str(item.get("message") or "")
+        fields = item.get("fields") or _missing_fields(message)
+        entries.append(ErrorEntry(str(code) if code else None, message,
                                   tuple(str(f) for f in fields)))
     return entries
+
+
+# Salesforce's own wording when a top-level error array carries no ``fields`` list.
+_MISSING = re.compile(r"Required fields are missing: \[([^\]]*)\]")
+
+
+def _missing_fields(message: str) -> tuple[str, ...]:
+    """The field names in "Required fields are missing: [A, B]", so the failure names
+    them even when Salesforce (or a proxy) sent no ``fields`` list; data, not control flow."""
+    match = _MISSING.search(message)
+    return tuple(f.strip() for f in match.group(1).split(",") if f.strip()) if match else ()
 
 
 def header(headers: Mapping[str, str] | None, *names: str) -> str | None:

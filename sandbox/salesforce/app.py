@@ -128,7 +128,10 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
         code = fault.code or DEFAULT_CODES.get(fault.status, "UNKNOWN_EXCEPTION")
         if fault.status == 401:
             code = "INVALID_SESSION_ID"
-        error = SalesforceError(code, fault.message, status=fault.status)
+        message = fault.message
+        if message is None and code == "REQUIRED_FIELD_MISSING" and fault.fields:
+            message = f"Required fields are missing: [{', '.join(fault.fields)}]"
+        error = SalesforceError(code, message, status=fault.status, fields=fault.fields)
         log.info("fault injected on %s %s: %s", request.method, path, error)
         if path.startswith("/services/oauth2"):
             body: object = {"error": code.lower(), "error_description": error.message}

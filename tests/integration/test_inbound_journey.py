@@ -149,3 +149,17 @@ def test_an_event_held_by_another_batch_takes_that_batchs_outcome(bridge):
     assert queue.failed_job_registry.get_job_ids() == [held]
     assert "REQUIRED_FIELD_MISSING" in collect_status(bridge.redis)["failed"][0]["reason"]
     assert bridge.count("WeChat_Follower__c") == 0  # nothing was written twice
+
+
+def test_a_required_field_error_injected_as_a_fault_names_the_field(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    sf.faults.add(endpoint="PATCH .*/composite/sobjects/Lead/", status=400,
+                  code="REQUIRED_FIELD_MISSING", fields=["Phone"])
+    assert bridge.sender.deliver(wx.follow(bridge.box.population.new_follower().openid)
+                                 ).acknowledged
+    bridge.work()
+    failed = collect_status(bridge.redis)["failed"]
+    assert len(failed) == 1
+    assert "REQUIRED_FIELD_MISSING" in failed[0]["reason"]
+    assert "Required fields are missing: [Phone]" in failed[0]["reason"]
+    assert "(fields: Phone)" in failed[0]["reason"]

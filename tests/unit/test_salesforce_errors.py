@@ -329,3 +329,20 @@ def test_assertion_claims_and_signature():
                         audience="https://login.salesforce.com", options={"verify_exp": False})
     assert claims == {"iss": "3MVGkey", "sub": "int@example.com",
                       "aud": "https://login.salesforce.com", "exp": 1_700_000_180}
+
+
+@pytest.mark.parametrize(
+    ("entry", "fields"),
+    [
+        ({"message": "Required fields are missing: [Phone]",
+          "errorCode": "REQUIRED_FIELD_MISSING"}, ["Phone"]),  # no fields list: read them
+        ({"message": "Required fields are missing: [LastName, Company]",
+          "errorCode": "REQUIRED_FIELD_MISSING"}, ["LastName", "Company"]),
+        ({"message": "Required fields are missing: [X]", "errorCode": "REQUIRED_FIELD_MISSING",
+          "fields": ["LastName"]}, ["LastName"]),  # Salesforce's own list wins
+        ({"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}, []),
+    ],
+)
+def test_missing_fields_are_named_even_without_a_fields_list(entry, fields):
+    error = classify_response(400, [entry], Target("upsert_many", "Lead"), {})
+    assert list(error.fields) == fields
