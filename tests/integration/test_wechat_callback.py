@@ -22,6 +22,7 @@ from connector.redis_connection import connect
 from connector.settings import load_settings
 from jobs.queues import INBOUND
 from sandbox.server import free_port, serve
+from sandbox.wechat import crypto as wechat_crypto
 from sandbox.wechat import pushes
 from sandbox.wechat.sender import CallbackSender
 from webhooks.app import create_app
@@ -409,3 +410,17 @@ def test_passive_reply_seam_is_readable_by_wechat(start, redis_conn, mode):
     if mode == "safe":
         assert "<Encrypt>" in delivery.body and "welcome" not in delivery.body
     assert job_ids(redis_conn) == [f"wx-msg-{ORIGINAL_ID}-42"]
+
+
+@pytest.mark.parametrize("inner", [pytest.param(XXE, id="xxe"),
+                                   pytest.param(LAUGHS, id="billion-laughs"),
+                                   pytest.param("not xml at all", id="garbage")])
+def test_hostile_xml_inside_a_valid_encryption_is_400(start, client, redis_conn, inner):
+    # correctly encrypted and signed, so only the decrypted content is wrong
+    encrypt = wechat_crypto.encrypt(wechat_crypto.aes_key(AES_KEY), inner, APP_ID)
+    body = V1_SAFE.replace(V1_ENCRYPT, encrypt)
+    url = start(aes=True)
+    response = post(client, url, body, aes_query(encrypt))
+    assert response.status_code == 400
+    assert "root:" not in response.text
+    assert job_ids(redis_conn) == []
