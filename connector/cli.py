@@ -64,7 +64,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.run import start_sandbox
 
     box = start_sandbox(followers=args.followers, seed=args.seed, host=args.host,
-                        salesforce_port=args.salesforce_port, wechat_port=args.wechat_port)
+                        salesforce_port=args.salesforce_port, wechat_port=args.wechat_port,
+                        accounts=args.accounts)
     for name in ("Spring poster", "Product label"):
         campaign_id = box.salesforce.seed("Campaign", Name=name, IsActive=True)
         print(f"campaign {name!r}: {campaign_id}  scene sfc_{campaign_id}")
@@ -73,6 +74,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"config vars written to {args.env_file} (REDIS_URL not included)")
     print(f"Salesforce sandbox: {box.salesforce_url}")
     print(f"WeChat sandbox:     {box.wechat_url}")
+    for server in box.servers[2:]:
+        print(f"WeChat sandbox:     {server.url} (WECHAT_ACCOUNTS)")
     print("serving until killed (Ctrl-C)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -221,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--salesforce-port", type=int, default=0)
     box.add_argument("--wechat-port", type=int, default=0)
+    box.add_argument("--accounts", type=int, default=1,
+                     help="Official Accounts to emulate (the others in WECHAT_ACCOUNTS)")
     box.set_defaults(func=cmd_sandbox)
 
     status = sub.add_parser("status", help="queue, failures and kept events")

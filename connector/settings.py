@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connector.errors import ConfigurationError
+from connector.wechat_accounts import (
+    ACCOUNT_KEYS,
+    AccountVars,
+    WeChatAccount,
+    check_aes_key,
+    check_api_base,
+    check_app_id,
+    check_original_id,
+    check_token,
+)
 
 DEFAULT_MAPPING = Path(__file__).resolve().parent.parent / "mappings" / "default.yaml"
 
@@ -41,23 +53,14 @@ EXPECTS: dict[str, str] = {
     "WECHAT_ORIGINAL_ID": "the account's original id, gh_ followed by 12 hex characters",
     "WECHAT_API_BASE_URL": "the WeChat API base URL, default https://api.weixin.qq.com/",
     "MAPPING_FILE": "the path of the mapping YAML file",
+    "WECHAT_ACCOUNTS": "a JSON array of the additional Official Accounts, each "
+    '{"original_id", "app_id", "app_secret", "token", "encoding_aes_key"?, '
+    '"previous_encoding_aes_key"?, "api_base_url"?} (see README, "Several accounts")',
 }
 
 
 class SettingsError(ConfigurationError):
     """One or more config vars are missing or malformed; the message lists each."""
-
-
-def _aes_key_ok(value: str) -> str:
-    if len(value) != 43:
-        raise ValueError(f"must be 43 characters, got {len(value)}")
-    try:
-        raw = base64.b64decode(value + "=", validate=True)
-    except binascii.Error as exc:
-        raise ValueError("is not base64 text") from exc
-    if len(raw) != 32:
-        raise ValueError("does not decode to 32 bytes")
-    return value
 
 
 class SalesforceSettings(BaseSettings):
@@ -134,6 +137,9 @@ class Settings(SalesforceSettings):
     WECHAT_PREVIOUS_ENCODING_AES_KEY: SecretStr | None = None
     WECHAT_ORIGINAL_ID: str | None = None
     WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com/"
+    # The additional accounts (the primary is the WECHAT_* variables above). NoDecode:
+    # our own JSON parsing, so bad JSON is a SettingsError naming the variable.
+    WECHAT_ACCOUNTS: Annotated[tuple[AccountVars, ...], NoDecode] = ()
     WECHAT_TIMEOUT: float = Field(default=10.0, gt=0)
     # Seconds a callback's timestamp may differ from our clock (WeChat resends for ~15 s).
     WECHAT_TIMESTAMP_WINDOW: int = Field(default=300, ge=1)
@@ -143,40 +149,53 @@ class Settings(SalesforceSettings):
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"
 
-    @field_validator("WECHAT_API_BASE_URL")
-    @classmethod
-    def _api_base(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/") + "/"
-
-    @field_validator("WECHAT_TOKEN")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", value.get_secret_value()):
-            raise ValueError("must be 3 to 32 letters or digits")
-        return value
+    _api_base = field_validator("WECHAT_API_BASE_URL")(check_api_base)
+    _token = field_validator("WECHAT_TOKEN")(check_token)
+    _original_id = field_validator("WECHAT_ORIGINAL_ID")(check_original_id)
+    _app_id = field_validator("WECHAT_APP_ID")(check_app_id)
 
     @field_validator("WECHAT_ENCODING_AES_KEY", "WECHAT_PREVIOUS_ENCODING_AES_KEY")
     @classmethod
     def _aes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            _aes_key_ok(value.get_secret_value())
+            check_aes_key(value.get_secret_value())
         return value
 
-    @field_validator("WECHAT_ORIGINAL_ID")
+    @field_validator("WECHAT_ACCOUNTS", mode="before")
     @classmethod
-    def _original_id(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"gh_[0-9a-f]{12}", value):
-            raise ValueError("must be gh_ followed by 12 hex characters")
-        return value
+    def _accounts_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return ()
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON ({exc})") from None
+        if not isinstance(data, list):
+            raise ValueError("must be a JSON array of objects")
+        return data
 
-    @field_validator("WECHAT_APP_ID")
-    @classmethod
-    def _app_id(cls, value: str) -> str:
-        if not re.fullmatch(r"wx[0-9a-f]{16}", value):
-            raise ValueError("must be wx followed by 16 hex characters")
-        return value
+    @model_validator(mode="after")
+    def _accounts_routable(self) -> Settings:
+        if not self.WECHAT_ACCOUNTS:
+            return self
+        if self.WECHAT_ORIGINAL_ID is None:
+            raise ValueError("WECHAT_ORIGINAL_ID: missing; expected "
+                             + EXPECTS["WECHAT_ORIGINAL_ID"] + " (required when "
+                             "WECHAT_ACCOUNTS is set: pushes are routed by original id)")
+        seen = {self.WECHAT_ORIGINAL_ID: "WECHAT_ORIGINAL_ID"}
+        apps = {self.WECHAT_APP_ID: "WECHAT_APP_ID"}
+        for i, extra in enumerate(self.WECHAT_ACCOUNTS):
+            for value, known, key in ((extra.original_id, seen, "original_id"),
+                                      (extra.app_id, apps, "app_id")):
+                if value in known:
+                    raise ValueError(
+                        f"WECHAT_ACCOUNTS[{i}].{key}: {value} is already used by "
+                        f"{known[value]}; expected one entry per Official Account, each "
+                        f"with its own {key}")
+                known[value] = f"WECHAT_ACCOUNTS[{i}]"
+        return self
 
     @field_validator("MAPPING_FILE")
     @classmethod
@@ -195,18 +214,48 @@ class Settings(SalesforceSettings):
         """True when an EncodingAESKey is configured (compatible or safe mode)."""
         return self.WECHAT_ENCODING_AES_KEY is not None
 
+    def wechat_accounts(self) -> tuple[WeChatAccount, ...]:
+        """Every Official Account served, the primary (``WECHAT_*``) first, then
+        ``WECHAT_ACCOUNTS`` in order; their original ids and app ids are distinct."""
+        primary = WeChatAccount(
+            original_id=self.WECHAT_ORIGINAL_ID, app_id=self.WECHAT_APP_ID,
+            app_secret=self.WECHAT_APP_SECRET, token=self.WECHAT_TOKEN,
+            encoding_aes_key=self.WECHAT_ENCODING_AES_KEY,
+            previous_encoding_aes_key=self.WECHAT_PREVIOUS_ENCODING_AES_KEY,
+            api_base_url=self.WECHAT_API_BASE_URL)
+        return (primary, *(extra.account(self.WECHAT_API_BASE_URL)
+                           for extra in self.WECHAT_ACCOUNTS))
+
+
+def _name_and_expects(loc: tuple) -> tuple[str, str | None]:
+    """``WECHAT_ACCOUNTS[1].token`` for a location inside an account entry, with what the
+    primary's variable for that key expects."""
+    if len(loc) >= 2 and loc[0] == "WECHAT_ACCOUNTS" and isinstance(loc[1], int):
+        name = f"WECHAT_ACCOUNTS[{loc[1]}]"
+        if len(loc) == 2:
+            return name, "a JSON object " + EXPECTS["WECHAT_ACCOUNTS"].split(", each ", 1)[1]
+        key = str(loc[2])
+        return f"{name}.{key}", EXPECTS.get(ACCOUNT_KEYS.get(key, ""))
+    name = ".".join(str(p) for p in loc)
+    return name, EXPECTS.get(name)
+
 
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) if err["loc"] else ""
+        name, expects = _name_and_expects(tuple(err["loc"]))
         if err["type"] == "missing":
-            lines.append(f"{name}: missing; expected {EXPECTS.get(name, 'a value')}")
+            lines.append(f"{name}: missing; expected {expects or 'a value'}")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown key; expected only "
+                         + ", ".join(ACCOUNT_KEYS))
         elif not name:  # model-level checks already name their variable
             lines.append(str(err["msg"]).removeprefix("Value error, "))
         else:
             why = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {why}; expected {EXPECTS.get(name, 'a valid value')}")
+            if err["type"] == "model_type":  # an array item that is not an object
+                why = "must be a JSON object"
+            lines.append(f"{name}: {why}; expected {expects or 'a valid value'}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

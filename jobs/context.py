@@ -7,6 +7,7 @@ Tests and the demo install their own context with :func:`use_context`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from connector.settings import Settings, get_settings
 from mappings.loader import load_mapping
 from mappings.models import Mapping
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class WorkerContext:
@@ -24,7 +27,7 @@ class WorkerContext:
     redis: Redis
     mapping: Mapping
     salesforce: Any  # connector.salesforce.SalesforceGateway (or anything with its verbs)
-    wechat: Any  # connector.wechat.WeChatGateway
+    wechat: Any  # connector.wechat.WeChatAccounts: a gateway per Official Account
     # text field lengths per object, for the fit transform (jobs/lengths.py; also in Redis)
     field_lengths: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -39,17 +42,24 @@ def build_context(settings: Settings | None = None, redis: Redis | None = None) 
         SettingsError, MappingError: the configuration is invalid (names the fix).
     """
     from connector.salesforce import SalesforceGateway, SessionStore
-    from connector.wechat import WeChatGateway
+    from connector.wechat import WeChatAccounts
 
     settings = settings or get_settings()
     redis = redis or connect(settings.redis_url)
+    mapping = load_mapping(settings.MAPPING_FILE)
+    served = {account.original_id for account in settings.wechat_accounts()}
+    unused = sorted(set(mapping.accounts) - served)
+    if unused:  # not an error: one mapping file may serve deployments of other accounts
+        log.warning("%s: accounts: %s are not configured (WECHAT_ORIGINAL_ID, "
+                    "WECHAT_ACCOUNTS); their sections are unused", settings.MAPPING_FILE,
+                    ", ".join(unused))
     return WorkerContext(
         settings=settings,
         redis=redis,
-        mapping=load_mapping(settings.MAPPING_FILE),
+        mapping=mapping,
         salesforce=SalesforceGateway(settings, sessions=SessionStore(
             redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME)),
-        wechat=WeChatGateway(settings, redis),
+        wechat=WeChatAccounts.from_settings(settings, redis),
     )
 
 

@@ -84,20 +84,38 @@ def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | di
         time.sleep(WAIT_STEP)  # another job's batch has it: wait for its outcome
 
 
+def unknown_account(ctx: WorkerContext, event: InboundEvent) -> str | None:
+    """Why ``event`` cannot be handled because no configured account is its own, or None."""
+    if ctx.wechat.knows(event.account):
+        return None
+    return (f"WeChat account {event.account!r} is not configured (WECHAT_ORIGINAL_ID, "
+            "WECHAT_ACCOUNTS): its followers' profiles cannot be read — add the account "
+            "and replay the event")
+
+
 def profiles_for(ctx: WorkerContext, events: list[InboundEvent], *,
                  refresh: bool = True) -> dict[str, Follower]:
-    """Profiles of the followers whose events the mapping handles; unfollows and kinds
-    the mapping ignores need no API call. ``refresh`` drops cached profiles that a
-    follow or unfollow changed (a preview leaves the cache alone)."""
-    gone = {e.openid for e in events if e.event == "unsubscribe"}
-    fresh = {e.openid for e in events if e.event == "subscribe"}
-    if refresh and gone | fresh:
-        ctx.wechat.forget(*(gone | fresh))
-    mapped = {e.openid for e in events if handles(ctx.mapping, e)}
-    wanted = sorted(mapped - gone)
-    profiles = dict(ctx.wechat.get_profiles(wanted)) if wanted else {}
-    for openid in gone:
-        profiles[openid] = Follower(openid=openid, subscribed=False)
+    """Profiles of the followers whose events the mapping handles, each read through its
+    event's account (OpenIDs are per account, so one dict holds them all); unfollows,
+    kinds the mapping ignores and accounts not configured need no API call. ``refresh``
+    drops cached profiles that a follow or unfollow changed (a preview leaves the cache
+    alone)."""
+    by_account: dict[str, list[InboundEvent]] = {}
+    for event in events:
+        if unknown_account(ctx, event) is None:
+            by_account.setdefault(event.account, []).append(event)
+    profiles: dict[str, Follower] = {}
+    for account, own in by_account.items():
+        gateway = ctx.wechat.for_account(account)
+        gone = {e.openid for e in own if e.event == "unsubscribe"}
+        fresh = {e.openid for e in own if e.event == "subscribe"}
+        if refresh and gone | fresh:
+            gateway.forget(*(gone | fresh))
+        mapped = {e.openid for e in own if handles(ctx.mapping, e)}
+        wanted = sorted(mapped - gone)
+        profiles.update(gateway.get_profiles(wanted) if wanted else {})
+        for openid in gone:
+            profiles[openid] = Follower(openid=openid, subscribed=False)
     return profiles
 
 
@@ -114,6 +132,10 @@ def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
     plans, unmapped = [], {}
     lengths = field_lengths(ctx)
     for key, event in events.items():
+        why_not = unknown_account(ctx, event)
+        if why_not is not None:
+            unmapped[key] = why_not
+            continue
         try:
             plans.append(plan_event(event, follower_of(event, profiles), ctx.mapping, lengths))
         except UnmappedEvent as why:

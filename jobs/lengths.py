@@ -28,8 +28,10 @@ TTL = 3600  # seconds
 
 
 def fitted_objects(mapping: Mapping) -> list[str]:
-    """The objects with a rule whose transform chain has ``fit``, in name order."""
-    return sorted({use.object for use in mapping.field_uses()
+    """The objects with a rule whose transform chain has ``fit`` (in any account's
+    mapping), in name order."""
+    return sorted({use.object for effective in mapping.account_mappings().values()
+                   for use in effective.field_uses()
                    if use.rule is not None and use.rule.transform
                    and any(name == "fit" for name, _ in parse_chain(use.rule.transform))})
 

@@ -13,7 +13,7 @@ from connector.bridge import prepare
 from connector.events import InboundEvent
 from connector.wechat import MalformedPushError, parse_push
 from jobs.context import WorkerContext
-from jobs.inbound import follower_of, profiles_for
+from jobs.inbound import follower_of, profiles_for, unknown_account
 from jobs.lengths import field_lengths
 from mappings.engine import UnmappedEvent, plan_event
 
@@ -30,6 +30,9 @@ def preview_push(ctx: WorkerContext, xml: str) -> dict[str, Any]:
         event = InboundEvent.from_fields(fields)
     except (MalformedPushError, ValueError) as exc:
         raise ValueError(f"not a WeChat push: {exc}") from None
+    why_not = unknown_account(ctx, event)
+    if why_not is not None:
+        return {"event": event.to_dict(), "follower": None, "writes": [], "kept": why_not}
     follower = follower_of(event, profiles_for(ctx, [event], refresh=False))
     result: dict[str, Any] = {"event": event.to_dict(), "follower": follower.to_dict()}
     try:

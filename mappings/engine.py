@@ -118,7 +118,9 @@ def scene_lookup(scene: str | None, mapping: Mapping) -> Lookup | None:
 
 
 def handles(mapping: Mapping, event: InboundEvent) -> bool:
-    """True when the mapping has an ``events:`` rule for the event or captures its kind."""
+    """True when the mapping (the event's account's, see :meth:`Mapping.for_account`) has
+    an ``events:`` rule for the event or captures its kind."""
+    mapping = mapping.for_account(event.account)
     kind = event_rule_name(event)
     return kind in mapping.events or (mapping.capture is not None
                                       and kind in mapping.capture.kinds)
@@ -136,7 +138,8 @@ def capture_record(event: InboundEvent, follower: Follower, mapping: Mapping,
 
 def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
                lengths: FieldLengths | None = None) -> EventPlan:
-    """The writes ``event`` causes for ``follower`` under ``mapping``.
+    """The writes ``event`` causes for ``follower`` under ``mapping`` — under
+    ``mapping.for_account(event.account)``, the sections of the event's account.
 
     ``lengths``: the org's text field lengths, which ``fit`` cuts to (see
     :data:`FieldLengths`; without them, ``fit`` leaves values as they are).
@@ -144,6 +147,7 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
     Raises:
         UnmappedEvent: the mapping has no rule for this kind of event.
     """
+    mapping = mapping.for_account(event.account)
     kind = event_rule_name(event)
     captured = mapping.capture is not None and kind in mapping.capture.kinds
     rule = mapping.events.get(kind)

@@ -111,11 +111,35 @@ def parse_mapping(text: str, path: Path) -> Mapping:
             loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
             problems.append((*_position(_node_at(root, loc)), _describe(err)))
         raise MappingError(path, sorted(set(problems))) from None
-    crossed = mapping.reference_problems()
+    crossed = [(loc, text) for account, effective in mapping.account_mappings().items()
+               for loc, text in account_problems(mapping, account,
+                                                 effective.reference_problems())]
     if crossed:
-        raise MappingError(path, sorted(
-            (*_position(_node_at(root, loc)), text) for loc, text in crossed))
+        raise MappingError(path, sorted(set(
+            (*_position(_node_at(root, loc)), text) for loc, text in crossed)))
     return mapping
+
+
+def account_path(mapping: Mapping, account: str | None,
+                 loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Where key path ``loc`` of ``account``'s effective mapping is in the file: under
+    ``accounts.<id>`` when that account's section replaces the top-level one."""
+    if account is not None and loc and loc[0] in mapping.accounts[account].model_fields_set:
+        return ("accounts", account, *loc)
+    return loc
+
+
+def account_problems(mapping: Mapping, account: str | None,
+                     problems: list[tuple[tuple[str | int, ...], str]],
+                     ) -> list[tuple[tuple[str | int, ...], str]]:
+    """``account``'s effective-mapping problems, placed in the file (:func:`account_path`)
+    and prefixed ``accounts.<id>:`` (a shared section can be wrong for one account
+    only). The problems the top-level mapping has too are left to it, said once."""
+    if account is None:
+        return problems
+    shared = set(mapping.reference_problems())
+    return [(account_path(mapping, account, loc), f"accounts.{account}: {text}")
+            for loc, text in problems if (loc, text) not in shared]
 
 
 def _position(node: yaml.Node) -> tuple[int, int]:

@@ -1,16 +1,15 @@
 """The mapping file's grammar (version 1), as pydantic models.
 
 Every model forbids unknown keys, so a typo in the file is an error that names the key
-instead of a silently ignored setting.
+instead of a silently ignored setting. The vocabulary (sources, API names, event kinds)
+is in :mod:`mappings.vocabulary`, re-exported here.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,47 +17,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
-from connector.events import InboundEvent
-from connector.follower import Follower
 from mappings.transforms import parse_chain
-
-SOURCES = {
-    "follower": sorted(f.name for f in dataclass_fields(Follower)),
-    "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
-                    + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
-                       "longitude", "label", "email", "phone"]),
-    "campaign": ["id"],
-}
-API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def check_source(value: str) -> str:
-    """``root.name`` with a known root and name; suggests the closest name on a typo."""
-    root, _, name = value.partition(".")
-    if root not in SOURCES:
-        raise ValueError(
-            f"source {value!r} must start with one of: {', '.join(r + '.' for r in SOURCES)}"
-        )
-    if name not in SOURCES[root]:
-        close = difflib.get_close_matches(name, SOURCES[root], n=1)
-        hint = f" — did you mean '{root}.{close[0]}'?" if close else ""
-        raise ValueError(
-            f"unknown source {value!r}{hint} (known: {', '.join(SOURCES[root])})"
-        )
-    return value
-
-
-def check_api_name(value: str) -> str:
-    if not API_NAME.match(value):
-        raise ValueError(f"{value!r} is not a Salesforce API name (letters, digits, _)")
-    return value
-
-
-ApiName = Annotated[str, AfterValidator(check_api_name)]
+from mappings.vocabulary import (  # noqa: F401 - re-exported
+    API_NAME,
+    EVENT_KINDS,
+    SOURCES,
+    ApiName,
+    EventKind,
+    check_api_name,
+    check_kind,
+    check_source,
+)
 
 
 class Strict(BaseModel):
@@ -259,33 +233,41 @@ class FieldUse:
     rule: FieldRule | None = None
 
 
-# The kinds WeChat pushes (events by Event, messages by MsgType), as ``events:`` keys.
-EVENT_KINDS = (
-    "subscribe", "unsubscribe", "scan", "click", "view", "location", "view_miniprogram",
-    "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
-    "location_select", "templatesendjobfinish", "masssendjobfinish",
-    "subscribe_msg_popup_event", "text", "image", "voice", "video", "shortvideo", "link",
-)
-
-
-def check_kind(kind: str) -> str:
-    """A kind WeChat pushes; a typo gets the closest one."""
-    if kind not in EVENT_KINDS:
-        close = difflib.get_close_matches(kind, EVENT_KINDS, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"unknown event kind {kind!r}{hint} (known: {', '.join(EVENT_KINDS)})")
-    return kind
-
-
-EventKind = Annotated[str, AfterValidator(check_kind)]
-
 
 def _dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path)
 
 
+ORIGINAL_ID = re.compile(r"^gh_[0-9a-f]{12}$")
+
+
+def check_original_id(value: str) -> str:
+    if not ORIGINAL_ID.match(value):
+        raise ValueError(f"{value!r} is not an account's original id (gh_ followed by 12 "
+                         "hex characters, its WECHAT_ORIGINAL_ID or WECHAT_ACCOUNTS entry)")
+    return value
+
+
+class AccountMapping(Strict):
+    """One account's overrides under ``accounts:``. Each section given replaces the
+    top-level one wholesale for that account's events (no merging inside a section);
+    the sections not given are the top-level ones, shared by every account."""
+
+    follower: FollowerSection | None = None
+    match: list[MatchRule] | None = Field(default=None, min_length=1)
+    create: Literal["Contact", "Lead"] | None = None
+    objects: dict[Literal["Contact", "Lead"], dict[ApiName, FieldRule]] | None = None
+    campaigns: CampaignSection | None = None
+    events: dict[EventKind, EventRule] | None = None
+    capture: CaptureSection | None = None
+
+
 class Mapping(Strict):
-    """A whole mapping file."""
+    """A whole mapping file.
+
+    ``accounts`` (several Official Accounts): per original id, sections replacing the
+    top-level ones; :meth:`for_account` gives the mapping an account's events use.
+    """
 
     version: Literal[1]
     follower: FollowerSection
@@ -297,12 +279,37 @@ class Mapping(Strict):
     campaigns: CampaignSection = Field(default_factory=CampaignSection)
     events: dict[EventKind, EventRule] = Field(default_factory=dict)
     capture: CaptureSection | None = None
+    accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
+        default_factory=dict)
+    # The effective mapping of each account in ``accounts``, built once (for_account is
+    # called per event).
+    _effective: dict[str, Mapping] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for original_id, overrides in self.accounts.items():
+            # The sections given (an explicit null too: ``capture: null`` drops capture).
+            given = {key: getattr(overrides, key) for key in overrides.model_fields_set}
+            effective = self.model_copy(update={**given, "accounts": {}})
+            effective._effective = {}  # model_copy shares the private state: not ours
+            self._effective[original_id] = effective
+
+    def for_account(self, original_id: str | None) -> Mapping:
+        """The mapping for events of the account ``original_id``: its ``accounts:``
+        sections over the top-level ones, or this mapping when it has none."""
+        return self._effective.get(original_id, self) if original_id else self
+
+    def account_mappings(self) -> dict[str | None, Mapping]:
+        """Every distinct mapping in use: the top-level one (key None), then each
+        account's, for checks that must cover them all."""
+        return {None: self, **self._effective}
 
     def fingerprint(self) -> str:
         """``v1:<12 hex>``: the grammar version and a digest of the mapping's content
         (not its formatting or comments); jobs record it with what they wrote."""
-        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
-        return f"v{self.version}:{digest}"
+        # Without accounts the digest is what it was before ``accounts:`` existed.
+        exclude = None if self.accounts else {"accounts"}
+        digest = hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
+        return f"v{self.version}:{digest[:12]}"
 
     def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Sections that name each other wrongly, as (key path, message); the loader

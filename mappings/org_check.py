@@ -8,56 +8,24 @@ Checks: objects and fields exist (spelled as the org spells them), written field
 writable and of a type that takes the rule's value, constants fit picklists and lengths,
 required fields are filled on create, upsert keys are unique case-sensitive external ids,
 links point at the right object, match fields can be filtered; matching and campaign
-policies in ``mappings/policy_check.py``. ``check_offline``: what needs no org.
+policies in ``mappings/policy_check.py``. ``check_offline``: what needs no org. With an
+``accounts:`` section, each account's effective mapping is checked too (lines point into
+its section where it replaces a top-level one).
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import functools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
 
-from mappings.field_types import (
-    KIND_WORDS,
-    SOURCE_VALUES,
-    TEXT_FIELDS,
-    WELL_KNOWN_REQUIRED,
-    Produced,
-    accepts,
-    mismatch_hint,
-    of_constant,
-    picklist_values,
-    produced,
-    required_on_create,
-    sample_constant,
-    with_fit,
-)
-from mappings.loader import locate
-from mappings.models import FieldRule, FieldUse, Mapping
-from mappings.policy_check import check_policies, check_scene_sources
+from mappings.field_types import WELL_KNOWN_REQUIRED
+from mappings.loader import account_path
+from mappings.models import Mapping
+from mappings.org_checker import Describe, Problem, _Checker
+from mappings.policy_check import check_scene_sources
 
-Severity = Literal["error", "warning"]
-Describe = Callable[[str], dict | None]
-# Suggestions for a misspelt object when the org's list of objects is not given: the
-# objects the bridge uses, including the custom one the README has admins create.
-KNOWN_OBJECTS = ("Account", "Campaign", "CampaignMember", "Contact", "Lead",
-                 "WeChat_Follower__c")
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One finding; ``str()`` gives ``file:line:column: severity: text``."""
-
-    line: int
-    column: int
-    severity: Severity
-    text: str
-    path: Path = Path("mapping.yaml")
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.text}"
+__all__ = ["Problem", "check_against_org", "check_offline"]
 
 
 def check_against_org(mapping: Mapping, text: str, path: Path | str, describe: Describe,
@@ -68,332 +36,25 @@ def check_against_org(mapping: Mapping, text: str, path: Path | str, describe: D
     it, those of :data:`KNOWN_OBJECTS` and of the mapping that the org describes.
     Never raises for what the describe says; ``describe`` itself may raise.
     """
-    return sorted(set(_Checker(mapping, text, Path(path), describe, objects).run()))
+    describe = functools.cache(describe)  # one describe per object, whatever the accounts
+    return sorted({problem for checker in _checkers(mapping, text, path, describe, objects)
+                   for problem in checker.run()})
 
 
 def check_offline(mapping: Mapping, text: str, path: Path | str) -> list[Problem]:
     """The checks that need no org, sorted by line: the fields every org requires when
     the ``create:`` object is created (Lead: LastName, Company; Contact: LastName) are
     filled, and no rule reads ``campaign.id`` where a field lookup leaves it blank."""
-    checker = _Checker(mapping, text, Path(path), WELL_KNOWN_REQUIRED.get, None)
-    checker.check_create_required()
-    check_scene_sources(checker)
-    return sorted(set(checker.problems))
+    for checker in (checkers := _checkers(mapping, text, path, WELL_KNOWN_REQUIRED.get, None)):
+        checker.check_create_required()
+        check_scene_sources(checker)
+    return sorted({problem for checker in checkers for problem in checker.problems})
 
 
-def _dotted(key_path: tuple) -> str:
-    return ".".join(str(p) for p in key_path)
-
-
-def _example(field: dict) -> str:
-    """A rule that fills ``field``, for the hint of a missing required field."""
-    if field.get("extraTypeInfo") == "personname":
-        return '{ source: follower.remark, default: "WeChat Follower" }'
-    return f"{{ value: {sample_constant(field)} }}"
-
-
-class _Checker:
-    def __init__(self, mapping: Mapping, text: str, path: Path, describe: Describe,
-                 objects: Iterable[str] | None) -> None:
-        self.mapping, self.text, self.path = mapping, text, path
-        self._describe = describe
-        self._org_objects = list(objects) if objects is not None else None
-        self._described: dict[str, dict | None] = {}
-        self.problems: list[Problem] = []
-
-    # -- reporting ---------------------------------------------------------------------
-
-    def report(self, key_path: tuple, severity: Severity, message: str) -> None:
-        line, column = locate(self.text, key_path)
-        self.problems.append(Problem(line, column, severity,
-                                     f"{_dotted(key_path)}: {message}", self.path))
-
-    # -- objects and fields ------------------------------------------------------------
-
-    def describe(self, name: str) -> dict | None:
-        if name not in self._described:
-            self._described[name] = self._describe(name)
-        return self._described[name]
-
-    def _named_objects(self) -> list[tuple[str, tuple]]:
-        """(object, the first key path naming it), in file order."""
-        m = self.mapping
-        named = [(m.follower.object, ("follower", "object"))]
-        named += [(r.object, ("match", i, "object")) for i, r in enumerate(m.match)]
-        named += [(obj, ("objects", obj)) for obj in m.objects]
-        if m.create:
-            named.append((m.create, ("create",)))
-        if m.campaigns.status:
-            named.append(("CampaignMember", ("campaigns", "status")))
-        first: dict[str, tuple] = {}
-        for obj, key_path in named:
-            first.setdefault(obj, key_path)
-        return list(first.items())
-
-    def check_objects(self) -> None:
-        for name, key_path in self._named_objects():
-            info = self.describe(name)
-            if info is None:
-                self.report(key_path, "error", f"unknown object '{name}'"
-                            + self._suggest(name, self._object_choices())
-                            + " — check the API name in Setup › Object Manager")
-            elif info.get("name", name) != name:
-                self.report(key_path, "error", f"the org spells the object '{info['name']}', "
-                            f"not '{name}' — did you mean '{info['name']}'?")
-
-    def _object_choices(self) -> list[str]:
-        if self._org_objects is not None:
-            return self._org_objects
-        # only those the org has: a suggestion must be a name the org would accept
-        return [n for n in sorted(set(KNOWN_OBJECTS) | set(self._described))
-                if self.describe(n) is not None]
-
-    @staticmethod
-    def _suggest(name: str, choices: Iterable[str]) -> str:
-        choices = list(choices)
-        lower = {c.lower(): c for c in choices}
-        close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
-        return f" — did you mean '{lower[close[0]]}'?" if close else ""
-
-    def field(self, use: FieldUse) -> dict | None:
-        """The org's entry for ``use.field``; reports an unknown or misspelt field."""
-        info = self.describe(use.object)
-        if info is None:
-            return None  # reported once, by check_objects
-        fields = {f["name"]: f for f in info.get("fields", [])}
-        if use.field in fields:
-            return fields[use.field]
-        same = next((f for n, f in fields.items() if n.lower() == use.field.lower()), None)
-        if same is not None:
-            self.report(use.path, "error",
-                        f"the org spells the field {use.object}.{same['name']}, not "
-                        f"'{use.field}' — did you mean '{same['name']}'? (Salesforce names "
-                        "are case-insensitive, but the bridge matches them exactly)")
-            return same
-        self.report(use.path, "error", f"unknown field '{use.field}' on {use.object}"
-                    + self._suggest(use.field, fields)
-                    + f" — see Setup › Object Manager › {use.object} › Fields & Relationships")
-        return None
-
-    # -- writes ------------------------------------------------------------------------
-
-    def _needs(self, use: FieldUse) -> tuple[bool, bool]:
-        """(needs createable, needs updateable) for a write or link."""
-        if use.object == self.mapping.follower.object and use.path[0] in ("follower", "events"):
-            # The follower record is upserted with its fields on every event, whatever
-            # their ``on:``, so they must be settable both when created and when updated.
-            return True, True
-        on = use.rule.on if use.rule else "create"
-        created = use.object == self.mapping.create
-        return created, on == "always"
-
-    def check_writable(self, use: FieldUse, field: dict) -> None:
-        name = f"{use.object}.{field['name']}"
-        if field.get("calculated") or field.get("autoNumber"):
-            why = "a formula" if field.get("calculated") else "an auto-number"
-            self.report(use.path, "error", f"{name} is not writable: it is {why} field "
-                        "that Salesforce computes — remove it from the mapping")
-            return
-        create, update = self._needs(use)
-        createable, updateable = field.get("createable"), field.get("updateable")
-        if (create or update) and not createable and not updateable:
-            self.report(use.path, "error", f"{name} is not writable — remove it from the "
-                        "mapping, or give the integration user edit access to it "
-                        "(field-level security)")
-        elif create and not createable:
-            fix = ("use on: always" if use.path[0] == "objects"
-                   else "make it editable on create for the integration user")
-            self.report(use.path, "error", f"{name} cannot be set when a {use.object} is "
-                        f"created — {fix}")
-        elif update and not updateable:
-            fix = ("use on: create" if use.path[0] == "objects"
-                   else "the follower record is updated on every event; remove the rule")
-            self.report(use.path, "error", f"{name} can be set only when a {use.object} is "
-                        f"created — {fix}")
-        if use.path[0] == "objects" and not create and not update:
-            self.report(use.path, "warning", f"never written: the bridge creates only "
-                        f"{self.mapping.create} records, and on: create rules of "
-                        f"{use.object} apply to created records — use on: always to update "
-                        f"matched {use.object}s")
-
-    def check_value(self, key_path: tuple, use: FieldUse, field: dict, value: Produced) -> None:
-        """Type, picklist and length of ``value`` written to ``field``."""
-        name, ftype = f"{use.object}.{field['name']}", field.get("type", "")
-        if ftype == "reference":
-            self.report(key_path, "error", f"{name} is a lookup to "
-                        f"{' or '.join(field.get('referenceTo') or ['a record'])}; lookups to "
-                        "the person are set through follower.link, not as a field rule")
-            return
-        if not accepts(ftype, value):
-            self.report(key_path, "error", f"{name} is a {ftype} field, but {value.what} "
-                        f"gives {KIND_WORDS[value.kind]} — {mismatch_hint(ftype, value)}")
-            return
-        if value.constant and ftype in ("picklist", "multipicklist"):
-            self._check_picklist(key_path, name, field, value.value)
-        length = field.get("length") or 0
-        if ftype not in TEXT_FIELDS or ftype == "picklist" or not length:
-            return
-        if value.constant and value.max_len and value.max_len > length:
-            self.report(key_path, "error", f"{value.what} is {value.max_len} characters; "
-                        f"{name} holds at most {length} — shorten it")
-        elif not value.constant and value.max_len and value.max_len > length:
-            self.report(key_path, "warning", f"{value.what} can be up to {value.max_len} "
-                        f"characters; {name} holds {length} — add fit, which cuts to the "
-                        f"field's length: transform: \"{with_fit(use.rule)}\"")
-
-    def _check_picklist(self, key_path: tuple, name: str, field: dict, constant: Any) -> None:
-        values = picklist_values(field)
-        chosen = str(constant).split(";") if field["type"] == "multipicklist" else [constant]
-        for item in chosen:
-            if str(item) in values:
-                continue
-            restricted = field.get("restrictedPicklist", False)
-            same = next((v for v in values if v.lower() == str(item).lower()), None)
-            hint = f"did you mean '{same}'?" if same else f"use one of: {', '.join(values)}"
-            consequence = ("Salesforce refuses other values (restricted picklist)" if restricted
-                           else "other values are kept but show up nowhere in reports")
-            self.report(key_path, "error" if restricted else "warning",
-                        f"'{item}' is not a value of {name} — {hint} ({consequence})")
-
-    def check_write(self, use: FieldUse, field: dict) -> None:
-        self.check_writable(use, field)
-        rule = use.rule
-        if rule is None:
-            return
-        length = field.get("length") if field.get("type") in TEXT_FIELDS else None
-        try:
-            value = produced(rule, length or None)
-        except ValueError as exc:
-            self.report(use.path + ("transform",), "error", str(exc))
-            return
-        if rule.map is not None:  # what is written is one of the map's values
-            for key, mapped in rule.map.items():
-                self.check_value(use.path + ("map", key), use, field,
-                                 of_constant(mapped, "the map value"))
-        else:
-            origin = next(k for k in ("value", "template", "source") if getattr(rule, k)
-                          is not None)
-            origin = "transform" if rule.transform and origin != "value" else origin
-            self.check_value(use.path + (origin,), use, field, value)
-        if rule.default is not None:
-            self.check_value(use.path + ("default",), use, field,
-                             of_constant(rule.default, "the default"))
-
-    # -- keys, links and matches -------------------------------------------------------
-
-    def check_key(self, use: FieldUse, field: dict, source: str) -> None:
-        """An upsert key: an external id, unique, case-sensitive, settable on create."""
-        name = f"{use.object}.{field['name']}"
-        if not (field.get("externalId") or field.get("idLookup")):
-            self.report(use.path, "error", f"{name} is not an External ID field, so "
-                        f"{use.object} records cannot be upserted by it — tick \"External "
-                        "ID\", \"Unique\" and \"case sensitive\" on the field in Setup, or "
-                        "name a field that is")
-            return
-        if not field.get("createable"):
-            self.report(use.path, "error", f"{name} cannot be set when a record is created, "
-                        "so it cannot be the upsert key — give the integration user edit "
-                        "access to it")
-        if not field.get("unique"):
-            self.report(use.path, "warning", f"{name} is not Unique: two records could carry "
-                        "the same OpenID and the upsert then fails — tick \"Unique\" on it")
-        if not field.get("caseSensitive"):
-            self.report(use.path, "warning", f"{name} is not case sensitive, but OpenIDs are "
-                        "('oAbc' and 'oabc' are different people) — choose \"Treat ABC and "
-                        "abc as different values (case sensitive)\" on it")
-        value = SOURCE_VALUES.get(source, Produced("any"))
-        length = field.get("length") or 0
-        if field.get("type") in TEXT_FIELDS and length and (value.max_len or 0) > length:
-            self.report(use.path, "error", f"{name} holds {length} characters, but {source} "
-                        f"values are up to {value.max_len} — make the field longer")
-
-    def check_link(self, use: FieldUse, field: dict, target: str) -> None:
-        name = f"{use.object}.{field['name']}"
-        refs = field.get("referenceTo") or []
-        if field.get("type") != "reference" or target not in refs:
-            what = f"a lookup to {' or '.join(refs)}" if refs else "not a lookup field"
-            info = self.describe(use.object) or {}
-            options = [f["name"] for f in info.get("fields", [])
-                       if target in (f.get("referenceTo") or []) and f.get("createable")]
-            hint = (f"did you mean '{options[0]}'?" if options
-                    else f"create a lookup field to {target} on {use.object}")
-            self.report(use.path, "error", f"{name} is {what}, not a lookup to {target} — "
-                        f"{hint}")
-            return
-        self.check_writable(use, field)
-
-    def check_match(self, use: FieldUse, field: dict) -> None:
-        name = f"{use.object}.{field['name']}"
-        if not field.get("filterable", True):
-            self.report(use.path, "error", f"{name} cannot be used in a query filter "
-                        f"({field.get('type')}) — match on a text field marked External ID")
-        elif field.get("type") not in TEXT_FIELDS | {"id"}:
-            self.report(use.path, "error", f"{name} is a {field.get('type')} field; the "
-                        "bridge looks people up by text (the OpenID) — match on a text field")
-
-    # -- the record as a whole ---------------------------------------------------------
-
-    def check_required(self, obj: str, rules: dict[str, FieldRule], always: set[str],
-                       section: tuple) -> None:
-        """Fields Salesforce requires on create that ``rules`` may leave blank."""
-        info = self.describe(obj)
-        if info is None:
-            return
-        where = "follower.fields" if section[0] == "follower" else f"objects.{obj}"
-        given = {n.lower(): (n, r) for n, r in rules.items() if r.conflict != "dont_sync"}
-        filled = {a.lower() for a in always}
-        for field in info.get("fields", []):
-            key = field["name"].lower()
-            if not required_on_create(field) or key in filled:
-                continue
-            rule_name, rule = given.get(key, (None, None))
-            if rule is not None and (rule.value is not None or rule.default is not None):
-                continue
-            if rule is not None:
-                origin = rule.source or f"the template {rule.template!r}"
-                self.report(section + (rule_name,), "error",
-                            f"{obj}.{field['name']} is required when a {obj} is created, but "
-                            f"{origin} can be blank — add a default, e.g. "
-                            f"default: {sample_constant(field)}")
-            else:
-                self.report(section, "error",
-                            f"{obj}.{field['name']} is required when a {obj} is created and "
-                            f"the mapping does not fill it — add {field['name']}: "
-                            f"{_example(field)} under {where}")
-
-    def run(self) -> list[Problem]:
-        m = self.mapping
-        self.check_objects()
-        key_rule = m.create_key()
-        key_index = m.match.index(key_rule) if key_rule else None
-        for use in m.field_uses():
-            field = self.field(use)
-            if field is None:
-                continue
-            if use.use == "write":
-                if use.rule.sync != "to_wechat" and use.rule.conflict != "dont_sync":
-                    self.check_write(use, field)  # not: only read, or never written
-            elif use.use == "key":  # a capture record is keyed by its event's dedupe key
-                captured = use.path[0] == "capture"
-                self.check_key(use, field, "event.dedupe_key" if captured else "follower.openid")
-            elif use.use == "link":  # a capture links to the follower, a follower to a person
-                target = m.follower.object if use.path[0] == "capture" else str(use.path[-1])
-                self.check_link(use, field, target)
-            else:
-                self.check_match(use, field)
-                if use.path[1] == key_index and key_rule is not None:
-                    self.check_key(use, field, key_rule.source)
-        self.check_create_required()
-        self.check_required(m.follower.object, m.follower.fields, {m.follower.external_id},
-                            ("follower", "fields") if m.follower.fields else ("follower",))
-        check_policies(self)
-        return self.problems
-
-    def check_create_required(self) -> None:
-        """The created object's required fields get a value (its upsert key always does)."""
-        m = self.mapping
-        if m.create:
-            key_rule = m.create_key()
-            section = ("objects", m.create) if m.create in m.objects else ("create",)
-            always = {key_rule.field} if key_rule else set()
-            self.check_required(m.create, m.objects.get(m.create, {}), always, section)
+def _checkers(mapping: Mapping, text: str, path: Path | str, describe: Describe,
+              objects: Iterable[str] | None) -> list[_Checker]:
+    """A checker per mapping in use (the top-level one, each account's effective one);
+    a problem shared by several is then the same Problem, reported once."""
+    return [_Checker(effective, text, Path(path), describe, objects,
+                     where=functools.partial(account_path, mapping, account))
+            for account, effective in mapping.account_mappings().items()]

@@ -18,7 +18,7 @@ from mappings.field_types import TEXT_FIELDS, picklist_values
 from mappings.models import FieldUse
 
 if TYPE_CHECKING:
-    from mappings.org_check import _Checker
+    from mappings.org_checker import _Checker
 
 CONVERSION_FIELDS = ("IsConverted", "ConvertedContactId")
 

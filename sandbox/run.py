@@ -3,12 +3,15 @@
 ``connector sandbox --env-file PATH`` uses this; so do the demo and the integration
 tests. Credentials are made fresh each start: an RSA key pair for the JWT bearer flow
 (the Salesforce emulator verifies assertions with the public half), a WeChat app id,
-secret, token and EncodingAESKey.
+secret, token and EncodingAESKey — per account: ``accounts=2`` starts a second WeChat
+emulator (its own app, followers and original id) described in ``WECHAT_ACCOUNTS``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ class RunningSandbox:
     servers: list[RunningServer]
     tls: SandboxTLS
     env: dict[str, str] = field(default_factory=dict)
+    # The additional accounts' emulators (``WECHAT_ACCOUNTS``, in order), after ``wechat``.
+    more_wechat: list[WeChatSandbox] = field(default_factory=list)
 
     @property
     def salesforce_url(self) -> str:
@@ -45,14 +50,33 @@ class RunningSandbox:
         return self.servers[1].url
 
     def write_env(self, path: Path) -> None:
-        """Write ``KEY=VALUE`` lines; no value needs quoting."""
-        lines = [f"{key}={value}" for key, value in self.env.items()]
+        """Write ``KEY=VALUE`` lines; only ``WECHAT_ACCOUNTS`` (JSON) needs quoting, in
+        single quotes (read alike by a shell's ``. file`` and python-dotenv)."""
+        lines = [f"{key}={value}" if _PLAIN.fullmatch(value) else f"{key}='{value}'"
+                 for key, value in self.env.items()]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)  # it holds a private key and secrets
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./:+=@-]*")
+
+
+def _wechat_account(population: Population, *, tls: SandboxTLS, host: str,
+                    ) -> tuple[WeChatSandbox, RunningServer, dict[str, str]]:
+    """One more Official Account's emulator, serving, and its ``WECHAT_ACCOUNTS`` entry."""
+    app_secret = secrets.token_hex(16)
+    wechat = WeChatSandbox(app_id="wx" + secrets.token_hex(8), app_secret=app_secret,
+                           population=population, original_id="gh_" + secrets.token_hex(6))
+    server = serve(wechat.app, tls=tls, host=host, port=0)
+    entry = {"original_id": wechat.original_id, "app_id": wechat.app_id,
+             "app_secret": app_secret, "token": secrets.token_hex(16),
+             "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+             "api_base_url": server.url + "/"}
+    return wechat, server, entry
 
 
 def _private_key_pem() -> tuple[str, str]:
@@ -70,8 +94,13 @@ def _private_key_pem() -> tuple[str, str]:
 
 def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: int = 7,
                   host: str = "127.0.0.1", salesforce_port: int = 0,
-                  wechat_port: int = 0) -> RunningSandbox:
-    """Start the Salesforce and WeChat emulators over HTTPS on ``host``."""
+                  wechat_port: int = 0, accounts: int = 1) -> RunningSandbox:
+    """Start the Salesforce and WeChat emulators over HTTPS on ``host``.
+
+    ``accounts`` > 1: that many Official Accounts, each its own WeChat emulator (on a
+    free port; ``followers`` people each, from seeds ``seed + 1``...); all but the first
+    go into ``env["WECHAT_ACCOUNTS"]`` and ``more_wechat``.
+    """
     directory = Path(directory or tempfile.mkdtemp(prefix="bridge-sandbox-"))
     tls = SandboxTLS.create(directory / "tls")
     private_pem, public_pem = _private_key_pem()
@@ -106,5 +135,12 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         # Both emulators present a certificate from the sandbox's own CA.
         "REQUESTS_CA_BUNDLE": str(tls.bundle_file),
     }
+    more = [_wechat_account(Population.generate(followers, seed=seed + i), tls=tls, host=host)
+            for i in range(1, accounts)]
+    servers += [server for _, server, _ in more]
+    if more:
+        env["WECHAT_ACCOUNTS"] = json.dumps([entry for _, _, entry in more],
+                                            separators=(",", ":"))
     return RunningSandbox(salesforce=salesforce, wechat=wechat, population=population,
-                          servers=servers, tls=tls, env=env)
+                          servers=servers, tls=tls, env=env,
+                          more_wechat=[box for box, _, _ in more])

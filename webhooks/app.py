@@ -1,8 +1,8 @@
 """The web process: WeChat's callback, health and status.
 
 Run it with ``uvicorn webhooks.app:create_app --factory``. Everything per-app (settings,
-the Redis connection, the AES cipher) is built here once, never per request and never at
-import time.
+the Redis connection, each account's AES cipher) is built here once, never per request
+and never at import time.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def create_app(
                   openapi_url=None)
     rejection_log = rejections.RejectionLog(redis)
     rejections.install(app, rejection_log)
-    config = CallbackConfig.from_settings(settings)
-    app.include_router(wechat_callback.build_router(config, redis, reply or no_reply))
+    configs = CallbackConfig.all_from_settings(settings)
+    app.include_router(wechat_callback.build_router(configs, redis, reply or no_reply))
     app.include_router(health.build_router(redis, rejection_log))
     app.state.redis = redis
     app.state.rejections = rejection_log

@@ -15,6 +15,12 @@ Modes, decided by configuration rather than by the request:
   and only the decrypted content is trusted; plaintext fields beside ``Encrypt``
   (compatible mode) are ignored. Plain pushes are refused: their body is unauthenticated.
 
+Several Official Accounts (``WECHAT_ACCOUNTS``): each has its own
+:class:`CallbackConfig`; a push goes to the account whose token verifies ``signature``
+(and, when several do or in safe mode without ``signature``, whose original id is the
+envelope's plaintext ``ToUserName``), and is then handled exactly as a lone account's:
+its token, its cipher, its original id as the expected ``ToUserName``. See :func:`route`.
+
 Refusals raise :class:`~webhooks.rejections.Rejected` (400 malformed, 403 not from
 WeChat or not for us, 413 too large); Redis being down answers 503 so WeChat resends.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -35,6 +41,7 @@ from connector.events import InboundEvent
 from connector.settings import Settings
 from connector.wechat.crypto import AppIdMismatchError, DecryptError, PushCipher, check_signature
 from connector.wechat.messages import MalformedPushError, Message, parse_fields, parse_push
+from connector.wechat_accounts import WeChatAccount
 from jobs.queues import enqueue_inbound
 from webhooks.rejections import SAMPLE_BYTES, Rejected
 
@@ -66,19 +73,30 @@ class CallbackConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallbackConfig:
+        """The primary account's configuration."""
+        return cls.all_from_settings(settings)[0]
+
+    @classmethod
+    def all_from_settings(cls, settings: Settings) -> tuple[CallbackConfig, ...]:
+        """One configuration per account, the primary first (see :func:`route`)."""
+        return tuple(cls.from_account(account, settings) for account in
+                     settings.wechat_accounts())
+
+    @classmethod
+    def from_account(cls, account: WeChatAccount, settings: Settings) -> CallbackConfig:
         cipher = None
-        if settings.WECHAT_ENCODING_AES_KEY is not None:
-            previous = settings.WECHAT_PREVIOUS_ENCODING_AES_KEY
+        if account.encoding_aes_key is not None:
+            previous = account.previous_encoding_aes_key
             cipher = PushCipher(
-                settings.WECHAT_ENCODING_AES_KEY.get_secret_value(),
-                settings.WECHAT_APP_ID,
+                account.encoding_aes_key.get_secret_value(),
+                account.app_id,
                 previous.get_secret_value() if previous is not None else None,
-                token=settings.WECHAT_TOKEN.get_secret_value(),
+                token=account.token.get_secret_value(),
             )
         return cls(
-            token=settings.WECHAT_TOKEN.get_secret_value(),
+            token=account.token.get_secret_value(),
             cipher=cipher,
-            original_id=settings.WECHAT_ORIGINAL_ID,
+            original_id=account.original_id,
             window=settings.WECHAT_TIMESTAMP_WINDOW,
             max_body=settings.WECHAT_MAX_BODY_BYTES,
         )
@@ -139,6 +157,44 @@ def open_push(
         raise Rejected(400, f"cannot decrypt: {exc}") from None
 
 
+def route(configs: Sequence[CallbackConfig], query: Mapping[str, str],
+          body: bytes) -> CallbackConfig:
+    """The account a push is for; the caller then opens it with :func:`open_push`.
+
+    A lone account is returned as it is (its checks are :func:`open_push`'s, as before).
+    Otherwise: the accounts whose token verifies ``signature`` (each check constant
+    time); without ``signature``, those in safe mode (their ``msg_signature`` decides in
+    :func:`open_push`). When more than one remains (a token shared, or no
+    ``signature``), the envelope's plaintext ``ToUserName`` picks: it is only a hint,
+    since the opened push's own ``ToUserName`` is checked against the account later.
+
+    Raises:
+        Rejected: 403 when no account verifies the push or none is its ``ToUserName``;
+            400 for an envelope that does not parse.
+    """
+    if len(configs) == 1:
+        return configs[0]
+    timestamp, nonce = query.get("timestamp"), query.get("nonce")
+    signature = query.get("signature")
+    if signature is None:
+        candidates = [c for c in configs if c.cipher is not None]
+    else:
+        candidates = [c for c in configs
+                      if check_signature(c.token, signature, timestamp, nonce)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise Rejected(403, "bad signature")
+    try:
+        to_user = parse_fields(body.decode("utf-8")).get("ToUserName")
+    except (UnicodeDecodeError, MalformedPushError):
+        raise Rejected(400, "malformed push: the envelope does not parse") from None
+    chosen = next((c for c in candidates if c.original_id == to_user), None)
+    if chosen is None:
+        raise Rejected(403, f"push for another account ({str(to_user)[:40]!r})")
+    return chosen
+
+
 async def read_capped(request: Request, max_body: int) -> bytes:
     """The request body, refusing more than ``max_body`` bytes whatever Content-Length says.
 
@@ -165,8 +221,14 @@ async def read_capped(request: Request, max_body: int) -> bytes:
     return body
 
 
-def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply) -> APIRouter:
-    """The callback's routes, bound to one configuration and one Redis connection."""
+def build_router(configs: CallbackConfig | Sequence[CallbackConfig], redis: Redis,
+                 reply: Replier = no_reply) -> APIRouter:
+    """The callback's routes, bound to the accounts' configurations (the primary's first;
+    one for a lone account) and one Redis connection."""
+    configs = (configs,) if isinstance(configs, CallbackConfig) else tuple(configs)
+    if not configs:
+        raise ValueError("build_router needs at least one CallbackConfig")
+    primary = configs[0]  # the window and the body cap are the deployment's, not per account
     router = APIRouter()
 
     # async: nothing here blocks (a SHA-1 of four short strings); a refusal is recorded by
@@ -180,7 +242,9 @@ def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply
         """
         q = request.query_params
         signature, timestamp, nonce = q.get("signature"), q.get("timestamp"), q.get("nonce")
-        if not check_signature(config.token, signature, timestamp, nonce):
+        # Every account's server URL may be this one: any account's token will do. A list,
+        # not a generator: every token is checked, so timing does not tell which matched.
+        if not any([check_signature(c.token, signature, timestamp, nonce) for c in configs]):
             raise Rejected(403, "URL verification with a bad signature")
         echostr = q.get("echostr")
         if echostr is None:
@@ -195,10 +259,11 @@ def build_router(config: CallbackConfig, redis: Redis, reply: Replier = no_reply
         trips to Redis (bounded by the client's socket timeout). A threadpool hop would
         add latency and GIL contention without adding parallelism.
         """
-        body = await read_capped(request, config.max_body)
+        body = await read_capped(request, primary.max_body)
         query = request.query_params
         now = time.time()
-        check_fresh(query.get("timestamp"), config.window, now)
+        check_fresh(query.get("timestamp"), primary.window, now)
+        config = route(configs, query, body)  # a lone account: at once, as before
         fields, message = open_push(config, query, body)
         try:
             event = InboundEvent.from_fields(fields)

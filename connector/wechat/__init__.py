@@ -1,9 +1,11 @@
 """The WeChat side of the bridge: the only package that imports wechatpy.
 
 ``from connector.wechat import WeChatGateway`` gives the API client (profiles, tags, the
-shared access token); errors are the bridge's own (:mod:`connector.errors`).
+shared access token), ``WeChatAccounts`` one per Official Account served; errors are the
+bridge's own (:mod:`connector.errors`).
 """
 
+from connector.wechat.accounts import UnknownAccount, WeChatAccounts
 from connector.wechat.errors import TOKEN_ERRCODES, classify, classify_http, request_id
 from connector.wechat.gateway import BATCH_SIZE, WeChatGateway
 from connector.wechat.token import TokenCache
@@ -12,6 +14,8 @@ __all__ = [
     "BATCH_SIZE",
     "TOKEN_ERRCODES",
     "TokenCache",
+    "UnknownAccount",
+    "WeChatAccounts",
     "WeChatGateway",
     "classify",
     "classify_http",

@@ -37,6 +37,7 @@ from connector.follower import Follower
 from connector.settings import Settings
 from connector.wechat.errors import classify, classify_http, is_token_error
 from connector.wechat.token import TokenCache
+from connector.wechat_accounts import WeChatAccount
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ class WeChatGateway:
         settings: ``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``, ``WECHAT_API_BASE_URL`` and
             ``WECHAT_TIMEOUT`` are used.
         redis: shared by all processes: the access token, profiles and tag names live there.
+        account: another account's app id, secret and base URL instead of the primary's
+            ``WECHAT_*`` ones (see :class:`~connector.wechat.accounts.WeChatAccounts`);
+            Redis keys are per app id, so accounts never share tokens or profiles.
         session: the HTTP session (default: a new one); the token fetch uses it too.
         profile_ttl: seconds a fetched profile is served from Redis.
         tags_ttl: seconds the tag names are served from Redis.
@@ -124,11 +128,16 @@ class WeChatGateway:
     """
 
     def __init__(self, settings: Settings, redis: redis.Redis, *,
+                 account: WeChatAccount | None = None,
                  session: requests.Session | None = None, profile_ttl: int = 600,
                  tags_ttl: int = 600, clock: Callable[[], float] = time.time) -> None:
-        self._app_id = settings.WECHAT_APP_ID
-        self._secret = settings.WECHAT_APP_SECRET
-        self._base_url = settings.WECHAT_API_BASE_URL
+        if account is None:
+            self._app_id = settings.WECHAT_APP_ID
+            self._secret = settings.WECHAT_APP_SECRET
+            self._base_url = settings.WECHAT_API_BASE_URL
+        else:
+            self._app_id, self._secret = account.app_id, account.app_secret
+            self._base_url = account.api_base_url
         self._timeout = settings.WECHAT_TIMEOUT
         self._redis = redis
         self._http = session or requests.Session()
