@@ -58,6 +58,9 @@ def render(rule: FieldRule, event: InboundEvent, follower: Follower,
         return apply_chain(rule.transform, rule.value, length)
     if rule.template is not None:
         raw = fill_template(rule.template, event, follower, campaign_id)
+    elif rule.coalesce is not None:  # the first source that is not blank
+        raw = next((v for src in rule.coalesce
+                    if not _blank(v := source_value(src, event, follower, campaign_id))), None)
     else:
         raw = source_value(rule.source, event, follower, campaign_id)
     value = apply_chain(rule.transform, raw, length)

@@ -213,12 +213,24 @@ def produced(rule: FieldRule, fit_to: int | None = None) -> Produced:
     if rule.template is not None:
         value = _template(rule.template)
         value = replace(value, what=f"the template {rule.template!r}{chain}")
+    elif rule.coalesce is not None:
+        value = replace(_coalesced(rule.coalesce), what=f"coalesce {rule.coalesce}{chain}")
     else:
         value = replace(SOURCE_VALUES.get(rule.source or "", Produced("any")),
                         what=f"{rule.source}{chain}")
     for name, arg in parse_chain(rule.transform) if rule.transform else ():
         value = _step(value, name, arg, fit_to)
     return replace(value, max_len=_text_length(value))
+
+
+def _coalesced(sources: list[str]) -> Produced:
+    """One of the sources' values: their kind when they share one (else any), and the
+    longest of their lengths."""
+    values = [SOURCE_VALUES.get(src, Produced("any")) for src in sources]
+    kinds = {v.kind for v in values}
+    lengths = [_text_length(v) for v in values]
+    longest = None if None in lengths else max(lengths)
+    return Produced(kinds.pop() if len(kinds) == 1 else "any", longest)
 
 
 def _template(template: str) -> Produced:

@@ -49,6 +49,16 @@ Conflict = Literal["prefer_salesforce_unless_blank", "always_salesforce", "newes
 
 # What the way back (Salesforce → WeChat) can write on a follower.
 WECHAT_WRITABLE = ("follower.remark", "follower.tag_names")
+ORIGINS = ("source", "value", "template", "coalesce")  # exactly one per field rule
+# Sources every push or profile carries: a rule reading one is never blank.
+ALWAYS_GIVEN = ("follower.openid", "event.openid", "event.account", "event.create_time",
+                "event.msg_type", "event.kind", "event.dedupe_key")
+
+
+def never_blank(rule: FieldRule) -> bool:
+    """True when the rule's value cannot be blank (before transforms and maps)."""
+    sources = rule.coalesce or ([rule.source] if rule.source else [])
+    return not rule.transform and rule.map is None and any(s in ALWAYS_GIVEN for s in sources)
 TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
 
 
@@ -70,6 +80,7 @@ class FieldRule(Strict):
     source: str | None = None
     value: Any = None
     template: str | None = None
+    coalesce: list[str] | None = Field(default=None, min_length=2)
     default: Any = None
     transform: str | None = None
     map: dict[str, Any] | None = None
@@ -83,6 +94,13 @@ class FieldRule(Strict):
         # The engine looks values up as text, so YAML's 1 or true must be "1" or "True".
         if isinstance(value, dict):
             return {str(key): item for key, item in value.items()}
+        return value
+
+    @field_validator("coalesce")
+    @classmethod
+    def _coalesce(cls, value: list[str] | None) -> list[str] | None:
+        for source in value or ():
+            check_source(source)
         return value
 
     @field_validator("template")
@@ -112,8 +130,9 @@ class FieldRule(Strict):
     def _direction(self) -> FieldRule:
         # WeChat can take only a follower's remark and tags back from Salesforce.
         if self.sync != "to_salesforce" and self.source not in WECHAT_WRITABLE:
-            what = "a constant" if self.value is not None else (
-                "a template" if self.template is not None else f"'{self.source}'")
+            what = ("a constant" if self.value is not None else "a template"
+                    if self.template is not None else "a coalesce" if self.coalesce
+                    else f"'{self.source}'")
             raise ValueError(
                 f"sync: {self.sync} sends this field to WeChat, but WeChat can only take a "
                 f"remark or tags, and {what} is neither — use source: follower.remark or "
@@ -122,9 +141,9 @@ class FieldRule(Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
-        given = [k for k in ("source", "value", "template") if getattr(self, k) is not None]
+        given = [k for k in ORIGINS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'source', 'value' or 'template'")
+            raise ValueError("give exactly one of 'source', 'value', 'template' or 'coalesce'")
         return self
 
 
@@ -304,11 +323,11 @@ class Mapping(Strict):
         return {None: self, **self._effective}
 
     def fingerprint(self) -> str:
-        """``v1:<12 hex>``: the grammar version and a digest of the mapping's content
-        (not its formatting or comments); jobs record it with what they wrote."""
-        # Without accounts the digest is what it was before ``accounts:`` existed.
-        exclude = None if self.accounts else {"accounts"}
-        digest = hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
+        """``v1:<12 hex>``: the grammar version and a digest of what the file sets (not
+        its formatting, comments or defaults: a key the grammar gains later leaves the
+        fingerprint of an unchanged file as it was); jobs record it with what they wrote."""
+        content = self.model_dump_json(exclude_defaults=True)
+        digest = hashlib.sha256(content.encode()).hexdigest()
         return f"v{self.version}:{digest[:12]}"
 
     def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -26,7 +26,7 @@ from mappings.field_types import (
     with_fit,
 )
 from mappings.loader import locate
-from mappings.models import FieldRule, FieldUse, Mapping
+from mappings.models import ORIGINS, FieldRule, FieldUse, Mapping, never_blank
 from mappings.policy_check import check_policies
 
 Severity = Literal["error", "warning"]
@@ -242,8 +242,7 @@ class _Checker:
                 self.check_value(use.path + ("map", key), use, field,
                                  of_constant(mapped, "the map value"))
         else:
-            origin = next(k for k in ("value", "template", "source") if getattr(rule, k)
-                          is not None)
+            origin = next(k for k in ORIGINS if getattr(rule, k) is not None)
             origin = "transform" if rule.transform and origin != "value" else origin
             self.check_value(use.path + (origin,), use, field, value)
         if rule.default is not None:
@@ -318,10 +317,12 @@ class _Checker:
             if not required_on_create(field) or key in filled:
                 continue
             rule_name, rule = given.get(key, (None, None))
-            if rule is not None and (rule.value is not None or rule.default is not None):
+            if rule is not None and (rule.value is not None or rule.default is not None
+                                     or never_blank(rule)):
                 continue
             if rule is not None:
-                origin = rule.source or f"the template {rule.template!r}"
+                origin = rule.source or (f"the template {rule.template!r}" if rule.template
+                                         else f"coalesce {rule.coalesce}")
                 self.report(section + (rule_name,), "error",
                             f"{obj}.{field['name']} is required when a {obj} is created, but "
                             f"{origin} can be blank — add a default, e.g. "

@@ -115,8 +115,10 @@ def check_scene_sources(checker: _Checker) -> None:
         rule = use.rule
         if rule is None:
             continue
-        where = "source" if rule.source == "campaign.id" else "template"
-        if rule.source == "campaign.id" or "campaign.id" in (rule.template or ""):
+        where = ("source" if rule.source == "campaign.id" else "coalesce"
+                 if "campaign.id" in (rule.coalesce or ()) else "template")
+        if (rule.source == "campaign.id" or "campaign.id" in (rule.coalesce or ())
+                or "campaign.id" in (rule.template or "")):
             checker.report(use.path + (where,), "error",
                            "campaign.id is blank when campaigns.resolve looks scenes up by a "
                            "field — use event.scene, or resolve: id")

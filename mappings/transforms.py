@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 CALL = re.compile(r"^([a-z_][a-z0-9_]*)(?:\((.*)\))?$", re.DOTALL)
@@ -24,10 +24,21 @@ def unix_to_datetime(value: Any, _arg: str | None = None) -> str | None:
     return datetime.fromtimestamp(int(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def unix_to_date(value: Any, _arg: str | None = None) -> str | None:
-    """WeChat's unix seconds → a Salesforce date (UTC)."""
-    stamp = unix_to_datetime(value)
-    return stamp[:10] if stamp else None
+# China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact
+# for every WeChat timestamp and needs no time zone database on the machine.
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+ZONES = {"Asia/Shanghai": SHANGHAI, "UTC": UTC}
+
+
+def unix_to_date(value: Any, arg: str | None = None) -> str | None:
+    """WeChat's unix seconds → a Salesforce date, the calendar day in Asia/Shanghai
+    (where the follower scanned) unless the argument says ``UTC``. A datetime needs no
+    zone: ``unix_to_datetime`` gives the instant, which Salesforce shows in each user's
+    own zone."""
+    if value in (None, "", 0):
+        return None
+    return datetime.fromtimestamp(int(value), tz=ZONES[arg or "Asia/Shanghai"]).strftime(
+        "%Y-%m-%d")
 
 
 def join(value: Any, arg: str | None = None) -> str:
@@ -127,6 +138,8 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
             known = ", ".join(sorted(TRANSFORMS))
             raise ValueError(f"unknown transform {part.strip()!r}; known: {known}")
         name, arg = match.group(1), match.group(2)
+        if name == "unix_to_date" and arg is not None and arg not in ZONES:
+            raise ValueError(f"unix_to_date({arg}): the zone must be one of {', '.join(ZONES)}")
         if name in {"truncate", "truncate_bytes"} and not (arg or "").isdigit():
             raise ValueError(f"{name} needs a whole number, e.g. {name}(80)")
         if name == "fit" and arg is not None:

@@ -173,3 +173,22 @@ def test_a_field_that_flows_only_to_wechat_is_never_written_to_salesforce():
     person = plan_event(push("subscribe"), follower, mapping).person
     assert "Description" not in person.create_fields
     assert person.update_fields["Lead"] == {"Title": "Wang"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "follower", "expected"),
+    [
+        ("{coalesce: [follower.remark, follower.unionid, follower.openid]}", FOLLOWER,
+         "uUnion1"),  # the remark is blank: the next source answers
+        ("{coalesce: [follower.remark, follower.openid]}",
+         Follower(openid="o2", subscribed=True, remark="Li"), "Li"),
+        ("{coalesce: [follower.remark, follower.language], default: None Given}",
+         Follower(openid="o3", subscribed=True), "None Given"),
+        ("{source: follower.subscribe_time, transform: unix_to_date}", FOLLOWER,
+         "2023-11-15"),  # 22:13 UTC is the next morning in Shanghai
+        ("{source: follower.subscribe_time, transform: 'unix_to_date(UTC)'}", FOLLOWER,
+         "2023-11-14"),
+    ],
+)
+def test_coalesce_and_dates_where_the_follower_is(rule, follower, expected):
+    assert rule_value(rule, follower=follower) == expected

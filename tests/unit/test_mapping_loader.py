@@ -28,7 +28,7 @@ def broken(old: str, new: str) -> str:
         (broken("create: Lead ", "create: Account "), 29, "'Contact' or 'Lead'"),
         (broken("version: 1", "version: 2"), 5, "version"),
         (broken('{ value: "WeChat" }', '{ value: "WeChat", source: event.account }'), 34,
-         "exactly one of 'source', 'value' or 'template'"),
+         "exactly one of 'source', 'value', 'template' or 'coalesce'"),
         ("version: 1\nfollower: [", 2, "not valid YAML"),
         ("- just\n- a list\n", 1, "must be a YAML mapping"),
     ],

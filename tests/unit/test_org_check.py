@@ -204,3 +204,18 @@ def test_a_field_sent_only_to_wechat_is_read_not_written():
     assert [p for p in check(text) if p.severity == "error"] == []
     both = text.replace("sync: to_wechat", "sync: both")  # now it would be written too
     assert any("not writable" in p.text for p in check(both) if p.severity == "error")
+
+
+def test_coalesce_is_checked_like_its_sources():
+    last_name = '    LastName:          { source: follower.remark, default: "WeChat Follower" }'
+    never_blank = broken(last_name, "    LastName:          { coalesce: [follower.remark, "
+                                    "follower.openid] }")
+    assert [p for p in check(never_blank) if p.severity == "error"] == []  # an OpenID is there
+    can_be_blank = broken(last_name, "    LastName:          { coalesce: [follower.remark, "
+                                     "follower.unionid] }")
+    assert any("LastName is required" in p.text for p in check(can_be_blank))
+    wrong_type = broken("    Subscribed__c:          { source: follower.subscribed }",
+                        "    Subscribed__c:          { coalesce: [follower.remark, "
+                        "follower.openid] }")
+    assert any("is a boolean field" in p.text and ".coalesce" in p.text
+               for p in check(wrong_type) if p.severity == "error")
