@@ -50,15 +50,6 @@ Conflict = Literal["prefer_salesforce_unless_blank", "always_salesforce", "newes
 # What the way back (Salesforce → WeChat) can write on a follower.
 WECHAT_WRITABLE = ("follower.remark", "follower.tag_names")
 ORIGINS = ("source", "value", "template", "coalesce")  # exactly one per field rule
-# Sources every push or profile carries: a rule reading one is never blank.
-ALWAYS_GIVEN = ("follower.openid", "event.openid", "event.account", "event.create_time",
-                "event.msg_type", "event.kind", "event.dedupe_key")
-
-
-def never_blank(rule: FieldRule) -> bool:
-    """True when the rule's value cannot be blank (before transforms and maps)."""
-    sources = rule.coalesce or ([rule.source] if rule.source else [])
-    return not rule.transform and rule.map is None and any(s in ALWAYS_GIVEN for s in sources)
 TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
 
 

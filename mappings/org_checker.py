@@ -26,8 +26,9 @@ from mappings.field_types import (
     with_fit,
 )
 from mappings.loader import locate
-from mappings.models import ORIGINS, FieldRule, FieldUse, Mapping, never_blank
+from mappings.models import ORIGINS, FieldRule, FieldUse, Mapping
 from mappings.policy_check import check_policies
+from mappings.vocabulary import ALWAYS_GIVEN
 
 Severity = Literal["error", "warning"]
 Describe = Callable[[str], dict | None]
@@ -369,3 +370,10 @@ class _Checker:
             section = ("objects", m.create) if m.create in m.objects else ("create",)
             always = {key_rule.field} if key_rule else set()
             self.check_required(m.create, m.objects.get(m.create, {}), always, section)
+
+
+def never_blank(rule: FieldRule) -> bool:
+    """True when the rule's value cannot be blank: an untransformed, unmapped source (or
+    coalesce) that includes one every push or profile carries."""
+    sources = rule.coalesce or ([rule.source] if rule.source else [])
+    return not rule.transform and rule.map is None and any(s in ALWAYS_GIVEN for s in sources)

@@ -22,6 +22,9 @@ SOURCES = {
                        "longitude", "label", "email", "phone"]),
     "campaign": ["id"],
 }
+# Sources every push or profile carries: a rule reading one (untransformed) is never blank.
+ALWAYS_GIVEN = ("follower.openid", "event.openid", "event.account", "event.create_time",
+                "event.msg_type", "event.kind", "event.dedupe_key")
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
