@@ -68,6 +68,22 @@ class SalesforceSandbox:
         """
         return self.store.create(sobject, fields, trusted=True)
 
+    def describe(self, sobject: str, version: str = "62.0") -> dict | None:
+        """The JSON ``GET sobjects/{sobject}/describe`` answers (without HTTP, uncounted),
+        or None when the org has no such object (a 404): what mapping checks read."""
+        try:
+            return self.data_api.invoke(
+                api.ApiRequest("GET", version, ["sobjects", sobject, "describe"])).payload
+        except SalesforceError as error:
+            if error.status != 404:
+                raise
+            return None
+
+    def object_names(self, version: str = "62.0") -> list[str]:
+        """The names ``GET sobjects/`` (describeGlobal) lists."""
+        payload = self.data_api.invoke(api.ApiRequest("GET", version, ["sobjects"])).payload
+        return [o["name"] for o in payload["sobjects"]]
+
     def records(self, sobject: str, *, include_deleted: bool = False) -> list[dict]:
         """Copies of the records of ``sobject``, oldest first."""
         return [dict(r) for r in self.store.rows(sobject, include_deleted=include_deleted)]

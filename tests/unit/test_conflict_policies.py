@@ -14,9 +14,7 @@ from connector.writes import plan_writes, resolve_persons
 from mappings.engine import plan_event
 from mappings.loader import MappingError, parse_mapping
 from mappings.org_check import check_against_org
-from sandbox.run import API_VERSION
-from sandbox.salesforce import SalesforceError, SalesforceSandbox
-from sandbox.salesforce.api import ApiRequest
+from sandbox.salesforce import SalesforceSandbox
 
 DEFAULT = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
 TEXT = DEFAULT.read_text()
@@ -31,14 +29,7 @@ ORG = SalesforceSandbox(client_id="3MVG9unit", username="unit@bridge.sandbox",
                         public_key_pem="unused: describe needs no login")
 
 
-def describe(name: str) -> dict | None:
-    """The sandbox org's describe of ``name`` (its data API, without HTTP); None: 404."""
-    try:
-        return ORG.data_api.invoke(
-            ApiRequest("GET", API_VERSION, ["sobjects", name, "describe"])).payload
-    except SalesforceError as error:
-        assert error.status == 404
-        return None
+describe = ORG.describe  # the describe JSON the sandbox serves, without HTTP
 
 
 def with_lead_rules(*lines: str) -> str:

@@ -14,9 +14,7 @@ from mappings.loader import load_mapping
 from mappings.models import SOURCES, Mapping
 from mappings.org_check import check_against_org
 from mappings.transforms import TRANSFORMS
-from sandbox.run import API_VERSION
-from sandbox.salesforce import SalesforceError, SalesforceSandbox
-from sandbox.salesforce.api import ApiRequest
+from sandbox.salesforce import SalesforceSandbox
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("*.yaml"))
@@ -27,14 +25,7 @@ ORG = SalesforceSandbox(client_id="3MVG9docs", username="docs@bridge.sandbox",
                         public_key_pem="unused: describe needs no login")
 
 
-def describe(name: str) -> dict | None:
-    """What the sandbox org answers to ``GET sobjects/{name}/describe``; None for a 404."""
-    try:
-        return ORG.data_api.invoke(
-            ApiRequest("GET", API_VERSION, ["sobjects", name, "describe"])).payload
-    except SalesforceError as error:
-        assert error.status == 404
-        return None
+describe = ORG.describe  # the describe JSON the sandbox serves, without HTTP
 
 
 def models_in(annotation: object) -> list[type[BaseModel]]:

@@ -13,9 +13,7 @@ from mappings.engine import plan_event
 from mappings.loader import MappingError, load_mapping, parse_mapping
 from mappings.org_check import check_against_org, check_offline
 from mappings.plan import Lookup
-from sandbox.run import API_VERSION
 from sandbox.salesforce import SalesforceSandbox
-from sandbox.salesforce.api import ApiRequest
 
 DEFAULT = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
 TEXT = DEFAULT.read_text()
@@ -250,13 +248,7 @@ ORG = SalesforceSandbox(client_id="3MVG9unit", username="unit@bridge.sandbox",
 
 
 def org_problems(text: str) -> list:
-    def describe(name):
-        try:
-            return ORG.data_api.invoke(ApiRequest("GET", API_VERSION,
-                                                  ["sobjects", name, "describe"])).payload
-        except Exception:  # noqa: BLE001 - a 404: the org lacks the object
-            return None
-    return check_against_org(parse_mapping(text, DEFAULT), text, DEFAULT, describe)
+    return check_against_org(parse_mapping(text, DEFAULT), text, DEFAULT, ORG.describe)
 
 
 @pytest.mark.parametrize(

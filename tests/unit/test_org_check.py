@@ -9,9 +9,7 @@ from mappings.field_types import SOURCE_VALUES
 from mappings.loader import parse_mapping
 from mappings.models import SOURCES
 from mappings.org_check import check_against_org
-from sandbox.run import API_VERSION
-from sandbox.salesforce import SalesforceError, SalesforceSandbox
-from sandbox.salesforce.api import ApiRequest
+from sandbox.salesforce import SalesforceSandbox
 
 DEFAULT = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
 TEXT = DEFAULT.read_text()
@@ -22,22 +20,12 @@ def sandbox_org() -> SalesforceSandbox:
                              public_key_pem="unused: describe needs no login")
 
 
-def served(box: SalesforceSandbox, *segments: str) -> dict | None:
-    """What ``GET /services/data/vXX.X/<segments>`` answers; None for a 404."""
-    try:
-        return box.data_api.invoke(ApiRequest("GET", API_VERSION, list(segments))).payload
-    except SalesforceError as error:
-        assert error.status == 404
-        return None
-
-
 ORG = sandbox_org()  # read-only here; a test that changes its org builds its own
 
 
 def check(text: str, box: SalesforceSandbox = ORG):
-    names = [o["name"] for o in served(box, "sobjects")["sobjects"]]
     return check_against_org(parse_mapping(text, Path("m.yaml")), text, Path("m.yaml"),
-                             lambda name: served(box, "sobjects", name, "describe"), names)
+                             box.describe, box.object_names())
 
 
 def broken(old: str, new: str) -> str:
@@ -192,7 +180,7 @@ def test_every_source_has_a_known_kind():
 def test_unknown_object_is_suggested_without_the_org_list():
     text = broken("object: WeChat_Follower__c", "object: WeChat_Folower__c")
     problems = check_against_org(parse_mapping(text, Path("m.yaml")), text, "m.yaml",
-                                 lambda name: served(ORG, "sobjects", name, "describe"))
+                                 ORG.describe)
     assert [p.line for p in problems if "did you mean 'WeChat_Follower__c'?" in p.text] == [
         line_of(text, "WeChat_Folower__c")]
 
