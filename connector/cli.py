@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import signal
@@ -23,6 +24,9 @@ import threading
 from pathlib import Path
 
 from connector.errors import ConfigurationError
+
+# Modules that add their own subcommands: each has ``register(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -258,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview.set_defaults(func=cmd_mappings_preview)
     msub.add_parser("schema", help="JSON Schema of the mapping file, for editors").set_defaults(
         func=cmd_mappings_schema)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

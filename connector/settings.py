@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,11 @@ EXPECTS: dict[str, str] = {
     "WECHAT_PREVIOUS_ENCODING_AES_KEY": "the previous 43-character EncodingAESKey, during rotation",
     "WECHAT_ORIGINAL_ID": "the account's original id, gh_ followed by 12 hex characters",
     "WECHAT_API_BASE_URL": "the WeChat API base URL, default https://api.weixin.qq.com/",
+    "WECHAT_ACCOUNT_TYPE": "service or subscription (the mass-message quota: 4 a month, or 1 a day, per follower)",
+    "SALESFORCE_ORG_ID": "the 15- or 18-character Id of the org whose Outbound Messages are accepted",
+    "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the bridge's own writes are recognised",
+    "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
+    "POLL_LOOKBACK_SECONDS": "seconds the change poll looks back before its watermark",
     "MAPPING_FILE": "the path of the mapping YAML file",
     "WECHAT_ACCOUNTS": "a JSON array of the additional Official Accounts, each "
     '{"original_id", "app_id", "app_secret", "token", "encoding_aes_key"?, '
@@ -145,6 +150,20 @@ class Settings(SalesforceSettings):
     WECHAT_TIMESTAMP_WINDOW: int = Field(default=300, ge=1)
     # Bodies above this size get 413 before any XML parsing (real pushes are < 4 KiB).
     WECHAT_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+
+    # Quotas of the way back: a service account may mass-message each follower 4 times a
+    # calendar month, a subscription account once a day.
+    WECHAT_ACCOUNT_TYPE: Literal["service", "subscription"] = "service"
+
+    # The way back (Salesforce → WeChat). The org whose Outbound Messages are accepted
+    # (default: the org the bridge logs in to); the client name the bridge's own API calls
+    # carry in Sforce-Call-Options, by which its writes are recognised and not echoed.
+    SALESFORCE_ORG_ID: str | None = None
+    SALESFORCE_CLIENT_NAME: str = "WeChatBridge"
+    # The clock's change poll: how often, and how far before the watermark it looks again
+    # (SystemModstamp is set at commit start, so long transactions land "in the past").
+    POLL_INTERVAL_SECONDS: int = Field(default=60, ge=5)
+    POLL_LOOKBACK_SECONDS: int = Field(default=300, ge=0)
 
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"

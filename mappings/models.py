@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    field_validator,
     model_validator,
 )
 
-from mappings.transforms import parse_chain
+from mappings.messages_section import MessagesSection
+from mappings.qr_section import QrSection
+from mappings.reply_section import RepliesSection
+from mappings.rules import (  # noqa: F401 - re-exported
+    ORIGINS,
+    TEMPLATE_SLOT,
+    WECHAT_WRITABLE,
+    Conflict,
+    FieldRule,
+    FieldUse,
+    Strict,
+)
 from mappings.vocabulary import (  # noqa: F401 - re-exported
     API_NAME,
     EVENT_KINDS,
@@ -33,109 +40,7 @@ from mappings.vocabulary import (  # noqa: F401 - re-exported
     check_kind,
     check_source,
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# Conflict policies (HubSpot's sync rules): when an update of a matched person may
-# overwrite the value in Salesforce — only if it is blank there, never (written on create
-# only), only if the event is newer than the record's LastModifiedDate; ``dont_sync``: the
-# bridge never writes the field. Without one, an ``on: always`` value overwrites on every
-# event. ``connector/conflicts.py`` decides.
-Conflict = Literal["prefer_salesforce_unless_blank", "always_salesforce", "newest",
-                   "dont_sync"]
-
-# What the way back (Salesforce → WeChat) can write on a follower.
-WECHAT_WRITABLE = ("follower.remark", "follower.tag_names")
-ORIGINS = ("source", "value", "template", "coalesce")  # exactly one per field rule
-TEMPLATE_SLOT = re.compile(r"\{([^{}]*)\}")
-
-
-class FieldRule(Strict):
-    """Where one Salesforce field's value comes from.
-
-    Exactly one of ``source`` (a path such as ``follower.openid``), ``value`` (a
-    constant) or ``template`` (text with ``{follower.remark}``-style slots). Then
-    ``transform`` (a chain), then ``map`` (value → value). ``default`` is used when the
-    result is blank (or not in ``map``). ``on: create`` writes the field only when the
-    record is created; ``always`` also on later events. ``sync`` is the direction:
-    ``to_salesforce`` (WeChat → Salesforce), ``to_wechat`` (Salesforce → WeChat only:
-    the way back sets the follower's remark or tags from the field) or ``both``.
-    ``conflict`` (person fields with ``on: always``): when an update may overwrite the
-    value already in Salesforce — see :data:`Conflict`; ``dont_sync`` (anywhere): the
-    bridge never writes the field, in either direction.
-    """
-
-    source: str | None = None
-    value: Any = None
-    template: str | None = None
-    coalesce: list[str] | None = Field(default=None, min_length=2)
-    default: Any = None
-    transform: str | None = None
-    map: dict[str, Any] | None = None
-    on: Literal["create", "always"] = "create"
-    sync: Literal["to_salesforce", "to_wechat", "both"] = "to_salesforce"
-    conflict: Conflict | None = None
-
-    @field_validator("map", mode="before")
-    @classmethod
-    def _map_keys_as_text(cls, value: Any) -> Any:
-        # The engine looks values up as text, so YAML's 1 or true must be "1" or "True".
-        if isinstance(value, dict):
-            return {str(key): item for key, item in value.items()}
-        return value
-
-    @field_validator("coalesce")
-    @classmethod
-    def _coalesce(cls, value: list[str] | None) -> list[str] | None:
-        for source in value or ():
-            check_source(source)
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        if value is not None:
-            slots = TEMPLATE_SLOT.findall(value)
-            if not slots:
-                raise ValueError("a template needs at least one {source} slot")
-            for slot in slots:
-                check_source(slot.strip())
-        return value
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str | None) -> str | None:
-        return None if value is None else check_source(value)
-
-    @field_validator("transform")
-    @classmethod
-    def _transform(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_chain(value)
-        return value
-
-    @model_validator(mode="after")
-    def _direction(self) -> FieldRule:
-        # WeChat can take only a follower's remark and tags back from Salesforce.
-        if self.sync != "to_salesforce" and self.source not in WECHAT_WRITABLE:
-            what = ("a constant" if self.value is not None else "a template"
-                    if self.template is not None else "a coalesce" if self.coalesce
-                    else f"'{self.source}'")
-            raise ValueError(
-                f"sync: {self.sync} sends this field to WeChat, but WeChat can only take a "
-                f"remark or tags, and {what} is neither — use source: follower.remark or "
-                "source: follower.tag_names, or sync: to_salesforce")
-        return self
-
-    @model_validator(mode="after")
-    def _one_origin(self) -> FieldRule:
-        given = [k for k in ORIGINS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'source', 'value', 'template' or 'coalesce'")
-        return self
+from mappings.way_back_section import WayBackSection
 
 
 class FollowerSection(Strict):
@@ -227,23 +132,6 @@ class CaptureSection(Strict):
     fields: dict[ApiName, FieldRule] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class FieldUse:
-    """One place where the mapping names a Salesforce field.
-
-    ``path`` is the key path in the file (for line numbers); ``use`` says what the bridge
-    does with the field: ``write`` (a rule gives it a value), ``key`` (upsert by it),
-    ``link`` (a lookup to the person), ``match`` (queried to find a person).
-    """
-
-    path: tuple[str | int, ...]
-    object: str
-    field: str
-    use: Literal["write", "key", "link", "match"]
-    rule: FieldRule | None = None
-
-
-
 def _dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path)
 
@@ -289,6 +177,10 @@ class Mapping(Strict):
     campaigns: CampaignSection = Field(default_factory=CampaignSection)
     events: dict[EventKind, EventRule] = Field(default_factory=dict)
     capture: CaptureSection | None = None
+    qr: QrSection = Field(default_factory=QrSection)
+    replies: RepliesSection = Field(default_factory=RepliesSection)
+    way_back: WayBackSection = Field(default_factory=WayBackSection)
+    messages: MessagesSection = Field(default_factory=MessagesSection)
     accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
         default_factory=dict)
     # The effective mapping of each account in ``accounts``, built once (for_account is
@@ -385,6 +277,8 @@ class Mapping(Strict):
                                      cap.follower_link, "link"))
             uses += [FieldUse(("capture", "fields", fld), cap.object, fld, "write", rule)
                      for fld, rule in cap.fields.items()]
+        for section in (self.qr, self.replies, self.way_back, self.messages):
+            uses += section.field_uses()
         return uses
 
     def create_key(self) -> MatchRule | None:

@@ -36,6 +36,9 @@ from connector.errors import BridgeError, FatalError, RetriableError, SkippableE
 from connector.follower import Follower
 from connector.settings import Settings
 from connector.wechat.errors import classify, classify_http, is_token_error
+from connector.wechat.follower_writes import FollowerWriteVerbs
+from connector.wechat.qrcodes import QrCodeVerbs
+from connector.wechat.sends import MessageVerbs
 from connector.wechat.token import TokenCache
 from connector.wechat_accounts import WeChatAccount
 
@@ -108,7 +111,7 @@ def _retry_after(response: requests.Response | None) -> float | None:
         return None
 
 
-class WeChatGateway:
+class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
     """The bridge's verbs on the WeChat Official Account API.
 
     Args:
@@ -121,6 +124,10 @@ class WeChatGateway:
         session: the HTTP session (default: a new one); the token fetch uses it too.
         profile_ttl: seconds a fetched profile is served from Redis.
         tags_ttl: seconds the tag names are served from Redis.
+
+    The verbs that write (QR codes, remarks and tags, messages) are in mixins:
+    :mod:`connector.wechat.qrcodes`, :mod:`connector.wechat.follower_writes`,
+    :mod:`connector.wechat.sends`.
 
     Every verb raises only :class:`~connector.errors.BridgeError` subclasses (a Redis
     outage too: :class:`RetriableError` with ``system="redis"``).
