@@ -52,9 +52,12 @@ EXPECTS: dict[str, str] = {
     "WECHAT_PREVIOUS_ENCODING_AES_KEY": "the previous 43-character EncodingAESKey, during rotation",
     "WECHAT_ORIGINAL_ID": "the account's original id, gh_ followed by 12 hex characters",
     "WECHAT_API_BASE_URL": "the WeChat API base URL, default https://api.weixin.qq.com/",
-    "WECHAT_ACCOUNT_TYPE": "service or subscription (the mass-message quota: 4 a month, or 1 a day, per follower)",
-    "SALESFORCE_ORG_ID": "the 15- or 18-character Id of the org whose Outbound Messages are accepted",
-    "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the bridge's own writes are recognised",
+    "WECHAT_ACCOUNT_TYPE": "service or subscription (the mass-message quota: 4 a month, "
+                           "or 1 a day, per follower)",
+    "SALESFORCE_ORG_ID": "the 15- or 18-character Id of the org whose Outbound Messages "
+                         "are accepted",
+    "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the "
+                              "bridge's own writes are recognised",
     "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
     "POLL_LOOKBACK_SECONDS": "seconds the change poll looks back before its watermark",
     "MAPPING_FILE": "the path of the mapping YAML file",
