@@ -166,7 +166,7 @@ def find_campaign_facts(gateway: Gateway, plans: list[EventPlan],
               if (campaign := campaign_of(plan, facts)) and plan.openid in persons.found]
     campaigns = sorted({c for _, c in joined})
     found = sorted({p[1] for p in persons.found.values() if isinstance(p[1], str)})
-    if found and any(plan.progression for plan, _ in joined):
+    if found and any(plan.progression or plan.member_fields for plan, _ in joined):
         for chunk in _chunks(found, PERSONS_PER_QUERY):
             for row in gateway.query(MEMBERS, campaigns=campaigns, persons=list(chunk)):
                 person = row["LeadId"] or row["ContactId"]
@@ -178,24 +178,29 @@ def find_campaign_facts(gateway: Gateway, plans: list[EventPlan],
     return facts
 
 
-def prepare(gateway: Gateway, plans: list[EventPlan]) -> tuple[Persons, list[Write]]:
+def prepare(gateway: Gateway, plans: list[EventPlan],
+            touches: dict | None = None) -> tuple[Persons, list[Write]]:
     """Everything short of writing: the persons found and the writes to make.
+    ``touches``: the batch's campaign touches (``connector/touches.py``), for the
+    mapping's ``member_fields``.
 
     Raises:
         RetriableError, FatalError: a lookup query failed as a whole.
     """
     persons = resolve_persons(plans, find_persons(gateway, plans))
     facts = find_campaign_facts(gateway, plans, persons)
+    facts.touches = dict(touches or {})
     return persons, plan_writes(plans, persons, facts)
 
 
-def apply_plans(gateway: Gateway, plans: list[EventPlan]) -> BatchOutcome:
-    """Write ``plans`` to Salesforce.
+def apply_plans(gateway: Gateway, plans: list[EventPlan],
+                touches: dict | None = None) -> BatchOutcome:
+    """Write ``plans`` to Salesforce (``touches``: as :func:`prepare`).
 
     Raises:
         RetriableError, FatalError: a whole call failed; nothing is known per record.
     """
-    persons, writes = prepare(gateway, plans)
+    persons, writes = prepare(gateway, plans, touches)
     out = BatchOutcome()
     ids: dict[Ref, str] = {}
     failed: dict[Ref, BridgeError] = {}

@@ -12,6 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SUBSCRIBE_SCENE_PREFIX = "qrscene_"
+CHANNEL_SEPARATOR = "."  # connector.scenes.SEPARATOR: <prefix><key>.<channel>
+
+# What a follower does, as opposed to what happens to them (an unfollow) or what WeChat
+# reports (job-finish events, the periodic location report): the kinds that count as an
+# interaction, and so set a follower's last-interaction time.
+ACTS = frozenset({
+    "subscribe", "scan", "click", "view", "view_miniprogram", "scancode_push",
+    "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
+    "location_select", "subscribe_msg_popup_event", "text", "image", "voice", "video",
+    "shortvideo", "link", "location",
+})
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,27 @@ class InboundEvent:
     def phone(self) -> str | None:
         """A ``Phone`` field some form integrations add to the push (not WeChat's own)."""
         return self._field("Phone")
+
+    @property
+    def channel(self) -> str | None:
+        """The channel of a channel QR code (``sfc_<Id>.store-042`` → ``store-042``)."""
+        if not self.scene or CHANNEL_SEPARATOR not in self.scene:
+            return None
+        return self.scene.partition(CHANNEL_SEPARATOR)[2] or None
+
+    @property
+    def rule_name(self) -> str:
+        """The mapping's ``events:`` key: ``subscribe``, ``scan``, ``text``..."""
+        return self.event if self.msg_type == "event" and self.event else self.msg_type
+
+    @property
+    def interaction_time(self) -> int | None:
+        """CreateTime when the follower did something (see :data:`ACTS`); None for an
+        unfollow, a job-finish report or the automatic location report."""
+        name = self.rule_name
+        if self.msg_type == "event" and name == "location":
+            return None  # the periodic report WeChat sends, not something the user did
+        return self.create_time if name in ACTS else None
 
     @property
     def kind(self) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from connector.touches import Touch
 from mappings.plan import EventPlan
+from mappings.transforms import unix_to_datetime
 
 if TYPE_CHECKING:
     from connector.writes import Write
@@ -24,12 +26,14 @@ class CampaignFacts:
     ``by_scene``: (field, value) → Campaign Id, for ``resolve: {field: ...}``.
     ``members``: (campaign, person Id) → (CampaignMember Id, Status), read only when a
     plan has a ``progression``. ``statuses``: campaign → {Label: SortOrder}, read only
-    when a plan creates missing statuses.
+    when a plan creates missing statuses. ``touches``: (campaign key, openid) → the
+    follower's touches of the campaign (``connector/touches.py``), for ``member_fields``.
     """
 
     by_scene: dict[tuple[str, str], str] = field(default_factory=dict)
     members: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
     statuses: dict[str, dict[str, int]] = field(default_factory=dict)
+    touches: dict[tuple[str, str], Touch] = field(default_factory=dict)
 
 
 def campaign_of(plan: EventPlan, facts: CampaignFacts) -> str | None:
@@ -53,6 +57,7 @@ class _Member:
     status: str | None
     events: list[str]
     plan: EventPlan  # the first plan: its progression and status settings apply
+    openids: set[str] = field(default_factory=set)
 
 
 def _members(plans: list[EventPlan], found: dict, facts: CampaignFacts) -> list[_Member]:
@@ -66,6 +71,7 @@ def _members(plans: list[EventPlan], found: dict, facts: CampaignFacts) -> list[
         member = members.setdefault((campaign[:15], *person),
                                     _Member(campaign, *person, plan.member_status, [], plan))
         member.events.append(plan.key)
+        member.openids.add(plan.openid)
         if rank(plan.progression, plan.member_status) > rank(plan.progression, member.status):
             member.status = plan.member_status
     return list(members.values())
@@ -92,14 +98,19 @@ def member_writes(plans: list[EventPlan], found: dict, facts: CampaignFacts) -> 
     for m in members:
         existing = facts.members.get((m.campaign[:15], m.person)) \
             if isinstance(m.person, str) else None
+        touched = touch_values(m, facts)
         if existing is None:
-            record = {"CampaignId": m.campaign, f"{m.obj}Id": m.person}
+            record = {"CampaignId": m.campaign, f"{m.obj}Id": m.person, **touched}
             if m.status:
                 record["Status"] = m.status
             creates.append((record, tuple(m.events)))
-        elif rank(m.plan.progression, m.status) > rank(m.plan.progression, existing[1]) \
+            continue
+        record = {"Id": existing[0], **touched}
+        if rank(m.plan.progression, m.status) > rank(m.plan.progression, existing[1]) \
                 and rank(m.plan.progression, existing[1]) >= 0:
-            updates.append(({"Id": existing[0], "Status": m.status}, tuple(m.events)))
+            record["Status"] = m.status
+        if len(record) > 1:
+            updates.append((record, tuple(m.events)))
     if creates:
         writes.append(Write("create", "CampaignMember", None, tuple(r for r, _ in creates),
                             tuple(e for _, e in creates), duplicate_ok=True))
@@ -107,6 +118,29 @@ def member_writes(plans: list[EventPlan], found: dict, facts: CampaignFacts) -> 
         writes.append(Write("update", "CampaignMember", "Id", tuple(r for r, _ in updates),
                             tuple(e for _, e in updates)))
     return writes
+
+
+def touch_values(member: _Member, facts: CampaignFacts) -> dict[str, object]:
+    """The member's ``member_fields`` from its followers' touches (a person with several
+    followers, one per account, has the earliest first touch, the latest last touch and
+    the sum of the scans); blank values are left out."""
+    wanted, key = member.plan.member_fields, member.plan.campaign_key
+    found = [t for openid in sorted(member.openids)
+             if (t := facts.touches.get((key, openid))) is not None]
+    if not wanted or not found:
+        return {}
+    first = min(found, key=lambda t: t.first)
+    last = max(found, key=lambda t: t.last)
+    combined = Touch(first.first, last.last, sum(t.scans for t in found),
+                     first.first_channel, last.last_channel)
+    out: dict[str, object] = {}
+    for name, attribute in wanted.items():
+        value = combined.value(attribute)
+        if attribute in ("first_touch", "last_touch"):
+            value = unix_to_datetime(value)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def _status_records(members: list[_Member],

@@ -22,8 +22,10 @@ import uuid
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 
+from connector import touches, windows
 from connector.bridge import apply_plans
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
 from connector.events import InboundEvent
@@ -143,6 +145,23 @@ def _plan_all(ctx: WorkerContext, events: dict[str, InboundEvent],
     return plans, unmapped
 
 
+def _note_acts(ctx: WorkerContext, events: dict[str, InboundEvent],
+               plans: list[EventPlan]) -> dict:
+    """Record what the followers did, in Redis, once per event however often it runs:
+    the messaging windows their acts open, and their campaign touches (returned, for the
+    CampaignMember fields).
+
+    Raises:
+        RetriableError: Redis is unreachable.
+    """
+    try:
+        windows.record_many(ctx.redis, [(e.account, e.openid, e.rule_name, e.create_time)
+                                        for e in events.values()])
+        return touches.record(ctx.redis, touches.touches_of(plans, events))
+    except RedisError as error:
+        raise RetriableError(f"Redis: {error}", system="redis") from None
+
+
 def _keep_unhandled(redis: Redis, event: InboundEvent, reason: str) -> None:
     redis.xadd(UNHANDLED, {"key": event.dedupe_key, "kind": event.kind, "reason": reason,
                            "event": json.dumps(event.to_dict())},
@@ -161,7 +180,8 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
     try:
         profiles = profiles_for(ctx, list(events.values()))
         plans, unmapped = _plan_all(ctx, events, profiles)
-        result = apply_plans(ctx.salesforce, plans) if plans else None
+        touched = _note_acts(ctx, events, plans)
+        result = apply_plans(ctx.salesforce, plans, touched) if plans else None
     except RetriableError as error:
         batching.release(ctx.redis, owner, list(events))
         return _retry_or_give_up(key, error, retries_done)

@@ -12,6 +12,7 @@ from typing import Any
 
 from connector.events import InboundEvent
 from connector.follower import Follower
+from connector.scenes import parse_scene
 from mappings.models import TEMPLATE_SLOT, EventRule, FieldRule, Mapping
 from mappings.plan import CaptureRecord, EventPlan, Lookup, PersonPlan
 from mappings.transforms import apply_chain
@@ -30,7 +31,7 @@ class UnmappedEvent(Exception):
 
 def event_rule_name(event: InboundEvent) -> str:
     """The ``events:`` key for this event (``subscribe``, ``scan``, ``text``...)."""
-    return event.event if event.msg_type == "event" and event.event else event.msg_type
+    return event.rule_name
 
 
 def source_value(path: str, event: InboundEvent, follower: Follower,
@@ -103,21 +104,24 @@ def _render_all(rules: dict[str, FieldRule], event, follower, campaign_id, obj: 
 def resolve_campaign(scene: str | None, mapping: Mapping) -> tuple[str | None, str | None]:
     """(CampaignId, note) for a scene string; note explains a scene that names none."""
     prefix = mapping.campaigns.scene_prefix
-    if not scene or not scene.startswith(prefix):
+    parsed = parse_scene(scene, [prefix])
+    if parsed is None:
         return None, None
-    candidate = scene[len(prefix):]
-    if not CAMPAIGN_ID.match(candidate):
-        return None, f"scene {scene!r} has prefix {prefix!r} but {candidate!r} is no Campaign Id"
-    return candidate, None
+    if not CAMPAIGN_ID.match(parsed.key):
+        return None, (f"scene {scene!r} has prefix {prefix!r} but {parsed.key!r} is no "
+                      "Campaign Id")
+    return parsed.key, None
 
 
 def scene_lookup(scene: str | None, mapping: Mapping) -> Lookup | None:
     """The Campaign query for a scene under ``resolve: {field: ...}``: the scene after
-    ``scene_prefix`` is the field's value (the bridge runs one query per batch)."""
-    prefix, resolve = mapping.campaigns.scene_prefix, mapping.campaigns.resolve
-    if resolve == "id" or not scene or not scene.startswith(prefix) or scene == prefix:
+    ``scene_prefix`` (and before a channel) is the field's value (the bridge runs one
+    query per batch)."""
+    resolve = mapping.campaigns.resolve
+    parsed = parse_scene(scene, [mapping.campaigns.scene_prefix])
+    if resolve == "id" or parsed is None:
         return None
-    return Lookup("Campaign", resolve.field, scene[len(prefix):])
+    return Lookup("Campaign", resolve.field, parsed.key)
 
 
 def handles(mapping: Mapping, event: InboundEvent) -> bool:
@@ -212,6 +216,8 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
 
     campaigns = mapping.campaigns
     status = campaigns.status.get(kind) if campaign_id or campaign_lookup else None
+    campaign_key = campaign_id[:15] if campaign_id else (
+        campaign_lookup.value if campaign_lookup else None)
     return EventPlan(
         key=event.dedupe_key,
         openid=follower.openid,
@@ -225,6 +231,8 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
         member_status=status,
         campaign_lookup=campaign_lookup,
         progression=tuple(campaigns.progression),
+        campaign_key=campaign_key,
+        member_fields=dict(campaigns.member_fields) if campaign_key else {},
         create_missing_statuses=campaigns.create_missing_statuses,
         capture=(capture_record(event, follower, mapping, campaign_id, lengths)
                  if captured else None),

@@ -73,6 +73,13 @@ class MatchRule(Strict):
         return self
 
 
+# What a CampaignMember field can hold of a person's touches of the campaign: the first
+# and latest scan or follow (datetimes), the number of scans and follows, and the channel
+# (of a channel code; blank for the campaign's own code) of the first and the latest.
+TOUCH_VALUES = ("first_touch", "last_touch", "scans", "first_channel", "last_channel")
+TouchValue = Literal["first_touch", "last_touch", "scans", "first_channel", "last_channel"]
+
+
 class SceneField(Strict):
     """Look the scene up on a Campaign field (e.g. ``WeChat_Scene__c``)."""
 
@@ -86,7 +93,9 @@ class CampaignSection(Strict):
     ``{field: X}`` (the Campaign whose field X equals the scene after the prefix).
     ``progression``: statuses in order; an existing member is moved to a later status,
     never to an earlier one. ``create_missing_statuses``: add the statuses the bridge
-    writes to a campaign that lacks them (CampaignMemberStatus).
+    writes to a campaign that lacks them (CampaignMemberStatus). ``member_fields``:
+    CampaignMember fields the bridge keeps, each from one of :data:`TOUCH_VALUES` (the
+    person's touches of the campaign, every scan and follow so far, counted once each).
     """
 
     scene_prefix: str = "sfc_"
@@ -94,6 +103,7 @@ class CampaignSection(Strict):
     status: dict[Literal["subscribe", "scan"], str] = Field(default_factory=dict)
     progression: list[str] = Field(default_factory=list)
     create_missing_statuses: bool = False
+    member_fields: dict[ApiName, TouchValue] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _statuses_in_progression(self) -> CampaignSection:
@@ -277,6 +287,8 @@ class Mapping(Strict):
                                      cap.follower_link, "link"))
             uses += [FieldUse(("capture", "fields", fld), cap.object, fld, "write", rule)
                      for fld, rule in cap.fields.items()]
+        uses += [FieldUse(("campaigns", "member_fields", fld), "CampaignMember", fld, "write")
+                 for fld in self.campaigns.member_fields]
         for section in (self.qr, self.replies, self.way_back, self.messages):
             uses += section.field_uses()
         return uses

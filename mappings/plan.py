@@ -72,6 +72,10 @@ class EventPlan:
     # the Campaign to find by a field (campaigns.resolve: {field: ...}) instead of its Id
     campaign_lookup: Lookup | None = None
     progression: tuple[str, ...] = ()  # member statuses, earliest first
+    # what the scene names (connector/touches.py keys touches by it): the 15-character
+    # Campaign Id, or the Campaign field's value; and the member fields kept from touches
+    campaign_key: str | None = None
+    member_fields: dict[str, str] = field(default_factory=dict)
     create_missing_statuses: bool = False
     capture: CaptureRecord | None = None
     notes: tuple[str, ...] = ()

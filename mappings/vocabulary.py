@@ -19,7 +19,8 @@ SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
     "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
                     + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
-                       "longitude", "label", "email", "phone"]),
+                       "longitude", "label", "email", "phone", "channel",
+                       "interaction_time"]),
     "campaign": ["id"],
 }
 # Sources every push or profile carries: a rule reading one (untransformed) is never blank.
