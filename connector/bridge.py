@@ -110,6 +110,10 @@ def find_persons(gateway: Gateway, plans: list[EventPlan]) -> Found:
     for person in person_plans:
         for obj, conflicts in person.conflicts.items():
             compared.setdefault(obj, set()).update(read_fields(conflicts))
+    for plan in plans:  # lifecycle rules compare fields of the person
+        if plan.person is not None and plan.lifecycle is not None:
+            for obj, names in plan.lifecycle.person_fields().items():
+                compared.setdefault(obj, set()).update(names)
     found: Found = {}
     for (obj, fld), values in wanted.items():
         with_conversion = (obj, fld) in converted
@@ -178,6 +182,27 @@ def find_campaign_facts(gateway: Gateway, plans: list[EventPlan],
     return facts
 
 
+STAGES = "SELECT {:literal}, {:literal} FROM {:literal} WHERE {:literal} IN {values}"
+
+
+def find_stages(gateway: Gateway, plans: list[EventPlan]) -> dict[str, str | None]:
+    """The lifecycle stage each follower of ``plans`` has in Salesforce (openid → stage;
+    absent: no follower record yet), one query per 200 followers, only when the mapping
+    has a ``lifecycle:``."""
+    wanted: dict[tuple[str, str, str], set[str]] = {}
+    for plan in plans:
+        if plan.lifecycle is not None:
+            key = (plan.follower_object, plan.follower_key_field, plan.lifecycle.field)
+            wanted.setdefault(key, set()).add(plan.openid)
+    stages: dict[str, str | None] = {}
+    for (obj, key_field, fld), openids in wanted.items():
+        for chunk in _chunks(sorted(openids)):
+            for row in gateway.query(STAGES, key_field, fld, obj, key_field,
+                                     values=list(chunk)):
+                stages[str(row[key_field])] = row.get(fld)
+    return stages
+
+
 def prepare(gateway: Gateway, plans: list[EventPlan],
             touches: dict | None = None) -> tuple[Persons, list[Write]]:
     """Everything short of writing: the persons found and the writes to make.
@@ -190,7 +215,7 @@ def prepare(gateway: Gateway, plans: list[EventPlan],
     persons = resolve_persons(plans, find_persons(gateway, plans))
     facts = find_campaign_facts(gateway, plans, persons)
     facts.touches = dict(touches or {})
-    return persons, plan_writes(plans, persons, facts)
+    return persons, plan_writes(plans, persons, facts, find_stages(gateway, plans))
 
 
 def apply_plans(gateway: Gateway, plans: list[EventPlan],

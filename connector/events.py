@@ -125,6 +125,12 @@ class InboundEvent:
         return self._field("Label")
 
     @property
+    def status(self) -> str | None:
+        """A job-finish event's Status (``success``, ``failed: system failed``,
+        ``err(30003)``...)."""
+        return self._field("Status")
+
+    @property
     def email(self) -> str | None:
         """An ``Email`` field some form integrations add to the push (not WeChat's own)."""
         return self._field("Email")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from connector.conflicts import updatable
 from connector.members import CampaignFacts, member_writes
+from mappings.lifecycle import next_stage
 from mappings.plan import EventPlan, Lookup
 
 
@@ -98,6 +99,7 @@ def resolve_persons(plans: list[EventPlan], found: Found) -> Persons:
     value) → rows), the first lookup that picks one winning, or decide to create one.
     Pure; the lookups are the caller's I/O."""
     persons = Persons()
+    firsts = first_person_plans(plans)
     for openid, plan in latest_person_plans(plans).items():
         person = plan.person
         hit = next((picked for lk in person.lookups
@@ -109,7 +111,10 @@ def resolve_persons(plans: list[EventPlan], found: Found) -> Persons:
                 persons.rows[openid] = dict(row)
         elif person.create_object and person.create_key:
             key = person.create_key
-            record = {**person.create_fields, key.field: key.value}
+            # Created as the follower's first event of the batch would have created it, so
+            # how events fall into batches never changes what is written (event.channel...).
+            first = firsts[openid].person
+            record = {**first.create_fields, key.field: key.value}
             persons.found[openid] = (key.object, Ref(key.object, key.field, key.value))
             persons.to_create[openid] = (key.object, key.field, record)
     return persons
@@ -127,6 +132,12 @@ def by_follower(plans: list[EventPlan]) -> dict[str, list[EventPlan]]:
     return groups
 
 
+def first_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
+    """Per follower, the oldest plan that looks for a person."""
+    return {openid: next(p for p in ps if p.person)
+            for openid, ps in by_follower(plans).items() if any(p.person for p in ps)}
+
+
 def latest_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
     """Per follower, the newest plan that looks for a person."""
     return {openid: [p for p in ps if p.person][-1]
@@ -134,10 +145,13 @@ def latest_person_plans(plans: list[EventPlan]) -> dict[str, EventPlan]:
 
 
 def plan_writes(plans: list[EventPlan], persons: Persons,
-                facts: CampaignFacts | None = None) -> list[Write]:
+                facts: CampaignFacts | None = None,
+                stages: dict[str, str | None] | None = None) -> list[Write]:
     """The writes, in the order they must run. ``facts``: what the campaign queries found
     (none are needed for the default mapping). A matched person's update leaves out the
-    values its conflict policies keep (``connector/conflicts.py``). Pure."""
+    values its conflict policies keep (``connector/conflicts.py``). ``stages``: the
+    followers' lifecycle stages in Salesforce (openid → stage), when the mapping has a
+    ``lifecycle:``. Pure."""
     groups = by_follower(plans)
     keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
     writes: list[Write] = []
@@ -173,6 +187,10 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
         if person and person[0] in links:
             record[links[person[0]]] = person[1]
         last = ps[-1]
+        if last.lifecycle is not None:
+            stage = _stage(ps, persons, (stages or {}).get(openid))
+            if stage is not None and stage != (stages or {}).get(openid):
+                record[last.lifecycle.field] = stage
         record[last.follower_key_field] = openid
         followers.setdefault((last.follower_object, last.follower_key_field), []).append(
             (openid, record))
@@ -182,6 +200,19 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
     writes += _capture_writes(plans)
     writes += member_writes(plans, persons.found, facts or CampaignFacts())
     return writes
+
+
+def _stage(plans: list[EventPlan], persons: Persons, current: str | None) -> str | None:
+    """The follower's lifecycle stage after its ``plans`` (oldest first), from
+    ``current``: the rules each event fires, given what is known of its person (the row
+    the lookup read, or the record the batch creates)."""
+    openid, life = plans[-1].openid, plans[-1].lifecycle
+    obj, person = persons.found.get(openid, (None, None))
+    row = persons.rows.get(openid)
+    if isinstance(person, Ref) and openid in persons.to_create:
+        row = persons.to_create[openid][2]
+    hits = [rule for plan in plans for rule in life.fired(plan.kind, obj, row)]
+    return next_stage(life.stages, current, hits)
 
 
 def _capture_writes(plans: list[EventPlan]) -> list[Write]:

@@ -177,6 +177,7 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
     fields = _render_all(section.fields, event, follower, campaign_id, section.object, lengths)
     fields.update(_render_all(rule.follower, event, follower, campaign_id, section.object,
                               lengths))
+    fields.update(dict.fromkeys(rule.erase))  # None: emptied in Salesforce
 
     person = None
     if rule.person:
@@ -237,4 +238,6 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
         capture=(capture_record(event, follower, mapping, campaign_id, lengths)
                  if captured else None),
         notes=tuple(notes),
+        kind=kind,
+        lifecycle=mapping.lifecycle.plan() if mapping.lifecycle is not None else None,
     )

@@ -77,6 +77,9 @@ SOURCE_VALUES: dict[str, Produced] = {
     "event.label": Produced("text", 255),
     "event.email": Produced("text", 80),  # Salesforce's Email length
     "event.phone": Produced("text", 40),  # Salesforce's Phone length
+    "event.channel": Produced("text", 64),  # a scene string is at most 64 characters
+    "event.interaction_time": Produced("int"),
+    "event.status": Produced("text", 64),
     "campaign.id": Produced("id", 18),
 }
 

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from mappings.lifecycle import LifecycleSection
 from mappings.messages_section import MessagesSection
 from mappings.qr_section import QrSection
 from mappings.reply_section import RepliesSection
@@ -121,9 +122,16 @@ class CampaignSection(Strict):
 
 
 class EventRule(Strict):
+    """What an event kind does: ``person`` (find or create the follower's person),
+    ``campaign`` (make the person a member of the scene's campaign), ``follower`` (more
+    follower fields), ``erase`` (follower fields emptied — an unfollow's privacy mode:
+    WeChat's rules ask to delete an unfollower's data; the OpenID, links and campaign
+    history stay, so counts stay right)."""
+
     person: bool = False
     campaign: bool = False
     follower: dict[ApiName, FieldRule] = Field(default_factory=dict)
+    erase: list[ApiName] = Field(default_factory=list)
 
 
 class CaptureSection(Strict):
@@ -191,6 +199,7 @@ class Mapping(Strict):
     replies: RepliesSection = Field(default_factory=RepliesSection)
     way_back: WayBackSection = Field(default_factory=WayBackSection)
     messages: MessagesSection = Field(default_factory=MessagesSection)
+    lifecycle: LifecycleSection | None = None
     accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
         default_factory=dict)
     # The effective mapping of each account in ``accounts``, built once (for_account is
@@ -237,6 +246,13 @@ class Mapping(Strict):
                 problems.append((("follower", "link", obj), f"follower.link names {obj}, "
                                  f"which no match rule looks up — add a match rule on {obj} "
                                  "or remove the link"))
+        for kind, event_rule in self.events.items():
+            kept = {self.follower.external_id, *self.follower.link.values()}
+            for i, fld in enumerate(event_rule.erase):
+                if fld in kept:
+                    problems.append((("events", kind, "erase", i), f"{fld} cannot be erased: "
+                                     "the follower's key and person links keep its campaign "
+                                     "history countable — remove it from erase"))
         return problems + self._conflict_problems()
 
     def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -246,7 +262,7 @@ class Mapping(Strict):
         problems = []
         for use in self.field_uses():
             rule = use.rule
-            if use.use != "write" or rule.conflict in (None, "dont_sync"):
+            if use.use != "write" or rule is None or rule.conflict in (None, "dont_sync"):
                 continue
             name, where = _dotted(use.path), use.path + ("conflict",)
             if use.path[0] != "objects":
@@ -289,6 +305,14 @@ class Mapping(Strict):
                      for fld, rule in cap.fields.items()]
         uses += [FieldUse(("campaigns", "member_fields", fld), "CampaignMember", fld, "write")
                  for fld in self.campaigns.member_fields]
+        for kind, event_rule in self.events.items():
+            uses += [FieldUse(("events", kind, "erase", i), follower.object, fld, "write")
+                     for i, fld in enumerate(event_rule.erase)]
+        if self.lifecycle is not None:
+            life = self.lifecycle
+            uses.append(FieldUse(("lifecycle", "field"), follower.object, life.field, "write"))
+            uses += [FieldUse(("lifecycle", "rules", i, "field"), r.object, r.field, "read")
+                     for i, r in enumerate(life.rules) if r.object and r.field]
         for section in (self.qr, self.replies, self.way_back, self.messages):
             uses += section.field_uses()
         return uses

@@ -344,7 +344,8 @@ class _Checker:
             if field is None:
                 continue
             if use.use == "write":
-                if use.rule.sync != "to_wechat" and use.rule.conflict != "dont_sync":
+                rule = use.rule  # None: a value the bridge computes (member touches...)
+                if rule is None or (rule.sync != "to_wechat" and rule.conflict != "dont_sync"):
                     self.check_write(use, field)  # not: only read, or never written
             elif use.use == "key":  # a capture record is keyed by its event's dedupe key
                 captured = use.path[0] == "capture"
@@ -352,7 +353,7 @@ class _Checker:
             elif use.use == "link":  # a capture links to the follower, a follower to a person
                 target = m.follower.object if use.path[0] == "capture" else str(use.path[-1])
                 self.check_link(use, field, target)
-            else:
+            elif use.use == "match":
                 self.check_match(use, field)
                 if use.path[1] == key_index and key_rule is not None:
                     self.check_key(use, field, key_rule.source)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mappings.lifecycle import Lifecycle
+
 
 @dataclass(frozen=True)
 class Lookup:
@@ -79,6 +81,8 @@ class EventPlan:
     create_missing_statuses: bool = False
     capture: CaptureRecord | None = None
     notes: tuple[str, ...] = ()
+    kind: str = ""  # the events: key (subscribe, scan, text...), for lifecycle rules
+    lifecycle: Lifecycle | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe view, for previews and job results."""

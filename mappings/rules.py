@@ -122,11 +122,12 @@ class FieldUse:
 
     ``path`` is the key path in the file (for line numbers); ``use`` says what the bridge
     does with the field: ``write`` (a rule gives it a value), ``key`` (upsert by it),
-    ``link`` (a lookup to the person), ``match`` (queried to find a person).
+    ``link`` (a lookup to the person), ``match`` (queried to find a person), ``read``
+    (only selected: its value is used, e.g. a Campaign's auto-reply).
     """
 
     path: tuple[str | int, ...]
     object: str
     field: str
-    use: Literal["write", "key", "link", "match"]
+    use: Literal["write", "key", "link", "match", "read"]
     rule: FieldRule | None = None

@@ -19,7 +19,7 @@ SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
     "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
                     + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
-                       "longitude", "label", "email", "phone", "channel",
+                       "longitude", "label", "email", "phone", "channel", "status",
                        "interaction_time"]),
     "campaign": ["id"],
 }

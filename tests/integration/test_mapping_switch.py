@@ -8,7 +8,9 @@ from connector.status import collect_status
 from mappings.loader import parse_mapping
 from mappings.org_check import check_against_org
 
-DEFAULT = DEFAULT_MAPPING.read_text()
+SHIPPED = DEFAULT_MAPPING.read_text()
+# The shipped mapping without its engagement capture: these setups decide what they record.
+DEFAULT = SHIPPED[:SHIPPED.index("\ncapture:")] + SHIPPED[SHIPPED.index("\nlifecycle:"):]
 
 # "Every follower a Lead": Leads only, Contacts never looked at.
 EVERY_FOLLOWER_A_LEAD = DEFAULT.replace(

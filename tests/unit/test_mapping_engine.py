@@ -104,8 +104,8 @@ def test_unsubscribe_writes_state_only():
     assert plan.person is None and plan.link_fields == {}
 
 
-@pytest.mark.parametrize("event", [push("CLICK", "MENU_1"), push(msg_type="text", Content="hi",
-                                                                  MsgId="123")])
+@pytest.mark.parametrize("event", [push("scancode_push", "MENU_1"),
+                                   push(msg_type="image", PicUrl="http://x/1.png", MsgId="123")])
 def test_kinds_without_rule_are_unmapped(event):
     with pytest.raises(UnmappedEvent, match="no rule for"):
         plan_event(event, FOLLOWER, MAPPING)
