@@ -11,8 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.scenes import SEPARATOR as CHANNEL_SEPARATOR
+from connector.scenes import split_version
+
 SUBSCRIBE_SCENE_PREFIX = "qrscene_"
-CHANNEL_SEPARATOR = "."  # connector.scenes.SEPARATOR: <prefix><key>.<channel>
 
 # What a follower does, as opposed to what happens to them (an unfollow) or what WeChat
 # reports (job-finish events, the periodic location report): the kinds that count as an
@@ -145,7 +147,7 @@ class InboundEvent:
         """The channel of a channel QR code (``sfc_<Id>.store-042`` → ``store-042``)."""
         if not self.scene or CHANNEL_SEPARATOR not in self.scene:
             return None
-        return self.scene.partition(CHANNEL_SEPARATOR)[2] or None
+        return split_version(self.scene.partition(CHANNEL_SEPARATOR)[2])[0]
 
     @property
     def rule_name(self) -> str:
