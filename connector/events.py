@@ -173,12 +173,16 @@ class InboundEvent:
         """The idempotency key, safe to use as an RQ job id.
 
         Messages carry a MsgId, unique per account; events have none, so their key is the
-        hash of FromUserName + CreateTime + Event + EventKey (what WeChat's FAQ prescribes).
+        hash of FromUserName + CreateTime + Event + EventKey (what WeChat's FAQ prescribes)
+        — and MsgID for the job-finish events that carry one.
         """
         if self.msg_type != "event" and self.msg_id:
             return f"wx-msg-{self.account}-{self.msg_id}"
         parts = [self.account, self.openid, str(self.create_time)]
-        basis = "\x1f".join(parts + [self.event or "", self.event_key or ""])
+        parts += [self.event or "", self.event_key or ""]
+        if self.msg_id:  # job-finish reports: two jobs may finish for one follower at once
+            parts.append(self.msg_id)
+        basis = "\x1f".join(parts)
         return "wx-evt-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
     def to_dict(self) -> dict[str, Any]:

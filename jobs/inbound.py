@@ -33,7 +33,9 @@ from connector.follower import Follower
 from jobs import batching
 from jobs.context import WorkerContext, get_context
 from jobs.lengths import field_lengths
+from jobs.messages import record_job_finish
 from jobs.queues import INBOUND
+from jobs.replies import reply_after_batch
 from jobs.retry import MAX_RETRIES, retry_delay, with_jitter
 from mappings.engine import UnmappedEvent, handles, plan_event
 from mappings.plan import EventPlan
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 UNHANDLED = "bridge:unhandled"  # a stream operators can read and replay from
 UNHANDLED_MAX = 100_000
 WAIT_STEP = 0.2
+JOB_FINISH = ("templatesendjobfinish", "masssendjobfinish")
 
 
 def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
@@ -162,6 +165,23 @@ def _note_acts(ctx: WorkerContext, events: dict[str, InboundEvent],
         raise RetriableError(f"Redis: {error}", system="redis") from None
 
 
+def _record_job_finish(ctx: WorkerContext, reports: list[InboundEvent]) -> None:
+    """Recipient statuses from job-finish reports. A refusal Salesforce will repeat is
+    logged with the reports' keys (the mapping still records the events) rather than
+    failing the whole batch; a transient one retries the batch (reports count once).
+
+    Raises:
+        RetriableError: Salesforce or Redis could not be reached.
+    """
+    if not reports:
+        return
+    try:
+        record_job_finish(ctx, reports)
+    except FatalError as error:
+        log.error("job-finish reports %s not applied to their recipients: %s",
+                  ", ".join(e.dedupe_key for e in reports), error)
+
+
 def _keep_unhandled(redis: Redis, event: InboundEvent, reason: str) -> None:
     redis.xadd(UNHANDLED, {"key": event.dedupe_key, "kind": event.kind, "reason": reason,
                            "event": json.dumps(event.to_dict())},
@@ -181,6 +201,12 @@ def _run_batch(ctx: WorkerContext, event: InboundEvent, claimed: list[str], owne
         profiles = profiles_for(ctx, list(events.values()))
         plans, unmapped = _plan_all(ctx, events, profiles)
         touched = _note_acts(ctx, events, plans)
+        # Auto-replies the callback could not give go out first: WeChat's window for them
+        # closes a minute after the scan, whatever Salesforce does. Never raises.
+        reply_after_batch(ctx, list(events.values()))
+        # Job-finish reports update the recipients of the messages they report on (each
+        # report counted once), besides whatever the mapping records of them.
+        _record_job_finish(ctx, [e for e in events.values() if e.rule_name in JOB_FINISH])
         result = apply_plans(ctx.salesforce, plans, touched) if plans else None
     except RetriableError as error:
         batching.release(ctx.redis, owner, list(events))

@@ -314,8 +314,9 @@ class Mapping(Strict):
             uses.append(FieldUse(("lifecycle", "field"), follower.object, life.field, "write"))
             uses += [FieldUse(("lifecycle", "rules", i, "field"), r.object, r.field, "read")
                      for i, r in enumerate(life.rules) if r.object and r.field]
-        for section in (self.qr, self.replies, self.way_back, self.messages):
+        for section in (self.qr, self.replies, self.way_back):
             uses += section.field_uses()
+        uses += self.messages.field_uses(follower.object)
         return uses
 
     def create_key(self) -> MatchRule | None:

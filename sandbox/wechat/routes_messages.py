@@ -1,9 +1,12 @@
 """QR codes and outgoing messages (customer-service, template, mass).
 
 Sends are checked the way WeChat checks them and recorded in the :class:`Outbox`:
-customer-service messages need a follower who interacted in the last 48 hours (45015)
-and template messages a current follower (43004); mass sends by openid need 2..10000
-recipients (40130 / 40032) and spend the monthly mass quota (45028).
+every message needs a current follower (43004); a customer-service message an open
+window (45015: none; 45047: its messages are used — 5 within 48 hours of a message, 3
+within a minute of a follow, scan or menu click); a template message a template_id
+(40037), and it is sent once per ``client_msg_id`` within 10 minutes; mass sends by
+openid need 2..10000 recipients (40130 / 40032) and obey the mass rules of
+:class:`Outbox` (clientmsgid 45065/45066/45067, per-follower quotas, 45028).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from sandbox.wechat.outbox import Outbox
 from sandbox.wechat.population import Population
 from sandbox.wechat.routing import integer, json_body, openid_list
 
-SERVICE_WINDOW = 48 * 3600
 MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews",
                       "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage", "mpvideo"})
 MASS_MAX = 10_000
@@ -60,9 +62,12 @@ def messages_router(population: Population, outbox: Outbox,
         data = await json_body(request)
         record = follower(data.get("touser"))
         _msgtype(data)
-        last = record.last_interaction
-        if last is None or clock() - last > SERVICE_WINDOW:
-            raise ApiError(45015)
+        try:
+            outbox.windows.spend(record.openid, clock())
+        except ApiError as error:
+            if error.errcode == 45047:
+                raise ApiError(45047, "out of response count limit") from None
+            raise
         outbox.record("custom", [record.openid], data, with_id=False)
         return ok()
 
@@ -72,11 +77,14 @@ def messages_router(population: Population, outbox: Outbox,
         record = follower(data.get("touser"))
         if not isinstance(data.get("template_id"), str) or not data["template_id"]:
             raise ApiError(40037)
-        message = outbox.record("template", [record.openid], data, with_id=True)
-        return ok(msgid=message.msgid)
+        return ok(msgid=outbox.template(record.openid, data))
+
+    def subscribed(openid: str) -> bool:
+        record = population.get(openid)
+        return bool(record and record.subscribe)
 
     def mass(kind_to: list[str], data: dict) -> dict:
-        message = outbox.record("mass", kind_to, data, with_id=True)
+        message = outbox.mass(kind_to, data, subscribed)
         return {"errcode": 0, "errmsg": "send job submission success",
                 "msg_id": message.msgid, "msg_data_id": message.msgid + 6_000_000}
 
