@@ -1,8 +1,10 @@
 """Every benchmark, each with its baseline in the same run: ``make bench``."""
 
-from benchmarks import api_calls, callback_ack
+from benchmarks import api_calls, callback_ack, outbound_latency
 
 if __name__ == "__main__":
     callback_ack.report(callback_ack.run(300, 10), 300, 10)
     print()
     api_calls.report(api_calls.run(1000))
+    print()
+    outbound_latency.report(outbound_latency.run(100, 6))

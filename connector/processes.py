@@ -1,7 +1,8 @@
 """Start the bridge's processes: the web app, RQ workers, and both together.
 
-``connector web`` and ``connector worker`` are what Heroku runs (see Procfile);
-``connector run`` starts one of each for a single machine and stops both on Ctrl-C.
+``connector web``, ``connector worker`` and ``connector clock`` are what Heroku runs
+(see Procfile); ``connector run`` starts one of each for a single machine and stops them
+all on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -62,26 +63,48 @@ def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  #
 
 
 def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool:
-    """Run an RQ HerokuWorker on the inbound queue, with the scheduler for retries.
+    """Run an RQ HerokuWorker on the inbound queue, then the changes queue (the way
+    back: polls and Salesforce changes), then the messages queue (message requests),
+    with the scheduler for retries.
 
     HerokuWorker turns Heroku's SIGTERM into a clean stop of the running job; the
     scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue.
     """
     from rq.worker import HerokuWorker
 
-    import jobs.inbound  # noqa: F401 - imported here so every forked work horse inherits
-    from jobs.context import build_context
+    import jobs.changes  # noqa: F401 - imported here so every forked work horse inherits
+    import jobs.inbound  # noqa: F401
+    import jobs.messages  # noqa: F401
+    import jobs.poll  # noqa: F401
+    from jobs.changes import changes_queue
+    from jobs.context import build_context, use_context
+    from jobs.messages import messages_queue
     from jobs.queues import inbound_queue
 
     settings = settings or get_settings()
     _warn_if_embedded(settings, "worker")
     check_worker_config(settings)
     # Import the gateways (simple-salesforce, wechatpy) once in the parent: a work horse is
-    # forked per job, and importing them in each would cost ~0.4 s a job.
-    build_context(settings)
+    # forked per job, and importing them in each would cost ~0.4 s a job. The context is
+    # installed too, so a work horse does not load the mapping and build the gateways
+    # again (~0.1 s a job): it inherits them unused (no connection is open yet; the Redis
+    # client makes its own after a fork).
+    use_context(build_context(settings))
     redis = connect(settings.redis_url)
-    worker = HerokuWorker([inbound_queue(redis)], connection=redis)
+    queues = [inbound_queue(redis), changes_queue(redis), messages_queue(redis)]
+    worker = HerokuWorker(queues, connection=redis)
     return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+def run_clock(settings: Settings | None = None, *, wait: bool = True) -> int:
+    """The one clock process: enqueue the change poll every POLL_INTERVAL_SECONDS (see
+    ``jobs/clock.py``; a second clock waits for the first to stop)."""
+    from jobs.clock import run_clock as clock
+
+    settings = settings or get_settings()
+    _warn_if_embedded(settings, "clock")
+    check_worker_config(settings)
+    return clock(settings, connect(settings.redis_url), wait=wait)
 
 
 def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -91,12 +114,13 @@ def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
 
 
 def run_all(settings: Settings | None = None) -> int:
-    """Web and one worker as child processes; stop both when either ends or on a signal."""
+    """Web, one worker and the clock as child processes; stop them all when one ends or
+    on a signal."""
     settings = settings or get_settings()
     check_worker_config(settings)
     # Without REDIS_URL, start the embedded Redis here so web and worker share it.
     shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
-    children = [spawn("web", shared), spawn("worker", shared)]
+    children = [spawn("web", shared), spawn("worker", shared), spawn("clock", shared)]
     stopping = False
 
     def stop(*_):

@@ -58,6 +58,7 @@ class RunningSandbox:
         path.chmod(0o600)  # it holds a private key and secrets
 
     def stop(self) -> None:
+        self.salesforce.outbound.close()
         for server in self.servers:
             server.stop()
 
@@ -118,6 +119,7 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         serve(salesforce.app, tls=tls, host=host, port=salesforce_port),
         serve(wechat.app, tls=tls, host=host, port=wechat_port),
     ]
+    salesforce.outbound.instance_url = servers[0].url  # for its Outbound Messages' URLs
     env = {
         "SALESFORCE_LOGIN_URL": servers[0].url,
         "SALESFORCE_CLIENT_ID": client_id,
@@ -126,12 +128,16 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         # (a shell's `. file`, python-dotenv, docker --env-file, heroku config:set)
         "SALESFORCE_PRIVATE_KEY": base64.b64encode(private_pem.encode()).decode(),
         "SALESFORCE_API_VERSION": API_VERSION,
+        # The org whose Outbound Messages the bridge accepts (its login's org, too).
+        "SALESFORCE_ORG_ID": salesforce.org_id,
         "WECHAT_APP_ID": app_id,
         "WECHAT_APP_SECRET": app_secret,
         "WECHAT_TOKEN": secrets.token_hex(16),
         "WECHAT_ENCODING_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
         "WECHAT_ORIGINAL_ID": original_id,
         "WECHAT_API_BASE_URL": servers[1].url + "/",
+        # QR code images (showqrcode), which WeChat serves from mp.weixin.qq.com.
+        "WECHAT_QR_IMAGE_BASE_URL": servers[1].url + "/",
         # Both emulators present a certificate from the sandbox's own CA.
         "REQUESTS_CA_BUNDLE": str(tls.bundle_file),
     }

@@ -15,6 +15,12 @@ from connector.salesforce.errors import (
     is_duplicate_member,
 )
 from connector.salesforce.gateway import COLLECTION_SIZE, SalesforceGateway, strip_attributes
+from connector.salesforce.identity import (
+    Identity,
+    is_record_id,
+    parse_identity,
+    same_id,
+)
 from connector.salesforce.results import SaveResult
 from connector.salesforce.sessions import SessionStore
 
@@ -22,6 +28,7 @@ __all__ = [
     "COLLECTION_SIZE",
     "DUPLICATE_VALUE",
     "DuplicateMemberError",
+    "Identity",
     "SalesforceGateway",
     "SaveResult",
     "SessionStore",
@@ -32,6 +39,9 @@ __all__ = [
     "format_external_id",
     "format_soql",
     "is_duplicate_member",
+    "is_record_id",
     "jwt_audience",
+    "parse_identity",
+    "same_id",
     "strip_attributes",
 ]

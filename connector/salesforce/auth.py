@@ -30,10 +30,14 @@ _LOGIN = Target("login")
 
 @dataclass(frozen=True)
 class Token:
-    """An access token and the instance it is valid for. The token never shows in repr."""
+    """An access token and the instance it is valid for. The token never shows in repr.
+
+    ``identity_url`` is the response's ``id`` (``.../id/<org id>/<user id>``), when sent.
+    """
 
     instance_url: str
     access_token: str = field(repr=False)
+    identity_url: str | None = None
 
 
 def jwt_audience(login_url: str) -> str:
@@ -124,4 +128,5 @@ def fetch_token(settings: Settings) -> Token:
     log.info("logged in to Salesforce at %s (%s flow, instance %s)", login_url,
              data["grant_type"].rsplit(":", 1)[-1], body["instance_url"])
     return Token(instance_url=str(body["instance_url"]).rstrip("/"),
-                 access_token=str(body["access_token"]))
+                 access_token=str(body["access_token"]),
+                 identity_url=str(body["id"]) if body.get("id") else None)

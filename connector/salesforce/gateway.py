@@ -23,6 +23,7 @@ from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.errors import SYSTEM, Target, classify_response, is_invalid_session
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
+from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
 from connector.salesforce.sessions import SessionStore
 from connector.settings import Settings
@@ -77,8 +78,10 @@ class SalesforceGateway:
         """``sessions``: share the login with other processes (see ``sessions.py``)."""
         self._settings = settings
         self._sessions = sessions
-        self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT)
+        self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT,
+                                    getattr(settings, "SALESFORCE_CLIENT_NAME", None))
         self._sf: Salesforce | None = None
+        self._identity: Identity | None = None
         self._describes: dict[str, dict] = {}
         self.login_calls = 0
 
@@ -109,6 +112,7 @@ class SalesforceGateway:
             token = fetch_token(self._settings)
             if self._sessions is not None:
                 self._sessions.put(token)
+        self._identity = parse_identity(token.identity_url) or self._identity
         self._sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
                               version=self._settings.SALESFORCE_API_VERSION,
                               session=self._http)
@@ -141,11 +145,13 @@ class SalesforceGateway:
     # -- reads -------------------------------------------------------------------------
 
     def query(self, template: str, *args: Any, keep_attributes: bool = False,
-              **params: Any) -> list[dict]:
+              include_deleted: bool = False, **params: Any) -> list[dict]:
         """All records of a SOQL query built by ``format_soql(template, *args, **params)``.
 
         Values are quoted by format_soql (``{name}``); ``{:literal}`` inserts trusted names
         only (objects, fields). Follows ``nextRecordsUrl``, one call per page.
+        ``include_deleted``: ``queryAll``, which also returns deleted records (those in the
+        recycle bin, with ``IsDeleted`` true).
 
         Raises:
             FatalError: the template and parameters do not make a query, or Salesforce
@@ -154,7 +160,7 @@ class SalesforceGateway:
         """
         soql = _soql(template, args, params)
         target = Target("query")
-        page = self._call(target, lambda sf: sf.query(soql))
+        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted))
         records = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
             more = partial(_query_more, url=page["nextRecordsUrl"])
@@ -178,6 +184,29 @@ class SalesforceGateway:
         target = Target("get", sobject, record_id)
         return strip_attributes(self._call(target, lambda sf: sf.restful(path)))
 
+    def identity(self) -> Identity:
+        """The org and integration user of the bridge's session (from the login's
+        identity URL). Costs no API call; a login when no session is known yet, or when
+        the shared session was stored without its identity.
+
+        Raises:
+            ConfigurationError, RetriableError: the login failed.
+            FatalError: the login answered without an identity URL.
+        """
+        if self._identity is None:
+            self._call(Target("login"), lambda sf: None)  # logs in unless a session exists
+        if self._identity is None:  # a shared session stored without its identity
+            self.login_calls += 1
+            token = fetch_token(self._settings)
+            if self._sessions is not None:
+                self._sessions.put(token)
+            self._identity = parse_identity(token.identity_url)
+        if self._identity is None:
+            raise FatalError("the Salesforce login answered without an identity URL (id), "
+                             "so the org and integration user are unknown; set "
+                             "SALESFORCE_ORG_ID", system=SYSTEM, code="NO_IDENTITY")
+        return self._identity
+
     def describe(self, sobject: str) -> dict:
         """The describe of ``sobject``; cached for the life of the gateway."""
         if sobject not in self._describes:
@@ -185,6 +214,12 @@ class SalesforceGateway:
             self._describes[sobject] = self._call(Target("describe", sobject),
                                                   lambda sf: sf.restful(path))
         return self._describes[sobject]
+
+    def describe_global(self) -> dict:
+        """``GET sobjects/``: every object's ``name``, ``label`` and ``keyPrefix`` (the
+        first three characters of its record ids). Not cached here: callers keep what
+        they need."""
+        return self._call(Target("describe"), lambda sf: sf.describe()) or {}
 
     def limits(self) -> dict:
         """The org's limits (``GET /limits``): DailyApiRequests and friends."""

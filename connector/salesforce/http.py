@@ -36,15 +36,21 @@ class SalesforceHTTP(requests.Session):
 
     Attributes:
         timeout: seconds, applied to every request that does not set its own.
+        client_name: sent on every request as ``Sforce-Call-Options: client=<name>``.
         calls: HTTP requests sent (answered or not).
         api_usage: ``(used, limit)`` of the org's daily API requests, from the last answer
             that carried ``Sforce-Limit-Info``.
         last_headers: the headers of the last answer (empty when the last call got none).
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, client_name: str | None = None) -> None:
         super().__init__()
         self.timeout = timeout
+        if client_name:
+            # Every call names the bridge as its client: Salesforce logs it (Event
+            # Monitoring's CLIENT_NAME), and the sandbox records it per write, by which
+            # tests count the bridge's own writes.
+            self.headers["Sforce-Call-Options"] = f"client={client_name}"
         self.calls = 0
         self.api_usage: tuple[int, int] | None = None
         self.last_headers: Mapping[str, str] = {}

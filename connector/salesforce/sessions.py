@@ -48,11 +48,12 @@ class SessionStore:
         if not raw:
             return None
         data = json.loads(raw)
-        return Token(instance_url=data["instance_url"], access_token=data["access_token"])
+        return Token(instance_url=data["instance_url"], access_token=data["access_token"],
+                     identity_url=data.get("id"))
 
     def put(self, token: Token) -> None:
         value = json.dumps({"instance_url": token.instance_url,
-                            "access_token": token.access_token})
+                            "access_token": token.access_token, "id": token.identity_url})
         try:
             self._redis.set(self.key, value, ex=SESSION_SECONDS)
         except RedisError as exc:

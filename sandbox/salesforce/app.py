@@ -4,7 +4,13 @@ Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything und
 ``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
 token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no auth,
 not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
-``required-fields``, ``stats``, ``reset-stats``.
+``required-fields``, ``stats``, ``reset-stats``, ``records/{object}/{id}`` (PATCH, DELETE:
+an admin's edit), ``writes`` (record writes per client), ``outbound`` (outbound message
+rules and deliveries, see ``outbound.py``).
+
+Writes through the API are the integration user's, with the client its
+``Sforce-Call-Options`` header names; :meth:`SalesforceSandbox.edit` and the ``records``
+route write as another user, an admin in the UI (no client).
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox.faults import FaultInjector
 from sandbox.salesforce import api, composite
 from sandbox.salesforce.auth import Auth, OAuthError
+from sandbox.salesforce.authors import Actor, client_of
 from sandbox.salesforce.errors import DEFAULT_CODES, SalesforceError, dumps, not_found
 from sandbox.salesforce.ids import IdFactory
+from sandbox.salesforce.outbound import OutboundMessenger
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.usage import ApiUsage
@@ -40,6 +48,15 @@ class RequiredFields(BaseModel):
     fields: list[str]
 
 
+class OutboundRuleSpec(BaseModel):
+    """Body of ``POST /__sandbox__/outbound``: send ``object`` records' ``fields`` to
+    ``url`` whenever one of them changes (and on create)."""
+
+    object: str
+    fields: list[str]
+    url: str
+
+
 class SalesforceSandbox:
     """An in-memory Salesforce org served over the REST API.
 
@@ -50,8 +67,13 @@ class SalesforceSandbox:
                  client_secret: str | None = None, api_limit: int = 15000) -> None:
         ids = IdFactory()
         self.org_id, self.user_id = ids.new("00D"), ids.new("005")
+        # A second user: the admin who loads data and edits records in the UI.
+        self.admin_id = ids.new("005")
+        self.admin = Actor(self.admin_id, None)
         self.schema = Schema()
         self.store = Store(self.schema, user_id=self.user_id)
+        self.outbound = OutboundMessenger(self.org_id)
+        self.store.authors.observe(self.outbound.notice)
         self.usage = ApiUsage(api_limit)
         self.auth = Auth(client_id=client_id, username=username, public_key_pem=public_key_pem,
                          client_secret=client_secret, org_id=self.org_id, user_id=self.user_id)
@@ -61,12 +83,37 @@ class SalesforceSandbox:
         self.app = _build_app(self)
 
     def seed(self, sobject: str, **fields: object) -> str:
-        """Insert a record as an admin's data load would (read-only fields allowed).
+        """Insert a record as an admin's data load would (read-only fields allowed; the
+        admin is its author).
 
         Raises:
             SalesforceError: the record breaks a validation rule.
         """
-        return self.store.create(sobject, fields, trusted=True)
+        with self.store.authors.acting_as(self.admin):
+            return self.store.create(sobject, fields, trusted=True)
+
+    def edit(self, sobject: str, record_id: str, fields: dict,
+             actor: Actor | None = None) -> None:
+        """Change a record as an admin in the UI would (``actor``: another author).
+
+        Raises:
+            SalesforceError: an unknown or deleted record, or values the org refuses.
+        """
+        with self.store.authors.acting_as(actor or self.admin):
+            self.store.update(sobject, record_id, fields)
+
+    def delete(self, sobject: str, record_id: str, actor: Actor | None = None) -> None:
+        """Delete a record (to the recycle bin) as an admin would."""
+        with self.store.authors.acting_as(actor or self.admin):
+            self.store.delete(sobject, record_id)
+
+    def last_writer(self, record_id: str) -> Actor | None:
+        """The user and client of the record's last write."""
+        return self.store.authors.last_writer(record_id)
+
+    def writes_by_client(self) -> dict[str | None, int]:
+        """Record writes so far per client name (None: no client, e.g. an admin)."""
+        return dict(self.store.authors.writes_by_client())
 
     def describe(self, sobject: str, version: str = "62.0") -> dict | None:
         """The JSON ``GET sobjects/{sobject}/describe`` answers (without HTTP, uncounted),
@@ -191,13 +238,15 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
             params=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.body())
+        actor = Actor(sandbox.user_id, client_of(request.headers.get("sforce-call-options")))
         try:
             sandbox.auth.check(request.headers.get("authorization"))
             if not req.segments:
                 api.check_version(version)
                 response = api.ApiResponse(200, _resources(version))
             else:
-                response = sandbox.data_api.handle(req)
+                with sandbox.store.authors.acting_as(actor):
+                    response = sandbox.data_api.handle(req)
         except SalesforceError as exc:
             return _render(request, exc.status, [exc.top_level()],
                            limit_headers(request.url.path))
@@ -234,3 +283,46 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
     @app.post(f"{CONTROL_PREFIX}/reset-stats", status_code=204)
     def reset_stats() -> None:
         sandbox.reset_counters()
+
+    @app.patch(f"{CONTROL_PREFIX}/records/{{sobject}}/{{record_id}}", status_code=204)
+    async def admin_edit(sobject: str, record_id: str, request: Request) -> Response:
+        try:
+            sandbox.edit(sobject, record_id, await request.json())
+        except SalesforceError as exc:
+            return _render(request, exc.status, [exc.top_level()])
+        except ValueError:
+            raise StarletteHTTPException(400, "the body must be a JSON object") from None
+        return Response(status_code=204)
+
+    @app.delete(f"{CONTROL_PREFIX}/records/{{sobject}}/{{record_id}}", status_code=204)
+    def admin_delete(sobject: str, record_id: str, request: Request) -> Response:
+        try:
+            sandbox.delete(sobject, record_id)
+        except SalesforceError as exc:
+            return _render(request, exc.status, [exc.top_level()])
+        return Response(status_code=204)
+
+    @app.get(f"{CONTROL_PREFIX}/writes")
+    def writes() -> dict:
+        return {str(client): n for client, n in sandbox.writes_by_client().items()}
+
+    @app.post(f"{CONTROL_PREFIX}/outbound", status_code=201)
+    def add_outbound_rule(spec: OutboundRuleSpec, request: Request) -> dict:
+        obj = sandbox.schema.get(spec.object)
+        unknown = [f for f in spec.fields if obj is None or obj.field(f) is None]
+        if obj is None or unknown:
+            raise StarletteHTTPException(400, f"unknown object or fields: {spec.object} "
+                                              f"{unknown}")
+        sandbox.outbound.instance_url = _base_url(request)
+        rule = sandbox.outbound.add_rule(obj.name, [obj.field(f).name for f in spec.fields],
+                                         spec.url)
+        return {"action_id": rule.action_id}
+
+    @app.get(f"{CONTROL_PREFIX}/outbound")
+    def outbound_deliveries() -> dict:
+        return {"rules": [r.__dict__ for r in sandbox.outbound.rules()],
+                "deliveries": [d.__dict__ for d in sandbox.outbound.deliveries()]}
+
+    @app.delete(f"{CONTROL_PREFIX}/outbound", status_code=204)
+    def clear_outbound_rules() -> None:
+        sandbox.outbound.clear()

@@ -224,6 +224,16 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             *custom.get("CampaignMember", ()),
             one_of_required=("LeadId", "ContactId"),
         ),
+        # Products: what a product QR code (the mapping's qr: section) stands for.
+        _object(
+            "Product2", "Product", "01t",
+            _required("Name", 255, label="Product Name", name_field=True),
+            _text("ProductCode", 255, label="Product Code"),
+            _f("Description", "textarea", length=4000, label="Product Description",
+               extra_type_info="plaintextarea"),
+            _f("IsActive", "boolean", label="Active"),
+            *custom.get("Product2", ()),
+        ),
         # A campaign's member statuses; the store keeps one per label per campaign and,
         # once a campaign has any, refuses members with another status.
         _object(
@@ -249,7 +259,8 @@ _FIXED_LENGTHS = {"Email": 80, "Phone": 40, "Url": 255, "TextArea": 255}
 _NAME_LENGTH = 80
 # Salesforce picks a custom object's key prefix when it is deployed; the sandbox fixes
 # them so ids stay stable between runs (tests and recordings know a0B...).
-_KEY_PREFIXES = {"WeChat_Follower__c": "a0B", "WeChat_Interaction__c": "a0C"}
+_KEY_PREFIXES = {"WeChat_Follower__c": "a0B", "WeChat_Interaction__c": "a0C",
+                 "WeChat_QR_Code__c": "a0D"}
 
 
 def custom_field(m: FieldMeta) -> Field:

@@ -3,6 +3,10 @@
 Records are replaced, never mutated, on write (copy on write), so a list of rows handed
 to a query stays consistent while other requests write. :meth:`Store.atomic` groups writes
 so an ``allOrNone`` call can roll them all back.
+
+Every write is made by the current :class:`~sandbox.salesforce.authors.Actor` (see
+``authors.py``): its user becomes the record's ``CreatedById``/``LastModifiedById``, and
+``Store.authors`` remembers it and tells its observers.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sandbox.salesforce import values
+from sandbox.salesforce.authors import Authors
 from sandbox.salesforce.errors import SalesforceError, not_found, record_error
 from sandbox.salesforce.ids import IdFactory, normalize
 from sandbox.salesforce.schema import Field, Schema, SObject
@@ -40,6 +45,7 @@ class Store:
         self._tables: dict[str, dict[str, dict]] = {n: {} for n in schema.names()}
         self._autonumbers: dict[str, Iterator[int]] = {}
         self._undo: list[tuple[str, str, dict | None]] | None = None
+        self.authors = Authors(user_id, self.lock)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -119,14 +125,17 @@ class Store:
             self._check_member_status(obj, record, given="Status" in changes)
             record_id = self._ids.new(obj.key_prefix)
             stamp = values.now()
+            actor = self.authors.current()
             record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp,
-                          CreatedById=self.user_id, LastModifiedDate=stamp,
-                          LastModifiedById=self.user_id, SystemModstamp=stamp)
+                          CreatedById=actor.user_id, LastModifiedDate=stamp,
+                          LastModifiedById=actor.user_id, SystemModstamp=stamp)
             for f in obj.fields:
                 if f.auto_number:  # one counter per object, as in an org
                     counter = self._autonumbers.setdefault(obj.name, itertools.count(1))
                     record[f.name] = f.auto_value(next(counter))
-            self._put(obj.name, record_id, _derive(obj, record))
+            created = _derive(obj, record)
+            self._put(obj.name, record_id, created)
+            self.authors.wrote(obj.name, None, created, actor)
         return record_id
 
     def update(self, sobject: str, record_id: str, fields: dict) -> None:
@@ -146,9 +155,12 @@ class Store:
             self._check_unique(obj, record)
             self._check_member_status(obj, record, given=True)
             stamp = values.now()
-            record.update(LastModifiedDate=stamp, LastModifiedById=self.user_id,
+            actor = self.authors.current()
+            record.update(LastModifiedDate=stamp, LastModifiedById=actor.user_id,
                           SystemModstamp=stamp)
-            self._put(obj.name, current["Id"], _derive(obj, record))
+            updated = _derive(obj, record)
+            self._put(obj.name, current["Id"], updated)
+            self.authors.wrote(obj.name, current, updated, actor)
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Soft-delete (to the recycle bin, so ``queryAll`` still sees it).
@@ -160,8 +172,9 @@ class Store:
         with self.lock:
             current = self._live(obj, record_id)
             stamp = values.now()
-            self._put(obj.name, current["Id"], {**current, "IsDeleted": True,
-                                                "SystemModstamp": stamp})
+            deleted = {**current, "IsDeleted": True, "SystemModstamp": stamp}
+            self._put(obj.name, current["Id"], deleted)
+            self.authors.wrote(obj.name, current, deleted, self.authors.current())
 
     def upsert(self, sobject: str, ext_field: str, ext_value: object,
                fields: dict) -> tuple[str, bool]:

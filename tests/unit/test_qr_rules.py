@@ -26,8 +26,10 @@ from mappings.loader import MappingError, parse_mapping
 from mappings.qr_section import REGISTRY_FIELDS
 from sandbox.salesforce.ids import IdFactory
 
-DEFAULT = (Path(__file__).resolve().parents[2] / "mappings" / "default.yaml").read_text(
+SHIPPED = (Path(__file__).resolve().parents[2] / "mappings" / "default.yaml").read_text(
     encoding="utf-8")
+# The shipped mapping without its own qr: section (each test adds one).
+DEFAULT = SHIPPED[:SHIPPED.index("\nqr:")] + SHIPPED[SHIPPED.index("\nway_back:"):]
 CAMPAIGN = "7015g00000AbCdEAAZ"
 
 
@@ -201,8 +203,9 @@ def test_section_problems_name_their_line_and_fix(qr, where, needle):
     assert needle in text and line == where, (line, text)
 
 
-def test_a_prefix_starting_like_the_campaigns_one_is_a_reference_problem():
-    mapping = load("qr:\n  objects:\n    Product2: { scene_prefix: sf }\n")
-    [(path, text)] = mapping.qr.reference_problems(mapping.campaigns.scene_prefix)
-    assert path == ("qr", "objects", "Product2", "scene_prefix")
+def test_a_prefix_starting_like_the_campaigns_one_is_refused_at_its_line():
+    with pytest.raises(MappingError) as caught:
+        load("qr:\n  objects:\n    Product2: { scene_prefix: sf }\n")
+    [(line, _col, text)] = caught.value.problems
+    assert line == FIRST + 2
     assert "Product2's scene_prefix 'sf' is the start of Campaign's 'sfc_'" in text

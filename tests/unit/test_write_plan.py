@@ -74,10 +74,10 @@ def test_always_fields_update_a_matched_person():
     text = DEFAULT.read_text().replace(
         '    LeadSource:        { value: "WeChat" }',
         '    LeadSource:        { value: "WeChat" }\n'
-        '    Description:       { source: follower.remark, on: always }')
+        '    Title:             { source: follower.remark, on: always }')
     mapping = parse_mapping(text, DEFAULT)
     plans = [scan("oKnown", 100, mapping=mapping)]
     found = {("Lead", "WeChat_OpenId__c", "oKnown"): "00Q000000000001AAA"}
     writes = plan_writes(plans, resolve_persons(plans, found))
     update = next(w for w in writes if w.action == "update")
-    assert update.records == ({"Id": "00Q000000000001AAA", "Description": "R100"},)
+    assert update.records == ({"Id": "00Q000000000001AAA", "Title": "R100"},)

@@ -1,0 +1,118 @@
+"""The clock: the one process that enqueues the change poll every
+``POLL_INTERVAL_SECONDS`` (rq's cron scheduler; the poll itself runs on a worker).
+
+Exactly one clock may run: two would poll twice as often for nothing. A clock holds the
+Redis lock ``bridge:clock:lock`` (a token, with an expiry longer than the scheduler's
+longest sleep) and refreshes it on every beat; a second clock waits until the lock is
+free (a restarting dyno's successor takes over once the old one stops or its lock
+expires), or, with ``wait=False``, refuses to start. A clock that finds its lock taken
+by another stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+
+from redis import Redis
+from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
+
+from connector.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK = "bridge:clock:lock"
+WAIT_STEP = 5.0
+
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ClockLock:
+    """The lock that makes a clock the only one. ``ttl`` seconds without a refresh and
+    it is free again."""
+
+    def __init__(self, redis: Redis, ttl: float) -> None:
+        self._redis = redis
+        self.ttl_ms = int(ttl * 1000)
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def acquire(self) -> bool:
+        return bool(self._redis.set(LOCK, self.token, nx=True, px=self.ttl_ms))
+
+    def refresh(self) -> bool:
+        """Extend the lock; False when another clock holds it (ours expired)."""
+        return bool(self._redis.eval(_REFRESH, 1, LOCK, self.token, self.ttl_ms))
+
+    def release(self) -> None:
+        self._redis.eval(_RELEASE, 1, LOCK, self.token)
+
+    def holder(self) -> str | None:
+        value = self._redis.get(LOCK)
+        return value.decode() if value else None
+
+
+class ClockScheduler(CronScheduler):
+    """rq's cron scheduler that keeps the clock lock on every beat and stops when it
+    has lost it."""
+
+    def __init__(self, connection: Redis, lock: ClockLock, **kwargs) -> None:
+        super().__init__(connection, **kwargs)
+        self.lock = lock
+
+    def heartbeat(self) -> None:
+        if not self.lock.refresh():
+            log.error("clock %s lost the clock lock to %s; stopping", self.lock.token,
+                      self.lock.holder())
+            raise StopRequested()
+        super().heartbeat()
+
+
+def lock_seconds(settings: Settings) -> float:
+    """Longer than the scheduler's longest sleep (the interval, at most 60 s), with room."""
+    return min(settings.POLL_INTERVAL_SECONDS, 60) * 2 + 30
+
+
+def build_scheduler(redis: Redis, settings: Settings, lock: ClockLock) -> ClockScheduler:
+    """The scheduler with the poll registered on the changes queue."""
+    from jobs.changes import CHANGES
+    from jobs.poll import poll_changes
+
+    interval = settings.POLL_INTERVAL_SECONDS
+    scheduler = ClockScheduler(redis, lock, logging_level=settings.LOG_LEVEL, name=lock.token)
+    # ttl: a poll still queued after two intervals (workers down) is dropped; the next
+    # one reads the same window anyway.
+    scheduler.register(poll_changes, CHANGES, interval=interval, job_timeout=300,
+                       result_ttl=3600, ttl=max(2 * interval, 60), name="bridge-poll")
+    return scheduler
+
+
+def run_clock(settings: Settings, redis: Redis, *, wait: bool = True) -> int:
+    """Hold the clock lock (waiting for it, unless ``wait`` is False) and run the
+    scheduler until stopped (SIGTERM, SIGINT, or the lock lost). Exit status 1 when
+    another clock runs and ``wait`` is False."""
+    lock = ClockLock(redis, lock_seconds(settings))
+    while not lock.acquire():
+        holder = lock.holder()
+        if not wait:
+            log.error("another clock is running (%s); not starting a second one", holder)
+            return 1
+        log.warning("another clock holds the lock (%s); waiting for it", holder)
+        time.sleep(WAIT_STEP)
+    log.info("clock %s: polling Salesforce for changes every %d s", lock.token,
+             settings.POLL_INTERVAL_SECONDS)
+    try:
+        build_scheduler(redis, settings, lock).start()
+    finally:
+        lock.release()
+    return 0
