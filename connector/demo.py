@@ -36,7 +36,7 @@ REPLIES = {  # what each campaign answers a scan with (fields on the Campaign)
     "Spring poster": {"WeChat_Auto_Reply__c": "欢迎! Show this message at the booth for "
                       "your spring gift."},
     "Product label": {"WeChat_Reply_Title__c": "Your product, registered",
-                      "WeChat_Auto_Reply__c": "Tap to read the care guide.",
+                      "WeChat_Reply_Description__c": "Tap to read the care guide.",
                       "WeChat_Reply_Url__c": "https://example.com/care",
                       "WeChat_Reply_Picture_Url__c": "https://example.com/care.png"},
 }

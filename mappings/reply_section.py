@@ -2,16 +2,127 @@
 
 Auto-replies on follow and scan: the Campaign fields a campaign's reply is read
 from, and the reply to a follow that names no campaign.
+
+A campaign's reply is an article when its ``article.title`` field is filled, else a text
+when its ``text`` field is, else none. ``connector/replies.py`` reads the fields; the
+callback answers with the cached reply (``webhooks/replier.py``), the worker sends it as
+a customer-service message when nothing was cached (``jobs/replies.py``).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
 from mappings.rules import FieldUse, Strict
+from mappings.vocabulary import ApiName
+
+# WeChat shows at most 2048 bytes (UTF-8) of a text reply's Content: about 680 Chinese
+# characters. Longer campaign texts are cut (connector/replies.py); a longer constant is
+# refused when the file loads.
+TEXT_LIMIT_BYTES = 2048
+CAMPAIGN = "Campaign"
+
+
+class ArticleFields(Strict):
+    """The Campaign fields of a reply article. ``title`` decides: a campaign whose title
+    field is blank gets its text reply instead."""
+
+    title: ApiName
+    description: ApiName | None = None
+    picture_url: ApiName | None = None
+    url: ApiName | None = None
+
+
+class ArticleConstant(Strict):
+    """An article given in the file (the ``welcome:`` reply)."""
+
+    title: str = Field(min_length=1)
+    description: str = ""
+    picture_url: str | None = None
+    url: str | None = None
+
+    @field_validator("picture_url", "url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not a link — write it in full, starting with "
+                             "https://")
+        return value
+
+
+class WelcomeReply(Strict):
+    """The reply to a follow that names no campaign: ``text`` or ``article``."""
+
+    text: str | None = None
+    article: ArticleConstant | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None:
+            size = len(value.encode("utf-8"))
+            if not value.strip():
+                raise ValueError("the welcome text is blank — write the text, or remove "
+                                 "welcome")
+            if size > TEXT_LIMIT_BYTES:
+                raise ValueError(f"the welcome text is {size} bytes; WeChat shows at most "
+                                 f"{TEXT_LIMIT_BYTES} (about 680 Chinese characters) — "
+                                 "shorten it")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> WelcomeReply:
+        if (self.text is None) == (self.article is None):
+            raise ValueError("give exactly one of 'text' or 'article'")
+        return self
 
 
 class RepliesSection(Strict):
-    """``replies:``."""
+    """``replies:``.
+
+    ``text``: the Campaign field holding the reply text (e.g. ``WeChat_Auto_Reply__c``);
+    ``article``: the Campaign fields of a reply article; ``on``: the events answered with
+    their campaign's reply (``subscribe``, ``scan``); ``welcome``: the reply to a follow
+    that names no campaign; ``cache_ttl``: seconds a campaign's reply stays cached
+    (the change poller refreshes it sooner when the Campaign changes). Without ``text``,
+    ``article`` and ``welcome`` the bridge sends no auto-replies.
+    """
+
+    text: ApiName | None = None
+    article: ArticleFields | None = None
+    on: list[Literal["subscribe", "scan"]] = Field(
+        default_factory=lambda: ["subscribe", "scan"])
+    welcome: WelcomeReply | None = None
+    cache_ttl: int = Field(default=86_400, ge=60, le=30 * 86_400)
+
+    @property
+    def enabled(self) -> bool:
+        """True when the bridge sends any auto-reply."""
+        return self.campaign_replies or self.welcome is not None
+
+    @property
+    def campaign_replies(self) -> bool:
+        """True when campaigns have replies (a field to read them from)."""
+        return self.text is not None or self.article is not None
+
+    def reply_fields(self) -> list[str]:
+        """The Campaign fields a reply is read from, each once, in a stable order."""
+        names = [self.text]
+        if self.article is not None:
+            a = self.article
+            names += [a.title, a.description, a.picture_url, a.url]
+        return list(dict.fromkeys(n for n in names if n))
 
     def field_uses(self) -> list[FieldUse]:
         """The Salesforce fields this section names, for the checks against the org."""
-        return []
+        uses = []
+        if self.text is not None:
+            uses.append(FieldUse(("replies", "text"), CAMPAIGN, self.text, "read"))
+        if self.article is not None:
+            for key in ("title", "description", "picture_url", "url"):
+                name = getattr(self.article, key)
+                if name is not None:
+                    uses.append(FieldUse(("replies", "article", key), CAMPAIGN, name, "read"))
+        return uses

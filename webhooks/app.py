@@ -12,8 +12,9 @@ from redis import Redis
 
 from connector.redis_connection import connect
 from connector.settings import Settings, get_settings
-from webhooks import health, rejections, wechat_callback
-from webhooks.wechat_callback import CallbackConfig, Replier, no_reply
+from webhooks import health, rejections, salesforce_outbound, wechat_callback
+from webhooks.replier import replier_for
+from webhooks.wechat_callback import CallbackConfig, Replier
 
 
 def create_app(
@@ -28,7 +29,9 @@ def create_app(
         settings: default :func:`connector.settings.get_settings`.
         redis: default :func:`connector.redis_connection.connect` to the configured URL.
         reply: the passive-reply seam (see :data:`webhooks.wechat_callback.Replier`);
-            default: none, every push is answered ``success``.
+            default: the campaign auto-replies of the mapping in ``MAPPING_FILE``
+            (:func:`webhooks.replier.replier_for`, loaded once here), or ``success``
+            for every push when it has no ``replies:``.
 
     Raises:
         connector.settings.SettingsError: configuration missing or malformed.
@@ -42,7 +45,10 @@ def create_app(
     rejection_log = rejections.RejectionLog(redis)
     rejections.install(app, rejection_log)
     configs = CallbackConfig.all_from_settings(settings)
-    app.include_router(wechat_callback.build_router(configs, redis, reply or no_reply))
+    if reply is None:
+        reply = replier_for(settings.MAPPING_FILE, redis)
+    app.include_router(wechat_callback.build_router(configs, redis, reply))
+    app.include_router(salesforce_outbound.build_router(settings, redis))
     app.include_router(health.build_router(redis, rejection_log))
     app.state.redis = redis
     app.state.rejections = rejection_log

@@ -5,10 +5,15 @@ XML addressed back to the follower. In safe mode the reply must be encrypted
 (``<Encrypt>``, ``<MsgSignature>``, ``<TimeStamp>``, ``<Nonce>``); in plain mode it must
 not be; compatible mode takes either. Anything else makes WeChat show the follower "this
 account cannot provide service right now" — it is an answer, so there is no resend.
+
+A text reply's ``Content`` over 2048 bytes (UTF-8) is not shown (WeChat shows nothing);
+a news reply carries 1 to 8 articles, ``ArticleCount`` of them, each with a title.
+:func:`parse_reply` turns an accepted reply into a :class:`PassiveReply` for tests.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -18,6 +23,21 @@ from sandbox.wechat import crypto
 
 REPLY_TYPES = frozenset({"text", "image", "voice", "video", "music", "news",
                          "transfer_customer_service"})
+TEXT_LIMIT = 2048  # bytes of Content WeChat shows
+MAX_ARTICLES = 8
+
+
+@dataclass(frozen=True)
+class PassiveReply:
+    """A passive reply as the follower would see it: ``msg_type``, and ``content`` (a
+    text) or ``articles`` (news: dicts with title, description, picurl, url)."""
+
+    msg_type: str
+    to_user: str
+    from_user: str
+    create_time: int
+    content: str | None = None
+    articles: tuple[dict[str, str], ...] = ()
 
 
 class ReplyError(ValueError):
@@ -89,5 +109,49 @@ class ReplyReader:
             raise ReplyError("reply FromUserName is not the account's original id")
         if not _field(root, "CreateTime").strip().isdigit():
             raise ReplyError("CreateTime is not a number")
-        if _field(root, "MsgType") not in REPLY_TYPES:
+        msg_type = _field(root, "MsgType")
+        if msg_type not in REPLY_TYPES:
             raise ReplyError("unknown reply MsgType")
+        if msg_type == "text":
+            size = len(_field(root, "Content").encode("utf-8"))
+            if size > TEXT_LIMIT:
+                raise ReplyError(f"text reply of {size} bytes: WeChat shows at most "
+                                 f"{TEXT_LIMIT}")
+        elif msg_type == "news":
+            _articles(root)
+
+
+def _text_of(node: Element | None) -> str:
+    return (node.text or "") if node is not None else ""
+
+
+def _articles(root: Element) -> tuple[dict[str, str], ...]:
+    items = root.findall("Articles/item")
+    count = _field(root, "ArticleCount").strip()
+    if not count.isdigit() or int(count) != len(items):
+        raise ReplyError(f"ArticleCount {count!r} but {len(items)} articles")
+    if not 1 <= len(items) <= MAX_ARTICLES:
+        raise ReplyError(f"{len(items)} articles: a news reply carries 1 to {MAX_ARTICLES}")
+    articles = tuple({"title": _text_of(item.find("Title")),
+                      "description": _text_of(item.find("Description")),
+                      "picurl": _text_of(item.find("PicUrl")),
+                      "url": _text_of(item.find("Url"))} for item in items)
+    if any(not a["title"] for a in articles):
+        raise ReplyError("an article without a Title")
+    return articles
+
+
+def parse_reply(plain: str) -> PassiveReply:
+    """The reply in ``plain`` (plaintext reply XML, as :meth:`ReplyReader.read` gives).
+
+    Raises:
+        ReplyError: not a reply.
+    """
+    root = _parse(plain)
+    msg_type = _field(root, "MsgType")
+    return PassiveReply(
+        msg_type=msg_type, to_user=_field(root, "ToUserName"),
+        from_user=_field(root, "FromUserName"),
+        create_time=int(_field(root, "CreateTime").strip()),
+        content=_text_of(root.find("Content")) if msg_type == "text" else None,
+        articles=_articles(root) if msg_type == "news" else ())

@@ -29,7 +29,7 @@ import httpx
 
 from sandbox.wechat import crypto
 from sandbox.wechat.pushes import Push, render
-from sandbox.wechat.replies import ReplyError, ReplyReader
+from sandbox.wechat.replies import PassiveReply, ReplyError, ReplyReader, parse_reply
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,11 @@ class Delivery:
     reply: str | None = None
     statuses: tuple[int | None, ...] = ()
     problem: str | None = None
+
+    @property
+    def passive(self) -> PassiveReply | None:
+        """The passive reply, parsed (a text or articles); None when WeChat got none."""
+        return parse_reply(self.reply) if self.reply else None
 
 
 class CallbackSender:
