@@ -9,6 +9,9 @@
     connector mappings validate [FILE] [--against-org]   check a mapping file
     connector mappings preview --event PUSH.xml   the writes a push would cause
     connector mappings schema           JSON Schema of the mapping file
+    connector qr create --record ID [--temporary DAYS] [--channel NAME] [--force]   a QR code
+    connector clock                     the one clock process (polls Salesforce for changes)
+    connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pathlib import Path
 from connector.errors import ConfigurationError
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("connector.cli_campaigns", "connector.cli_replies",
+                                    "connector.cli_qr", "connector.cli_sync",
+                                    "connector.cli_messages")
 
 
 def _setup_logging(level: str = "INFO") -> None:

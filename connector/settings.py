@@ -52,6 +52,8 @@ EXPECTS: dict[str, str] = {
     "WECHAT_PREVIOUS_ENCODING_AES_KEY": "the previous 43-character EncodingAESKey, during rotation",
     "WECHAT_ORIGINAL_ID": "the account's original id, gh_ followed by 12 hex characters",
     "WECHAT_API_BASE_URL": "the WeChat API base URL, default https://api.weixin.qq.com/",
+    "WECHAT_QR_IMAGE_BASE_URL": "the base URL of WeChat's QR code images (showqrcode), "
+                                "default https://mp.weixin.qq.com/",
     "WECHAT_ACCOUNT_TYPE": "service or subscription (the mass-message quota: 4 a month, "
                            "or 1 a day, per follower)",
     "SALESFORCE_ORG_ID": "the 15- or 18-character Id of the org whose Outbound Messages "
@@ -145,6 +147,8 @@ class Settings(SalesforceSettings):
     WECHAT_PREVIOUS_ENCODING_AES_KEY: SecretStr | None = None
     WECHAT_ORIGINAL_ID: str | None = None
     WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com/"
+    # Where a QR code's image is fetched by its ticket (cgi-bin/showqrcode?ticket=...).
+    WECHAT_QR_IMAGE_BASE_URL: str = "https://mp.weixin.qq.com/"
     # The additional accounts (the primary is the WECHAT_* variables above). NoDecode:
     # our own JSON parsing, so bad JSON is a SettingsError naming the variable.
     WECHAT_ACCOUNTS: Annotated[tuple[AccountVars, ...], NoDecode] = ()
@@ -171,7 +175,8 @@ class Settings(SalesforceSettings):
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"
 
-    _api_base = field_validator("WECHAT_API_BASE_URL")(check_api_base)
+    _api_base = field_validator("WECHAT_API_BASE_URL", "WECHAT_QR_IMAGE_BASE_URL")(
+        check_api_base)
     _token = field_validator("WECHAT_TOKEN")(check_token)
     _original_id = field_validator("WECHAT_ORIGINAL_ID")(check_original_id)
     _app_id = field_validator("WECHAT_APP_ID")(check_app_id)

@@ -82,7 +82,31 @@ RULES: dict[int, Rule] = {
         "this Official Account is not authorised for this API (its account type or "
         "verification status lacks the permission; see the console's API permissions page)",
     ),
+    # qrcode/create. 45029 ("qrcode count out of limit"): the account's 100,000 permanent
+    # codes are made; only temporary codes can still be made.
+    45029: Rule(
+        FatalError,
+        "the account's permanent QR codes are used up (WeChat allows 100,000) — make a "
+        "temporary code (up to 30 days) instead",
+    ),
+    40052: Rule(FatalError, "WeChat refused the QR code type (action_name)"),
+    40053: Rule(
+        FatalError,
+        "WeChat refused the QR code's scene (action_info): a scene string is 1 to 64 "
+        "characters",
+    ),
     40003: Rule(SkippableError, "WeChat does not know this OpenID for this account"),
+    # Remarks and tags (connector/wechat/follower_writes.py): the follower or the name is
+    # refused, not the call; the way back logs the reason and goes on with the others.
+    40092: Rule(SkippableError, "WeChat refused the remark (it must be under 30 bytes of "
+                                "UTF-8, about 9 Chinese characters)"),
+    45056: Rule(SkippableError, "the account already has 100 tags, WeChat's limit — delete "
+                                "unused tags in the WeChat console to make room"),
+    45059: Rule(SkippableError, "the follower already has 20 tags, WeChat's limit"),
+    45157: Rule(SkippableError, "WeChat refused the tag name (a tag of that name exists, or "
+                                "the name is empty or invalid)"),
+    45158: Rule(SkippableError, "the tag name is over 30 bytes (10 Chinese characters)"),
+    45159: Rule(SkippableError, "the tag does not exist (deleted in the WeChat console?)"),
     43004: Rule(SkippableError, "the user does not follow the account (require subscribe)"),
     45015: Rule(
         SkippableError,
@@ -93,6 +117,26 @@ RULES: dict[int, Rule] = {
         "the customer-service message limit for this user is reached until they interact "
         "with the account again",
     ),
+    # Messages (connector/wechat/sends.py); meanings from WeChat's global return codes.
+    43019: Rule(SkippableError, "the user is on the account's blacklist (require remove "
+                "blacklist)"),
+    40037: Rule(FatalError, "WeChat does not know this template_id — copy the id from the "
+                "console's Template messages > My templates into the request's template"),
+    47001: Rule(FatalError, "WeChat refused the message body (data format error)"),
+    40008: Rule(FatalError, "WeChat refused the message type (invalid message type)"),
+    40007: Rule(FatalError, "WeChat does not know the media_id (expired or from another "
+                "account) — upload the article again and use its new media_id"),
+    40130: Rule(FatalError, "a mass message by OpenID needs at least two recipients"),
+    40032: Rule(FatalError, "the OpenID list has a size WeChat refuses (2 to 10,000 for a "
+                "mass message)"),
+    45028: Rule(RateLimitedError, "the account has no mass-message quota left today (a "
+                "subscription account may mass-send once a day); it resets at midnight "
+                "Beijing time", retry_after=UNTIL_QUOTA_RESET),
+    45065: Rule(SkippableError, "a mass message with this clientmsgid was already sent "
+                "(WeChat sent nothing new)"),
+    45066: Rule(RetriableError, "the same clientmsgid was retried within a minute",
+                retry_after=60),
+    45067: Rule(FatalError, "the clientmsgid is longer than WeChat's 64 bytes"),
 }
 
 

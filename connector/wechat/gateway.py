@@ -146,6 +146,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
             self._app_id, self._secret = account.app_id, account.app_secret
             self._base_url = account.api_base_url
         self._timeout = settings.WECHAT_TIMEOUT
+        self._qr_image_base = settings.WECHAT_QR_IMAGE_BASE_URL  # see QrCodeVerbs
         self._redis = redis
         self._http = session or requests.Session()
         self._profile_ttl = profile_ttl

@@ -44,6 +44,7 @@ from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
 from sandbox.wechat.routes_messages import messages_router
+from sandbox.wechat.routes_qrcode import qrcode_router
 from sandbox.wechat.routes_token import token_router
 from sandbox.wechat.routes_users import users_router
 from sandbox.wechat.tokens import TokenStore
@@ -69,7 +70,8 @@ class WeChatSandbox:
     def __init__(self, *, app_id: str, app_secret: str, population: Population,
                  original_id: str | None = None, clock: Callable[[], float] = time.time,
                  faults: FaultInjector | None = None, token_per_day: int = 2000,
-                 force_refresh_per_day: int = 20, mass_per_month: int = 4) -> None:
+                 force_refresh_per_day: int = 20, mass_per_month: int = 4,
+                 account_type: str = "service") -> None:
         self.app_id = app_id
         self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
         self.population = population
@@ -77,7 +79,9 @@ class WeChatSandbox:
         self.faults = faults or FaultInjector()
         self.tokens = TokenStore(clock, token_per_day=token_per_day,
                                  force_refresh_per_day=force_refresh_per_day)
-        self.outbox = Outbox(clock, mass_per_month=mass_per_month)
+        # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
+        # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
+        self.outbox = Outbox(clock, mass_per_month=mass_per_month, account_type=account_type)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         # MsgIds are 64-bit and unique per account; start where real ones live (~6e18).
@@ -117,6 +121,8 @@ class WeChatSandbox:
         app.include_router(users_router(self.population), dependencies=guarded)
         app.include_router(messages_router(self.population, self.outbox, self.clock),
                            dependencies=guarded)
+        # QR code images need no access token (mp.weixin.qq.com serves them on WeChat).
+        app.include_router(qrcode_router(self.outbox, self.clock))
         app.include_router(self.faults.router())
         app.include_router(self._control_router())
         return app
@@ -185,6 +191,7 @@ class WeChatSandbox:
         """
         now = self._now(at)
         code = self.outbox.qrcode_for(scene)
+        self.outbox.windows.record(openid, "event", now)  # a scan or follow: 1 minute
         if self.population.lookup(openid).subscribe:
             self.population.touch(openid, now)
             return pushes.scan(openid, now, scene=scene, ticket=code.ticket)
@@ -206,6 +213,7 @@ class WeChatSandbox:
             return self.scan(openid, scene, at=at)
         now = self._now(at)
         self.population.follow(openid, None, now, subscribe_scene=subscribe_scene)
+        self.outbox.windows.record(openid, "event", now)
         return pushes.subscribe(openid, now)
 
     def unfollow(self, openid: str, *, at: int | None = None) -> Push:
@@ -220,10 +228,14 @@ class WeChatSandbox:
     def text(self, openid: str, content: str, *, at: int | None = None) -> Push:
         """A text message from a follower (opens the 48-hour service window)."""
         now = self._interaction(openid, at)
+        self.outbox.windows.record(openid, "message", now)
         return pushes.text(openid, now, content=content, msg_id=next(self._msg_ids))
 
     def click(self, openid: str, key: str, *, at: int | None = None) -> Push:
-        return pushes.click(openid, self._interaction(openid, at), key=key)
+        """A menu click (opens the 1-minute service window)."""
+        now = self._interaction(openid, at)
+        self.outbox.windows.record(openid, "event", now)
+        return pushes.click(openid, now, key=key)
 
     def view(self, openid: str, url: str, *, at: int | None = None) -> Push:
         return pushes.view(openid, self._interaction(openid, at), url=url)
