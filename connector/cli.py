@@ -1,7 +1,7 @@
 """``connector``: the bridge's command line.
 
     connector demo                      the whole journey on embedded defaults
-    connector run                       web + worker from the configuration
+    connector run                       web + worker + clock from the configuration
     connector web | worker              one process each (what the Procfile runs)
     connector sandbox --env-file PATH   both emulators, and their config vars in PATH
     connector status                    queue, failures with reasons, kept events
@@ -10,6 +10,9 @@
     connector mappings preview --event PUSH.xml   the writes a push would cause
     connector mappings schema           JSON Schema of the mapping file
     connector qr create --record ID [--temporary DAYS] [--channel NAME] [--force]   a QR code
+    connector campaigns stats ID        scans, scanners, followers, members per channel
+    connector replies refresh | show ID the campaign auto-reply cache
+    connector messages send | status    messages to followers, within WeChat's rules
     connector clock                     the one clock process (polls Salesforce for changes)
     connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
 """
@@ -220,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 
-    sub.add_parser("run", help="start web + worker").set_defaults(func=cmd_run)
+    sub.add_parser("run", help="start web + worker + clock").set_defaults(func=cmd_run)
     sub.add_parser("web", help="serve the WeChat callback on $PORT").set_defaults(func=cmd_web)
     worker = sub.add_parser("worker", help="run an RQ worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
