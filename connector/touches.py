@@ -105,6 +105,36 @@ def record(redis: Redis, touches: list[TouchEvent]) -> dict[tuple[str, str], Tou
     return out
 
 
+def peek(redis: Redis, touches: list[TouchEvent]) -> dict[tuple[str, str], Touch]:
+    """What :func:`record` would return, without counting anything (for previews)."""
+    pipe = redis.pipeline(transaction=False)
+    for t in touches:
+        pipe.exists(f"bridge:touched:{t.key}")
+        pipe.hmget(f"{_stats(t.campaign)}:touch:{t.openid}", "first", "last", "scans",
+                   "first_channel", "last_channel")
+    results = pipe.execute() if touches else []
+    out: dict[tuple[str, str], Touch] = {}
+    for i, t in enumerate(touches):
+        counted, row = results[2 * i], results[2 * i + 1]
+        first, last, scans, first_channel, last_channel = (
+            v.decode() if isinstance(v, bytes) else v for v in row)
+        touch = out.get((t.campaign, t.openid)) or (Touch(
+            int(first), int(last), int(scans), first_channel or None, last_channel or None)
+            if scans else None)
+        if not counted:
+            channel = t.channel or None
+            if touch is None:
+                touch = Touch(t.at, t.at, 1, channel, channel)
+            else:
+                earlier, later = t.at < touch.first, t.at >= touch.last
+                touch = Touch(min(touch.first, t.at), max(touch.last, t.at), touch.scans + 1,
+                              channel if earlier else touch.first_channel,
+                              channel if later else touch.last_channel)
+        if touch is not None:
+            out[(t.campaign, t.openid)] = touch
+    return out
+
+
 @dataclass(frozen=True)
 class ChannelCounts:
     """One channel's figures (``channel`` None: the campaign's own code)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector import touches
 from connector.bridge import prepare
 from connector.events import InboundEvent
 from connector.wechat import MalformedPushError, parse_push
@@ -39,5 +40,6 @@ def preview_push(ctx: WorkerContext, xml: str) -> dict[str, Any]:
         plan = plan_event(event, follower, ctx.mapping, field_lengths(ctx))
     except UnmappedEvent as why:
         return {**result, "writes": [], "kept": str(why)}
-    _, writes = prepare(ctx.salesforce, [plan])
+    touched = touches.peek(ctx.redis, touches.touches_of([plan], {plan.key: event}))
+    _, writes = prepare(ctx.salesforce, [plan], touched)
     return {**result, "notes": list(plan.notes), "writes": [w.to_json() for w in writes]}

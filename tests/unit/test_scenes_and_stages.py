@@ -88,3 +88,17 @@ def test_bad_rules_are_refused_with_the_fix(rule, message):
     with pytest.raises(ValueError, match=message):
         LifecycleSection.model_validate({"field": "Stage__c", "stages": list(STAGES),
                                          "rules": [rule]})
+
+
+def test_a_preview_of_touches_counts_nothing(redis_conn):
+    from connector import touches
+
+    first = touches.TouchEvent("k1", "701A", "o1", 100, None, followed=True)
+    again = touches.TouchEvent("k2", "701A", "o1", 200, "s1")
+    assert touches.peek(redis_conn, [first])[("701A", "o1")] == touches.Touch(
+        100, 100, 1, None, None)
+    touches.record(redis_conn, [first])
+    assert touches.peek(redis_conn, [first, again])[("701A", "o1")] == touches.Touch(
+        100, 200, 2, None, "s1")
+    assert touches.peek(redis_conn, [first])[("701A", "o1")].scans == 1  # nothing counted
+    assert touches.counts(redis_conn, "701A")[1].scans == 1
