@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the output was piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except ConfigurationError as error:
         # Settings and mapping problems: the message already names the variable/line and fix.
         print(f"connector: {error.message}", file=sys.stderr)

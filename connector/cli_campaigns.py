@@ -28,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = campaigns.add_subparsers(dest="campaigns_command", required=True)
     stats = csub.add_parser(
         "stats", help="scans, unique scanners, new followers and members per channel code",
-        description="Scans, scanners and new followers are counted by the worker (each "
-        "push once); members are the campaign's CampaignMembers, per the channel of their "
-        "first touch.")
+        description="Scans (follows through a code included), unique scanners and new "
+        "followers (someone who unfollowed and came back through a code counts again) are "
+        "counted by the worker, each push once; members are the campaign's "
+        "CampaignMembers, per the channel of their first touch.")
     stats.add_argument("campaign", help="the Campaign Id")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)

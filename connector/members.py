@@ -123,7 +123,8 @@ def member_writes(plans: list[EventPlan], found: dict, facts: CampaignFacts) -> 
 def touch_values(member: _Member, facts: CampaignFacts) -> dict[str, object]:
     """The member's ``member_fields`` from its followers' touches (a person with several
     followers, one per account, has the earliest first touch, the latest last touch and
-    the sum of the scans); blank values are left out."""
+    the sum of the scans). A channel is None for the campaign's own code: written as
+    such, so a member whose latest scan was the campaign's own code shows no channel."""
     wanted, key = member.plan.member_fields, member.plan.campaign_key
     found = [t for openid in sorted(member.openids)
              if (t := facts.touches.get((key, openid))) is not None]
@@ -138,8 +139,7 @@ def touch_values(member: _Member, facts: CampaignFacts) -> dict[str, object]:
         value = combined.value(attribute)
         if attribute in ("first_touch", "last_touch"):
             value = unix_to_datetime(value)
-        if value is not None:
-            out[name] = value
+        out[name] = value
     return out
 
 

@@ -65,6 +65,13 @@ def test_members_are_unique_per_person_with_their_touches(bridge, fair):
             cat_member["WeChat_Scans__c"]) == ("store-002", "store-001", 2)
     assert leads[cat]["WeChat_Channel__c"] == "store-002"  # the channel the Lead came by
     assert found[leads[bob]["Id"]]["WeChat_First_Channel__c"] == "store-001"
+    # Bob's latest scan is the campaign's own code: his member shows no last channel
+    assert bridge.sender.deliver(bridge.box.wechat.scan(bob, f"sfc_{campaign}",
+                                                        at=T0 + 70)).acknowledged
+    bridge.work()
+    bob_member = members(bridge, campaign)[leads[bob]["Id"]]
+    assert (bob_member["WeChat_First_Channel__c"], bob_member["WeChat_Last_Channel__c"],
+            bob_member["WeChat_Scans__c"]) == ("store-001", None, 2)
 
 
 def test_stats_count_scans_scanners_followers_and_members_per_channel(bridge, fair, capsys):
