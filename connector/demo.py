@@ -7,7 +7,9 @@ campaigns' auto-replies, plays a scenario of scans, menu clicks and unfollows th
 real signed and encrypted callbacks (each scan answered with its campaign's reply),
 waits for the queue to drain, and reads back from the Salesforce sandbox — through the
 same gateway the worker uses — what landed, with each campaign's figures per channel,
-checked against what the scenario should have produced.
+checked against what the scenario should have produced. Then the way back: remarks
+written by sales reach WeChat by Outbound Message, and a mass message requested in
+Salesforce reaches a campaign's members, once.
 """
 
 from __future__ import annotations
@@ -187,10 +189,66 @@ def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
         calls = box.salesforce.api_calls.get("total", 0)
         found, expected = _report(scenario), scenario.expected()
         figures_ok = _print_figures(say, scenario)
+        figures_ok &= _way_back(say, box, f"http://127.0.0.1:{port}/salesforce/outbound")
+        figures_ok &= _follow_up(say, box, scenario)
     finally:
         stop_children(children)
         box.stop()
     return _print_result(say, scenario, found, expected, sent, calls) or (not figures_ok)
+
+
+def _way_back(say: Say, box: RunningSandbox, endpoint: str, edits: int = 5) -> bool:
+    """Sales writes a WeChat remark on a few Leads; an Outbound Message tells the bridge,
+    which sets each follower's remark in WeChat. True when all arrive within 1.5 s."""
+    sf, population = box.salesforce, box.wechat.population
+    sf.outbound.add_rule("Lead", ["WeChat_Remark__c"], endpoint)
+    leads = [r for r in sf.records("Lead") if r.get("WeChat_OpenId__c")][:edits]
+    say(f"\nThe way back: sales writes a WeChat remark on {len(leads)} Leads ...")
+    waits = []
+    for i, lead in enumerate(leads, 1):
+        remark = f"VIP客户 {i}"
+        started = time.monotonic()
+        sf.edit("Lead", lead["Id"], {"WeChat_Remark__c": remark})
+        while time.monotonic() - started < 5:
+            if population.lookup(lead["WeChat_OpenId__c"]).remark == remark:
+                waits.append(time.monotonic() - started)
+                break
+            time.sleep(0.01)
+    ok = len(waits) == len(leads) and max(waits, default=0) < 1.5
+    say(f"  {len(waits)} of {len(leads)} remarks set in WeChat by Outbound Message, "
+        f"slowest after {max(waits, default=0) * 1000:.0f} ms" + ("" if ok else
+                                                                  "   EXPECTED within 1.5 s"))
+    return ok
+
+
+def _follow_up(say: Say, box: RunningSandbox, scenario: Scenario) -> bool:
+    """The marketer's follow-up: a mass message to the poster campaign's members, made
+    in Salesforce and sent by the worker's own code; sent again, it sends nobody twice.
+    True when every member is accounted for and the second run sends nothing."""
+    from jobs.context import build_context
+    from jobs.messages import run_request
+
+    campaign = scenario.campaigns[CAMPAIGNS[0]]
+    request = box.salesforce.seed("WeChat_Message__c", Channel__c="mass",
+                                  Target__c="campaign", Campaign__c=campaign,
+                                  Content__c="春季新品已到店 — the spring range is in store")
+    ctx = build_context(load_settings())
+    try:
+        first = run_request(ctx, request)
+        calls = box.wechat.api_calls.get("/cgi-bin/message/mass/send", 0)
+        again = run_request(ctx, request)
+        resent = box.wechat.api_calls.get("/cgi-bin/message/mass/send", 0) - calls
+    finally:
+        ctx.salesforce.close()
+    members = len(scenario.members()[campaign])
+    totals = first.totals
+    accounted = sum(totals.get(k, 0) for k in ("sent", "skipped", "failed"))
+    ok = accounted == members and calls >= 1 and resent == 0 and not again.new.get("sent")
+    say(f"\nA mass message to the {members} members of {CAMPAIGNS[0]!r}, requested in "
+        f"Salesforce: {totals.get('sent', 0)} sent in {calls} WeChat call(s), "
+        f"{totals.get('skipped', 0)} skipped; the request run again: {resent} WeChat calls"
+        + ("" if ok else "   EXPECTED every member once and nothing sent twice"))
+    return ok
 
 
 def _print_figures(say: Say, scenario: Scenario) -> bool:
