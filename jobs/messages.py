@@ -317,9 +317,11 @@ class _Run:
 
 def record_job_finish(ctx: WorkerContext, events: Iterable[Any]) -> dict[str, Any]:
     """Apply TEMPLATESENDJOBFINISH / MASSSENDJOBFINISH events (``InboundEvent`` s; others
-    are ignored): their recipients become delivered or failed, and each request's
-    delivered count grows by what WeChat delivered. A report is counted once however
-    often it comes.
+    are ignored): their recipients become delivered or failed, each request's delivered
+    count grows by what WeChat delivered, and a request some of whose recipients failed
+    after sending has its sent and failed counts taken again from its recipients (so
+    they agree however late the reports come). A report is counted once however often
+    it comes.
 
     Raises:
         RetriableError, FatalError: Salesforce refused the writes as a whole (the
@@ -344,7 +346,7 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[Any]) -> dict[str, An
             if rep.msg_id in found and (rep.account, rep.msg_id) not in refs:
                 message, openids = found[rep.msg_id]
                 refs[(rep.account, rep.msg_id)] = SendRef(message, tuple(openids), rep.kind)
-    rows, delivered, counted = [], {}, []
+    rows, delivered, counted, recount = [], {}, [], set()
     now = time.time()
     for rep in reports:
         ref = refs.get((rep.account, rep.msg_id))
@@ -354,6 +356,8 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[Any]) -> dict[str, An
         delivered[ref.message_id] = delivered.get(ref.message_id, 0) + rep.delivered
         if rep.status is None:
             continue
+        if rep.status == "failed":  # sent, then not delivered: the request's counts move
+            recount.add(ref.message_id)
         openids = [rep.openid] if rep.kind == "template" and rep.openid in ref.openids \
             else list(ref.openids)
         SentLog(ctx.redis, ref.message_id).record(
@@ -365,13 +369,20 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[Any]) -> dict[str, An
     try:
         if rows:
             ctx.salesforce.upsert_many(r.object, r.key, rows)
-        totals = []
+        totals: dict[str, dict[str, Any]] = {}
         for message_id, count in delivered.items():
             added[message_id] = count
-            totals.append({"Id": message_id,
-                           f.delivered: SentLog(ctx.redis, message_id).add_delivered(count)})
+            totals[message_id] = {
+                "Id": message_id,
+                f.delivered: SentLog(ctx.redis, message_id).add_delivered(count)}
+        for message_id in sorted(recount):  # from the recipients, as the send counts them
+            statuses = [str(row.get(r.status)) for row in ctx.salesforce.query(
+                RECIPIENT_QUERY, r.key, r.openid, r.status, r.reason, r.msg_id, r.object,
+                r.message, message=message_id)]
+            totals.setdefault(message_id, {"Id": message_id}).update(
+                request_counts(tally(statuses), f))
         if totals:
-            ctx.salesforce.update_many(f.object, totals)
+            ctx.salesforce.update_many(f.object, list(totals.values()))
     except BridgeError:  # not applied: a retry (or replay) must count the reports again
         for rep in counted:
             forget_report(ctx.redis, rep.account, rep.msg_id)
