@@ -3,7 +3,7 @@
     connector demo                      the whole journey on embedded defaults
     connector run                       web + worker + clock from the configuration
     connector web | worker              one process each (what the Procfile runs)
-    connector sandbox --env-file PATH   both emulators, and their config vars in PATH
+    connector sandbox --env-file PATH [--callback-url URL]   both emulators, their config vars
     connector status                    queue, failures with reasons, kept events
     connector replay [JOB_ID ...] [--all] [--unhandled]
     connector mappings validate [FILE] [--against-org]   check a mapping file
@@ -84,6 +84,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.env_file:
         box.write_env(Path(args.env_file))
         print(f"config vars written to {args.env_file} (REDIS_URL not included)")
+    if args.callback_url:  # people's acts and job-finish reports go to the bridge
+        from sandbox.wechat import CallbackSender
+
+        env = box.env
+        sender = CallbackSender(args.callback_url, token=env["WECHAT_TOKEN"],
+                                app_id=env["WECHAT_APP_ID"],
+                                original_id=env["WECHAT_ORIGINAL_ID"],
+                                encoding_aes_key=env["WECHAT_ENCODING_AES_KEY"])
+        box.wechat.callback = sender
+        box.wechat.outbox.notify = sender.deliver
+        print(f"pushes delivered to {args.callback_url} (POST /__sandbox__/wechat/acts)")
     print(f"Salesforce sandbox: {box.salesforce_url}")
     print(f"WeChat sandbox:     {box.wechat_url}")
     for server in box.servers[2:]:
@@ -236,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--salesforce-port", type=int, default=0)
     box.add_argument("--wechat-port", type=int, default=0)
+    box.add_argument("--callback-url",
+                     help="the bridge's /wechat/callback: job-finish reports and the acts "
+                     "posted to /__sandbox__/wechat/acts are delivered there, like WeChat")
     box.add_argument("--accounts", type=int, default=1,
                      help="Official Accounts to emulate (the others in WECHAT_ACCOUNTS)")
     box.set_defaults(func=cmd_sandbox)

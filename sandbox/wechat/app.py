@@ -20,6 +20,8 @@ Control routes (besides the faults router ``/__sandbox__/faults``)::
     DELETE /__sandbox__/wechat/calls          reset the counters
     GET    /__sandbox__/wechat/messages       messages sent through the API
     POST   /__sandbox__/wechat/expire-tokens  expire every issued access token now
+    POST   /__sandbox__/wechat/acts           a person acts (follow, scan, text...): the push
+    GET    /__sandbox__/wechat/pushes         job-finish pushes waiting for delivery
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sandbox.wechat.errors import ApiError, proxy_error
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
+from sandbox.wechat.routes_acts import acts_router
 from sandbox.wechat.routes_messages import messages_router
 from sandbox.wechat.routes_qrcode import qrcode_router
 from sandbox.wechat.routes_token import token_router
@@ -82,6 +85,9 @@ class WeChatSandbox:
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
         self.outbox = Outbox(clock, mass_per_month=mass_per_month, account_type=account_type)
+        # Where people's acts and job-finish pushes are delivered (a CallbackSender), when
+        # a simulator outside the process drives the sandbox: see routes_acts.py.
+        self.callback = None
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         # MsgIds are 64-bit and unique per account; start where real ones live (~6e18).
@@ -125,6 +131,7 @@ class WeChatSandbox:
         app.include_router(qrcode_router(self.outbox, self.clock))
         app.include_router(self.faults.router())
         app.include_router(self._control_router())
+        app.include_router(acts_router(self))
         return app
 
     def _control_router(self) -> APIRouter:

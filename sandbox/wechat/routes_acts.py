@@ -1,0 +1,90 @@
+"""``/__sandbox__/wechat/acts`` and ``/__sandbox__/wechat/pushes``: people acting, for a
+simulator outside the process.
+
+A person's act goes through the sandbox (``WeChatSandbox.scan``, ``follow``, ``text``...),
+so its population, windows and QR codes know of it exactly as when tests act in
+process; the answer is the push's plaintext XML. When the sandbox has a callback (``connector
+sandbox --callback-url``), it also delivers the push there, signed and encrypted like
+WeChat's servers, and answers with what the bridge replied. ``GET /pushes`` hands out the
+job-finish pushes waiting for delivery (none when a callback delivers them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from sandbox.wechat.errors import ApiError
+
+if TYPE_CHECKING:
+    from sandbox.wechat.app import WeChatSandbox
+
+
+class Act(BaseModel):
+    """One act: ``follow`` (``openid`` None: a new person; ``scene``: through a code),
+    ``scan``, ``unfollow``, ``text`` (``content``), ``click`` (``key``), ``view``
+    (``url``), ``location`` (``latitude``, ``longitude``). ``at``: unix seconds."""
+
+    act: Literal["follow", "scan", "unfollow", "text", "click", "view", "location"]
+    openid: str | None = None
+    scene: str | None = None
+    content: str | None = None
+    key: str | None = None
+    url: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    at: int | None = None
+
+
+def _needs(act: Act, *names: str) -> None:
+    missing = [n for n in names if getattr(act, n) is None]
+    if missing:
+        raise HTTPException(400, f"act {act.act!r} needs {', '.join(missing)}")
+
+
+def acts_router(box: WeChatSandbox) -> APIRouter:
+    router = APIRouter(prefix="/__sandbox__/wechat")
+
+    @router.post("/acts")
+    def act(act: Act) -> dict:
+        if act.act != "follow":
+            _needs(act, "openid")
+        try:
+            if act.act == "follow":
+                push = box.follow(act.openid, scene=act.scene, at=act.at)
+            elif act.act == "scan":
+                _needs(act, "scene")
+                push = box.scan(act.openid, act.scene, at=act.at)
+            elif act.act == "unfollow":
+                push = box.unfollow(act.openid, at=act.at)
+            elif act.act == "text":
+                _needs(act, "content")
+                push = box.text(act.openid, act.content, at=act.at)
+            elif act.act == "click":
+                _needs(act, "key")
+                push = box.click(act.openid, act.key, at=act.at)
+            elif act.act == "view":
+                _needs(act, "url")
+                push = box.view(act.openid, act.url, at=act.at)
+            else:
+                _needs(act, "latitude", "longitude")
+                push = box.location(act.openid, act.latitude, act.longitude, at=act.at)
+        except ApiError as exc:  # an OpenID the sandbox does not know (40003)...
+            raise HTTPException(400, f"WeChat errcode {exc.errcode}: {exc}") from None
+        except (KeyError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        out = {"openid": push.openid, "xml": push.xml(box.original_id), "delivered": False}
+        if box.callback is not None:
+            delivery = box.callback.deliver(push)
+            out.update(delivered=delivery.acknowledged, status=delivery.status,
+                       reply=delivery.reply)
+        return out
+
+    @router.get("/pushes")
+    def pushes() -> list[dict]:
+        return [{"openid": p.openid, "xml": p.xml(box.original_id)}
+                for p in box.outbox.take_pushes()]
+
+    return router

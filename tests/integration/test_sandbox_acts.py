@@ -1,0 +1,45 @@
+"""A simulator outside the process makes people act through the WeChat sandbox: the
+sandbox knows the act (population, windows) and delivers the push to the bridge."""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import httpx
+
+
+def post_act(bridge, **act) -> httpx.Response:
+    trust = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+    return httpx.post(f"{bridge.box.wechat_url}/__sandbox__/wechat/acts", json=act,
+                      verify=trust, timeout=10)
+
+
+def test_acts_reach_the_bridge_and_the_sandbox_knows_them(bridge):
+    sf = bridge.box.salesforce
+    campaign = sf.seed("Campaign", Name="Poster", IsActive=True,
+                       WeChat_Auto_Reply__c="Hello from the poster")
+    bridge.box.wechat.callback = bridge.sender
+    stranger = bridge.box.population.openids(subscribed=False)[0]
+
+    answer = post_act(bridge, act="follow", openid=stranger, scene=f"sfc_{campaign}")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["delivered"] is True and "qrscene_sfc_" in body["xml"]
+    assert bridge.box.population.lookup(stranger).subscribe  # the sandbox knows
+    bridge.work()
+    assert bridge.count("CampaignMember", CampaignId=campaign) == 1
+    # the follow opened the 1-minute window in the sandbox, and the worker used one of its
+    # 3 messages: the reply was not cached yet, so it went as a customer-service message
+    windows = bridge.box.wechat.outbox.windows
+    assert windows.left(stranger, bridge.box.wechat.clock())["event"] == 2
+    [sent] = bridge.box.wechat.sent_messages
+    assert (sent.to, sent.content) == ((stranger,), "Hello from the poster")
+
+    text = post_act(bridge, act="text", openid=stranger, content="价格?").json()
+    assert text["delivered"] and "<MsgType><![CDATA[text]]></MsgType>" in text["xml"]
+
+    refused = post_act(bridge, act="scan", openid="oNobodyKnowsThisOpenId0000001",
+                       scene=f"sfc_{campaign}")
+    assert refused.status_code == 400 and "40003" in refused.text
+    assert post_act(bridge, act="click", openid=stranger).status_code == 400  # no key
