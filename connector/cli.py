@@ -120,6 +120,14 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
     for item in status["failed"]:
         print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
+    again = {"changes": "connector sync replay --all",
+             "messages": "connector messages send --request ID"}
+    for name, queue in status["queues"].items():
+        print(f"{name}: queued {queue['queued']}  running {queue['running']}  scheduled "
+              f"retries {queue['scheduled']}  failed {queue['failed_count']}"
+              + (f"  (run again: {again.get(name)})" if queue["failed_count"] else ""))
+        for description in queue["failed"]:
+            print(f"  {description}")
     return 0
 
 

@@ -24,4 +24,22 @@ def collect_status(redis: Redis | None = None, failed_limit: int = 20) -> dict[s
         "failed": [asdict(f) for f in failed_events(redis, failed_limit)],
         "unhandled": unhandled_count(redis),
         "rejected": redis.llen("bridge:rejected"),
+        "queues": other_queues(redis),
     }
+
+
+def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
+    """The way back's queues: changes (polls, Outbound Messages) and message requests,
+    with their failed jobs' descriptions."""
+    from jobs.changes import changes_queue
+    from jobs.messages import messages_queue
+
+    out = {}
+    for queue in (changes_queue(redis), messages_queue(redis)):
+        failed = queue.failed_job_registry
+        out[queue.name] = {
+            "queued": queue.count, "running": queue.started_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count, "failed_count": failed.count,
+            "failed": [job.description for job in queue.job_class.fetch_many(
+                failed.get_job_ids(0, 9), connection=redis) if job is not None]}
+    return out

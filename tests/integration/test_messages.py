@@ -403,3 +403,18 @@ def test_the_cli_sends_and_reports(bridge, fresh_settings, capsys):
     assert "no WeChat_Follower__c record has OpenId__c o_nobody" in capsys.readouterr().err
     assert main(["messages", "send", "--text", "Hi", "--follower", fan]) == 0
     assert "1 skipped" in capsys.readouterr().out  # no window open
+
+
+def test_a_failed_request_shows_in_the_operators_status(bridge):
+    from rq import SimpleWorker
+
+    from connector.status import collect_status
+    from jobs.messages import enqueue_request, messages_queue
+
+    missing = "a0Z000000000000AAA"  # no such request
+    assert enqueue_request(bridge.redis, missing) is not None
+    SimpleWorker([messages_queue(bridge.redis)], connection=bridge.redis).work(
+        burst=True, logging_level="ERROR")
+    queue = collect_status(bridge.redis)["queues"]["messages"]
+    assert queue["failed_count"] == 1
+    assert queue["failed"] == [f"message request {missing}"]
