@@ -96,13 +96,20 @@ def record(redis: Redis, touches: list[TouchEvent]) -> dict[tuple[str, str], Tou
                   f"{stats}:scanners:{channel}", f"{stats}:scanners", f"{stats}:followers:"
                   f"{channel}", f"{stats}:followers", f"{stats}:channels", t.at, channel,
                   int(t.followed), t.openid, MARKER_TTL)
-    out: dict[tuple[str, str], Touch] = {}
-    for t, row in zip(touches, pipe.execute() if touches else [], strict=True):
-        first, last, scans, first_channel, last_channel = (
-            v.decode() if isinstance(v, bytes) else v for v in row)
-        out[(t.campaign, t.openid)] = Touch(int(first), int(last), int(scans),
-                                            first_channel or None, last_channel or None)
-    return out
+    rows = pipe.execute() if touches else []
+    return {(t.campaign, t.openid): _touch(row)
+            for t, row in zip(touches, rows, strict=True)}
+
+
+def _touch(row: list) -> Touch | None:
+    """A touch hash's (first, last, scans, first_channel, last_channel) as read; None
+    when the hash does not exist."""
+    first, last, scans, first_channel, last_channel = (
+        v.decode() if isinstance(v, bytes) else v for v in row)
+    if not scans:
+        return None
+    return Touch(int(first), int(last), int(scans), first_channel or None,
+                 last_channel or None)
 
 
 def peek(redis: Redis, touches: list[TouchEvent]) -> dict[tuple[str, str], Touch]:
@@ -116,11 +123,7 @@ def peek(redis: Redis, touches: list[TouchEvent]) -> dict[tuple[str, str], Touch
     out: dict[tuple[str, str], Touch] = {}
     for i, t in enumerate(touches):
         counted, row = results[2 * i], results[2 * i + 1]
-        first, last, scans, first_channel, last_channel = (
-            v.decode() if isinstance(v, bytes) else v for v in row)
-        touch = out.get((t.campaign, t.openid)) or (Touch(
-            int(first), int(last), int(scans), first_channel or None, last_channel or None)
-            if scans else None)
+        touch = out.get((t.campaign, t.openid)) or _touch(row)
         if not counted:
             channel = t.channel or None
             if touch is None:

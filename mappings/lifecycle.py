@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from mappings.rules import Strict
 from mappings.vocabulary import ApiName, EventKind
@@ -57,6 +57,7 @@ class LifecycleSection(Strict):
     field: ApiName
     stages: list[str] = Field(min_length=2)
     rules: list[StageRule] = Field(min_length=1)
+    _plan: Lifecycle | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _stages_known(self) -> LifecycleSection:
@@ -68,10 +69,13 @@ class LifecycleSection(Strict):
         return self
 
     def plan(self) -> Lifecycle:
-        """The section as plain data, for the write plan."""
-        return Lifecycle(self.field, tuple(self.stages), tuple(
-            RuleSpec(r.stage, tuple(r.events), r.object, r.field, tuple(r.in_), r.not_blank,
-                     r.backwards) for r in self.rules))
+        """The section as plain data, for the write plan (built once: every event's plan
+        carries it)."""
+        if self._plan is None:
+            self._plan = Lifecycle(self.field, tuple(self.stages), tuple(
+                RuleSpec(r.stage, tuple(r.events), r.object, r.field, tuple(r.in_),
+                         r.not_blank, r.backwards) for r in self.rules))
+        return self._plan
 
 
 @dataclass(frozen=True)
