@@ -22,8 +22,8 @@ from rq import SimpleWorker
 from connector.redis_connection import connect, redis_url_from_env
 from connector.salesforce import SalesforceGateway
 from connector.settings import load_settings
-from jobs.context import build_context, use_context
 from jobs.queues import inbound_queue
+from jobs.runtime import build_context, use_context
 from sandbox.run import start_sandbox
 from sandbox.server import serve
 from sandbox.wechat import CallbackSender

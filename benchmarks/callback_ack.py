@@ -24,7 +24,7 @@ import time
 import httpx
 
 from benchmarks.loadgen import build_request, run_load
-from connector.processes import stop_children
+from connector.cli.processes import stop_children
 from connector.redis_connection import connect, redis_url_from_env
 from sandbox.server import free_port
 from sandbox.wechat import CallbackSender

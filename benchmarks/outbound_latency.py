@@ -31,12 +31,12 @@ from pathlib import Path
 
 import httpx
 
-from connector.processes import stop_children
+from connector.cli.processes import stop_children
 from connector.redis_connection import connect, redis_url_from_env
 from connector.settings import load_settings
+from connector.wayback.poll import last_polls
 from connector.wechat import WeChatGateway
-from jobs.changes import changes_queue
-from jobs.poll import last_polls
+from jobs.queues import changes_queue
 from sandbox.run import start_sandbox
 from sandbox.server import free_port
 

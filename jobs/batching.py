@@ -22,6 +22,7 @@ from rq.job import Job
 import connector.errors as errors_module
 from connector.errors import BridgeError
 from connector.events import InboundEvent
+from connector.locks import release_owned
 
 PREFIX = "bridge:inbound:"
 BATCH_LIMIT = 200  # sObject Collections take at most 200 records per call
@@ -46,17 +47,6 @@ end
 return claimed
 """
 
-_RELEASE = """
-local prefix, owner = ARGV[1], ARGV[2]
-for i = 3, #ARGV do
-  if redis.call('GET', prefix .. 'claim:' .. ARGV[i]) == owner then
-    redis.call('DEL', prefix .. 'claim:' .. ARGV[i])
-  end
-end
-return 1
-"""
-
-
 def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
           limit: int = BATCH_LIMIT) -> list[str]:
     """Claim ``own_key`` (if free) and waiting jobs' events from ``queue_key``, oldest
@@ -67,8 +57,7 @@ def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
 
 def release(redis: Redis, owner: str, keys: list[str]) -> None:
     """Drop our claims on ``keys``: their own jobs (still queued) will process them."""
-    if keys:
-        redis.eval(_RELEASE, 0, PREFIX, owner, *keys)
+    release_owned(redis, owner, [PREFIX + "claim:" + key for key in keys])
 
 
 def load_events(redis: Redis, keys: list[str]) -> dict[str, InboundEvent]:

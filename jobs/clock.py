@@ -18,44 +18,43 @@ import time
 import uuid
 
 from redis import Redis
+from redis.exceptions import LockError
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
+from connector.locks import lock, release
 from connector.settings import Settings
+from jobs.poll import poll_changes
+from jobs.queues import CHANGES
 
 log = logging.getLogger(__name__)
 
 LOCK = "bridge:clock:lock"
 WAIT_STEP = 5.0
 
-_REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 class ClockLock:
-    """The lock that makes a clock the only one. ``ttl`` seconds without a refresh and
-    it is free again."""
+    """The lock that makes a clock the only one (:func:`connector.locks.lock`, with a
+    token that names the clock's host and process). ``ttl`` seconds without a refresh
+    and it is free again."""
 
     def __init__(self, redis: Redis, ttl: float) -> None:
         self._redis = redis
-        self.ttl_ms = int(ttl * 1000)
+        self._lock = lock(redis, LOCK, ttl=ttl)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def acquire(self) -> bool:
-        return bool(self._redis.set(LOCK, self.token, nx=True, px=self.ttl_ms))
+        return self._lock.acquire(token=self.token)
 
     def refresh(self) -> bool:
         """Extend the lock; False when another clock holds it (ours expired)."""
-        return bool(self._redis.eval(_REFRESH, 1, LOCK, self.token, self.ttl_ms))
+        try:
+            return self._lock.reacquire()
+        except LockError:
+            return False
 
     def release(self) -> None:
-        self._redis.eval(_RELEASE, 1, LOCK, self.token)
+        release(self._lock)
 
     def holder(self) -> str | None:
         value = self._redis.get(LOCK)
@@ -85,9 +84,6 @@ def lock_seconds(settings: Settings) -> float:
 
 def build_scheduler(redis: Redis, settings: Settings, lock: ClockLock) -> ClockScheduler:
     """The scheduler with the poll registered on the changes queue."""
-    from jobs.changes import CHANGES
-    from jobs.poll import poll_changes
-
     interval = settings.POLL_INTERVAL_SECONDS
     scheduler = ClockScheduler(redis, lock, logging_level=settings.LOG_LEVEL, name=lock.token)
     # ttl: a poll still queued after two intervals (workers down) is dropped; the next

@@ -1,52 +1,138 @@
-"""Queue names and the one way events enter the queue.
+"""The bridge's queues and the one way into each: every job is enqueued here.
 
-Enqueueing is idempotent: the job id is the event's dedupe key and ``unique=True`` makes
-rq refuse a second job with the same id, so WeChat's resends of one push become one job.
+======== =================================================== ============================
+queue    jobs                                                job id
+======== =================================================== ============================
+inbound  ``jobs.inbound.handle_event``, one per WeChat push   the event's dedupe key
+changes  ``jobs.changes.handle_changes``, the clock's poll    ``changes-<origin>-<digest>``
+messages ``jobs.messages.send_request``, one per request tick ``message-<Id>-<digest>``
+======== =================================================== ============================
+
+Enqueueing is idempotent: the id is made from what the job is for, and ``unique=True``
+makes rq refuse a second job with that id while the first is kept (queued, running, or
+finished within its result TTL), so WeChat's resends of a push, a resent Outbound
+Message and a poll that sees a change again each add nothing. The functions' dotted
+paths are stored in Redis with every job: they stay where they are across releases.
+
+:class:`RqQueues` is the features' way in (:class:`connector.context.Queues`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
 from connector.events import InboundEvent
+from connector.ids import is_api_name, is_record_id
 
 log = logging.getLogger(__name__)
 
-INBOUND = "inbound"
-# How long a finished job (and so its dedupe key) is kept. WeChat resends within ~15 s;
-# an hour also absorbs a replayed delivery log without double work.
-DEDUPE_SECONDS = 3600
-# A job that never finishes in this time is stuck (a Salesforce batch takes seconds).
+INBOUND, CHANGES, MESSAGES = "inbound", "changes", "messages"
+# How long a finished job (and so its id) is kept. WeChat resends within ~15 s; an hour
+# also absorbs a replayed delivery log, a resent notification or a poll's lookback.
+KEEP_SECONDS = 3600
+FAILED_SECONDS = 30 * 86_400  # a failed job waits this long for an operator's replay
+# A job that runs longer is stuck (a Salesforce batch takes seconds); a message request
+# may mass-send to tens of thousands and write each recipient's record (its run's lock,
+# connector/messaging/run.py, outlives this).
 JOB_TIMEOUT = 300
+MESSAGE_TIMEOUT = 1800
+CHANGE_BATCH = 200  # record ids per change job
 
 
 def inbound_queue(connection: Redis) -> Queue:
     return Queue(INBOUND, connection=connection)
 
 
+def changes_queue(connection: Redis) -> Queue:
+    return Queue(CHANGES, connection=connection)
+
+
+def messages_queue(connection: Redis) -> Queue:
+    return Queue(MESSAGES, connection=connection)
+
+
+def _enqueue(queue: Queue, func: str, *args: object, job_id: str, description: str,
+             timeout: int = JOB_TIMEOUT) -> bool:
+    """Enqueue ``func(*args)`` as ``job_id``; False when that job exists already."""
+    try:
+        queue.enqueue(func, *args, job_id=job_id, unique=True, result_ttl=KEEP_SECONDS,
+                      failure_ttl=FAILED_SECONDS, job_timeout=timeout,
+                      description=description)
+    except DuplicateJobError:
+        return False
+    return True
+
+
 def enqueue_inbound(connection: Redis, event: InboundEvent) -> bool:
-    """Enqueue one job for ``event``.
+    """Enqueue the job of ``event``.
 
     Returns:
         True when a new job was enqueued, False when the event's key already has a job
         (a resend or a duplicate), which the caller treats as success.
     """
-    try:
-        inbound_queue(connection).enqueue(
-            "jobs.inbound.handle_event",
-            event.to_dict(),
-            job_id=event.dedupe_key,
-            unique=True,
-            result_ttl=DEDUPE_SECONDS,
-            failure_ttl=30 * 24 * 3600,
-            job_timeout=JOB_TIMEOUT,
-            description=f"{event.kind} from {event.openid}",
-        )
-    except DuplicateJobError:
+    new = _enqueue(inbound_queue(connection), "jobs.inbound.handle_event", event.to_dict(),
+                   job_id=event.dedupe_key, description=f"{event.kind} from {event.openid}")
+    if not new:
         log.info("duplicate push %s dropped", event.dedupe_key)
-        return False
-    return True
+    return new
+
+
+def enqueue_changes(connection: Redis, object_name: str, record_ids: Iterable[str], *,
+                    origin: str, key: str, batch: int = CHANGE_BATCH) -> list[str]:
+    """Enqueue change jobs for ``record_ids`` of ``object_name``, ``batch`` ids per job,
+    with job ids ``changes-<origin>-<digest of key and ids>``.
+
+    Returns:
+        The ids of the jobs enqueued now (an id already queued or kept is left out).
+
+    Raises:
+        ValueError: ``object_name`` is not an API name.
+        redis.exceptions.RedisError: Redis is unreachable (nothing may have been queued).
+    """
+    if not is_api_name(object_name):
+        raise ValueError(f"{object_name!r} is not a Salesforce object name")
+    ids = list(dict.fromkeys(i for i in record_ids if is_record_id(i)))
+    queue = changes_queue(connection)
+    enqueued = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        digest = hashlib.sha256(f"{object_name}|{key}|{','.join(chunk)}".encode()).hexdigest()
+        job_id = f"changes-{origin}-{digest[:20]}"
+        if _enqueue(queue, "jobs.changes.handle_changes", object_name, chunk, job_id=job_id,
+                    description=f"{len(chunk)} changed {object_name} ({origin})"):
+            enqueued.append(job_id)
+        else:
+            log.debug("change job %s exists; not enqueued again", job_id)
+    return enqueued
+
+
+def enqueue_request(connection: Redis, message_id: str, stamp: str = "") -> str | None:
+    """Enqueue the send job of a message request; the id ``message-<Id>-<digest of
+    stamp>`` keeps one job per tick. Returns the id, or None when that job exists."""
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    job_id = f"message-{message_id}-{digest}"
+    new = _enqueue(messages_queue(connection), "jobs.messages.send_request", message_id,
+                   job_id=job_id, description=f"message request {message_id}",
+                   timeout=MESSAGE_TIMEOUT)
+    return job_id if new else None
+
+
+class RqQueues:
+    """:class:`connector.context.Queues` on RQ, for one Redis connection."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def changes(self, object_name: str, record_ids: Iterable[str], *, origin: str,
+                key: str, batch: int = CHANGE_BATCH) -> list[str]:
+        return enqueue_changes(self.redis, object_name, record_ids, origin=origin, key=key,
+                               batch=batch)
+
+    def message_request(self, message_id: str, stamp: str = "") -> str | None:
+        return enqueue_request(self.redis, message_id, stamp)

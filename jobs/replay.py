@@ -1,49 +1,23 @@
-"""Operators' tools: see what failed or was kept, and run it again.
+"""Operators' tools: run again what failed or was kept (``connector replay``,
+``connector sync replay``).
 
-Replaying is safe because every Salesforce write is idempotent.
+Replaying is safe: every Salesforce write is idempotent, a change job reads its records
+afresh and writes only what differs, and an event's batching outcome is cleared first
+so its job processes it anew.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from redis import Redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from connector.events import InboundEvent
+from connector.inbound.unhandled import UNHANDLED
 from jobs import batching
-from jobs.inbound import UNHANDLED
-from jobs.queues import enqueue_inbound, inbound_queue
-
-
-@dataclass(frozen=True)
-class FailedEvent:
-    job_id: str
-    description: str
-    reason: str
-    failed_at: str
-
-
-def _reason(job: Job) -> str:
-    """The last line of the failure: the error the job raised, with its code and fields."""
-    result = job.latest_result()
-    text = (result.exc_string if result and result.exc_string else "") or ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "gave up (no exception recorded)"
-
-
-def failed_events(redis: Redis, limit: int = 100) -> list[FailedEvent]:
-    """The failed inbound jobs, newest first, each with the reason it failed."""
-    registry = FailedJobRegistry(queue=inbound_queue(redis))
-    ids = list(reversed(registry.get_job_ids()))[:limit]
-    out = []
-    for job in Job.fetch_many(ids, connection=redis):
-        if job is not None:
-            out.append(FailedEvent(job.id, job.description or "", _reason(job),
-                                   str(job.ended_at or "")))
-    return out
+from jobs.queues import changes_queue, enqueue_inbound, inbound_queue
 
 
 def replay_failed(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
@@ -60,8 +34,13 @@ def replay_failed(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
     return done
 
 
-def unhandled_count(redis: Redis) -> int:
-    return redis.xlen(UNHANDLED)
+def replay_changes(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
+    """Requeue failed change jobs (all when ``job_ids`` is None); returns their ids."""
+    registry = FailedJobRegistry(queue=changes_queue(redis))
+    ids = job_ids if job_ids is not None else registry.get_job_ids()
+    for job_id in ids:
+        registry.requeue(job_id)
+    return list(ids)
 
 
 def replay_unhandled(redis: Redis) -> int:

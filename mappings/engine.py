@@ -12,6 +12,7 @@ from typing import Any
 
 from connector.events import InboundEvent
 from connector.follower import Follower
+from connector.ids import is_campaign_id, short_id
 from connector.scenes import parse_scene
 from mappings.models import TEMPLATE_SLOT, EventRule, FieldRule, Mapping
 from mappings.plan import CaptureRecord, EventPlan, Lookup, PersonPlan
@@ -22,7 +23,6 @@ from mappings.transforms import apply_chain
 FieldLengths = Table[tuple[str, str], int]
 
 # A Campaign Id: key prefix 701, 15 or 18 characters.
-CAMPAIGN_ID = re.compile(r"^701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 
 
 class UnmappedEvent(Exception):
@@ -107,7 +107,7 @@ def resolve_campaign(scene: str | None, mapping: Mapping) -> tuple[str | None, s
     parsed = parse_scene(scene, [prefix])
     if parsed is None:
         return None, None
-    if not CAMPAIGN_ID.match(parsed.key):
+    if not is_campaign_id(parsed.key):
         return None, (f"scene {scene!r} has prefix {prefix!r} but {parsed.key!r} is no "
                       "Campaign Id")
     return parsed.key, None
@@ -217,7 +217,7 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
 
     campaigns = mapping.campaigns
     status = campaigns.status.get(kind) if campaign_id or campaign_lookup else None
-    campaign_key = campaign_id[:15] if campaign_id else (
+    campaign_key = short_id(campaign_id) if campaign_id else (
         campaign_lookup.value if campaign_lookup else None)
     return EventPlan(
         key=event.dedupe_key,

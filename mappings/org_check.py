@@ -8,7 +8,7 @@ Checks: objects and fields exist (spelled as the org spells them), written field
 writable and of a type that takes the rule's value, constants fit picklists and lengths,
 required fields are filled on create, upsert keys are unique case-sensitive external ids,
 links point at the right object, match fields can be filtered; matching and campaign
-policies in ``mappings/policy_check.py``. ``check_offline``: what needs no org. With an
+policies in ``mappings/policy_checks.py``. ``check_offline``: what needs no org. With an
 ``accounts:`` section, each account's effective mapping is checked too (lines point into
 its section where it replaces a top-level one).
 """
@@ -19,11 +19,11 @@ import functools
 from collections.abc import Iterable
 from pathlib import Path
 
+from mappings.field_checks import Checker, Describe, Problem
 from mappings.field_types import WELL_KNOWN_REQUIRED
 from mappings.loader import account_path
 from mappings.models import Mapping
-from mappings.org_checker import Describe, Problem, _Checker
-from mappings.policy_check import check_scene_sources
+from mappings.policy_checks import check_policies, check_scene_sources
 
 __all__ = ["Problem", "check_against_org", "check_offline"]
 
@@ -38,7 +38,7 @@ def check_against_org(mapping: Mapping, text: str, path: Path | str, describe: D
     """
     describe = functools.cache(describe)  # one describe per object, whatever the accounts
     return sorted({problem for checker in _checkers(mapping, text, path, describe, objects)
-                   for problem in checker.run()})
+                   for problem in _run(checker)})
 
 
 def check_offline(mapping: Mapping, text: str, path: Path | str) -> list[Problem]:
@@ -51,10 +51,17 @@ def check_offline(mapping: Mapping, text: str, path: Path | str) -> list[Problem
     return sorted({problem for checker in checkers for problem in checker.problems})
 
 
+def _run(checker: Checker) -> list[Problem]:
+    """Every check of one mapping: its objects and fields, then its policies."""
+    checker.run()
+    check_policies(checker)
+    return checker.problems
+
+
 def _checkers(mapping: Mapping, text: str, path: Path | str, describe: Describe,
-              objects: Iterable[str] | None) -> list[_Checker]:
+              objects: Iterable[str] | None) -> list[Checker]:
     """A checker per mapping in use (the top-level one, each account's effective one);
     a problem shared by several is then the same Problem, reported once."""
-    return [_Checker(effective, text, Path(path), describe, objects,
+    return [Checker(effective, text, Path(path), describe, objects,
                      where=functools.partial(account_path, mapping, account))
             for account, effective in mapping.account_mappings().items()]

@@ -6,7 +6,6 @@ typo. ``mappings.models`` re-exports them.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import fields as dataclass_fields
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from pydantic import AfterValidator
 
 from connector.events import InboundEvent
 from connector.follower import Follower
+from connector.ids import API_NAME
 
 SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
@@ -26,7 +26,6 @@ SOURCES = {
 # Sources every push or profile carries: a rule reading one (untransformed) is never blank.
 ALWAYS_GIVEN = ("follower.openid", "event.openid", "event.account", "event.create_time",
                 "event.msg_type", "event.kind", "event.dedupe_key")
-API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def check_source(value: str) -> str:

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from redis import Redis
 
 from connector.redis_connection import connect
+from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
 from webhooks import health, rejections, salesforce_outbound, wechat_callback
-from webhooks.replier import replier_for
-from webhooks.wechat_callback import CallbackConfig, Replier
+from webhooks.wechat_callback import CallbackConfig
 
 
 def create_app(
@@ -28,9 +28,9 @@ def create_app(
     Args:
         settings: default :func:`connector.settings.get_settings`.
         redis: default :func:`connector.redis_connection.connect` to the configured URL.
-        reply: the passive-reply seam (see :data:`webhooks.wechat_callback.Replier`);
+        reply: the passive-reply seam (see :data:`connector.replies.passive.Replier`);
             default: the campaign auto-replies of the mapping in ``MAPPING_FILE``
-            (:func:`webhooks.replier.replier_for`, loaded once here), or ``success``
+            (:func:`connector.replies.passive.replier_for`, loaded once here), or ``success``
             for every push when it has no ``replies:``.
 
     Raises:

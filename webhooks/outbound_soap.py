@@ -15,13 +15,14 @@ else, such as :func:`fault` with HTTP 500, makes it resend the message later.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+
+from connector.ids import is_api_name, is_record_id
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
@@ -35,8 +36,6 @@ ACK = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
        b'<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
        b"<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>")
 
-_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 class MalformedMessage(ValueError):
@@ -81,11 +80,11 @@ def _notification(element: Element, index: int) -> Notification:
     kind = sobject.get(XSI_TYPE, "")
     object_name = kind.rpartition(":")[2]
     record_id = _text(sobject, "Id", SOBJECT)
-    if not _ID.match(notification_id):
+    if not is_record_id(notification_id):
         raise MalformedMessage(f"{where}: Id {notification_id[:40]!r} is not a Salesforce id")
-    if not _API_NAME.match(object_name):
+    if not is_api_name(object_name):
         raise MalformedMessage(f"{where}: sObject type {kind[:60]!r} is not an object name")
-    if not _ID.match(record_id):
+    if not is_record_id(record_id):
         raise MalformedMessage(f"{where}: sObject Id {record_id[:40]!r} is not a record id")
     return Notification(notification_id, object_name, record_id)
 
@@ -110,7 +109,7 @@ def parse(body: bytes) -> OutboundMessage:
         raise MalformedMessage("the SOAP body holds no notifications element")
     org_id, action_id = _text(notifications, "OrganizationId"), _text(notifications,
                                                                       "ActionId")
-    if not _ID.match(org_id):
+    if not is_record_id(org_id):
         raise MalformedMessage(f"OrganizationId {org_id[:40]!r} is not a Salesforce id")
     items = notifications.findall(f"{{{OUTBOUND}}}Notification")
     if not items:

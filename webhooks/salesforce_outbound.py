@@ -1,5 +1,6 @@
 """``POST /salesforce/outbound``: Salesforce's Outbound Messages, the near-real-time
-way to notice changes (the clock's poll is the other; both feed ``jobs/changes.py``).
+way to notice changes (the clock's poll is the other; both feed the change jobs of
+:mod:`connector.wayback.changes`).
 
 Per message: cap the body, parse the SOAP (defused XML, ``webhooks/outbound_soap.py``),
 check ``OrganizationId`` against ``SALESFORCE_ORG_ID`` (or, unset, the org the bridge
@@ -26,9 +27,11 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from connector import sync_stats
 from connector.errors import BridgeError, ConfigurationError
+from connector.ids import is_record_id, same_id
 from connector.settings import Settings
+from connector.wayback import stats
+from jobs.queues import enqueue_changes
 from webhooks.outbound_soap import ACK, CONTENT_TYPE, MalformedMessage, fault, parse
 from webhooks.rejections import Rejected
 from webhooks.wechat_callback import read_capped
@@ -51,8 +54,6 @@ class OrgCheck:
     """
 
     def __init__(self, settings: Settings, redis: Redis) -> None:
-        from connector.salesforce import is_record_id
-
         configured = settings.SALESFORCE_ORG_ID
         if configured is not None and not is_record_id(configured.strip()):
             raise ConfigurationError(
@@ -73,6 +74,9 @@ class OrgCheck:
         Raises:
             BridgeError: the login failed.
         """
+        # Imported here, once: the web process needs the Salesforce client for this alone
+        # (a worker usually shared the session already), and loading it at start costs
+        # every web process about 10 MB and a second.
         from connector.salesforce import SalesforceGateway, SessionStore
 
         gateway = SalesforceGateway(self._settings, sessions=SessionStore(
@@ -96,9 +100,6 @@ def build_router(settings: Settings, redis: Redis) -> APIRouter:
     Raises:
         ConfigurationError: ``SALESFORCE_ORG_ID`` is malformed.
     """
-    from connector.salesforce import same_id
-    from jobs.changes import enqueue_changes
-
     org = OrgCheck(settings, redis)
     router = APIRouter()
 
@@ -133,7 +134,7 @@ def build_router(settings: Settings, redis: Redis) -> APIRouter:
             log.error("Redis unavailable, outbound message %s not queued (Salesforce will "
                       "resend it): %s", message.action_id, exc)
             return _nack("the receiver cannot queue the notifications now")
-        sync_stats.count(redis, notified=len(message.notifications))
+        stats.count(redis, notified=len(message.notifications))
         return Response(ACK, media_type=CONTENT_TYPE)
 
     router.add_route(PATH, receive, methods=["POST"])

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -38,10 +38,11 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from connector.events import InboundEvent
+from connector.replies.passive import Replier, no_reply
 from connector.settings import Settings
+from connector.settings.accounts import WeChatAccount
 from connector.wechat.crypto import AppIdMismatchError, DecryptError, PushCipher, check_signature
-from connector.wechat.messages import MalformedPushError, Message, parse_fields, parse_push
-from connector.wechat_accounts import WeChatAccount
+from connector.wechat.pushes import MalformedPushError, Message, parse_fields, parse_push
 from jobs.queues import enqueue_inbound
 from webhooks.rejections import SAMPLE_BYTES, Rejected
 
@@ -49,17 +50,6 @@ log = logging.getLogger(__name__)
 
 PATH = "/wechat/callback"
 SUCCESS = "success"
-
-# The passive-reply seam: given the event and wechatpy's typed message, return the reply
-# XML, or None to answer "success". It runs on the hot path, so it may read a cache but
-# must never call an API.
-Replier = Callable[[InboundEvent, Message], str | None]
-
-
-def no_reply(event: InboundEvent, message: Message) -> str | None:
-    """The default :data:`Replier`: no passive replies (a later issue adds them)."""
-    return None
-
 
 @dataclass(frozen=True)
 class CallbackConfig:

@@ -15,12 +15,7 @@ from connector.salesforce.errors import (
     is_duplicate_member,
 )
 from connector.salesforce.gateway import COLLECTION_SIZE, SalesforceGateway, strip_attributes
-from connector.salesforce.identity import (
-    Identity,
-    is_record_id,
-    parse_identity,
-    same_id,
-)
+from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.results import SaveResult
 from connector.salesforce.sessions import SessionStore
 
@@ -39,9 +34,7 @@ __all__ = [
     "format_external_id",
     "format_soql",
     "is_duplicate_member",
-    "is_record_id",
     "jwt_audience",
     "parse_identity",
-    "same_id",
     "strip_attributes",
 ]

@@ -9,8 +9,7 @@ the call; a second refusal is raised.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,7 +18,9 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_external_id, format_soql
 
+from connector.chunks import chunks
 from connector.errors import BridgeError, ConfigurationError, FatalError
+from connector.ids import is_api_name, is_record_id
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.errors import SYSTEM, Target, classify_response, is_invalid_session
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
@@ -32,20 +33,18 @@ log = logging.getLogger("connector.salesforce")
 
 T = TypeVar("T")
 COLLECTION_SIZE = 200  # sObject Collections take at most 200 records per call
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 
 
 def _api_name(value: str, what: str = "object or field name") -> str:
     """``value`` if it is a Salesforce API name; it goes into URL paths unescaped."""
-    if not isinstance(value, str) or not _API_NAME.match(value):
+    if not is_api_name(value):
         raise ConfigurationError(f"{value!r} is not a valid Salesforce {what}",
                                  system=SYSTEM, code="INVALID_NAME")
     return value
 
 
 def _record_id(value: str) -> str:
-    if not isinstance(value, str) or not _RECORD_ID.match(value):
+    if not is_record_id(value):
         raise FatalError(f"{value!r} is not a Salesforce record id", system=SYSTEM,
                          code="MALFORMED_ID")
     return value
@@ -58,11 +57,6 @@ def strip_attributes(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_attributes(v) for v in value]
     return value
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 class SalesforceGateway:
@@ -313,7 +307,7 @@ class SalesforceGateway:
                     records: Sequence[dict[str, Any]], *, created: bool) -> list[SaveResult]:
         sobject = _api_name(target.sobject or "")
         results: list[SaveResult] = []
-        for chunk in _chunks(records, COLLECTION_SIZE):
+        for chunk in chunks(records, COLLECTION_SIZE):
             body = {"allOrNone": False,
                     "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
             answer = self._call(target, partial(_restful, path=path, method=method, body=body))

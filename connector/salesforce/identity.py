@@ -7,36 +7,15 @@ whose ``LastModifiedById`` is the integration user are the bridge's own writes, 
 sent back to WeChat. The gateway keeps the identity URL with the session it shares
 through Redis, so a process that finds a session there knows both ids without a login.
 
-Salesforce ids come in two forms: 15 characters (case-sensitive) and 18 (the same plus a
-3-character case checksum). :func:`same_id` compares either form with either.
+Ids are checked and compared by :mod:`connector.ids` (either form, constant time).
 """
 
 from __future__ import annotations
 
-import hmac
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-
-
-def is_record_id(value: object) -> bool:
-    """True for a well-formed 15- or 18-character Salesforce id."""
-    return isinstance(value, str) and _ID.match(value) is not None
-
-
-def short_id(value: str) -> str:
-    """The case-sensitive 15-character form of a 15- or 18-character id."""
-    return value[:15]
-
-
-def same_id(a: str | None, b: str | None) -> bool:
-    """True when ``a`` and ``b`` are the same Salesforce id, in 15- or 18-character form
-    (compared in constant time: one of them may be a secret-ish org id from a request)."""
-    if not (is_record_id(a) and is_record_id(b)):
-        return False
-    return hmac.compare_digest(short_id(a).encode(), short_id(b).encode())
+from connector.ids import is_record_id
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ shared access token), ``WeChatAccounts`` one per Official Account served; errors
 bridge's own (:mod:`connector.errors`).
 """
 
-from connector.wechat.accounts import UnknownAccount, WeChatAccounts
+from connector.wechat.account_gateways import UnknownAccount, WeChatAccounts
 from connector.wechat.errors import TOKEN_ERRCODES, classify, classify_http, request_id
 from connector.wechat.gateway import BATCH_SIZE, WeChatGateway
 from connector.wechat.token import TokenCache
@@ -30,7 +30,7 @@ from connector.wechat.crypto import (  # noqa: E402
     check_signature,
     signature_of,
 )
-from connector.wechat.messages import (  # noqa: E402
+from connector.wechat.pushes import (  # noqa: E402
     MalformedPushError,
     Message,
     parse_fields,

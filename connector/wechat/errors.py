@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import requests
+
 from connector.errors import (
     BridgeError,
     ConfigurationError,
@@ -208,3 +210,22 @@ def classify_http(status: int, *, retry_after: float | None = None) -> BridgeErr
                               code=code, retry_after=retry_after)
     return FatalError(f"WeChat's API refused the request with HTTP {status}",
                       system="wechat", status=status, code=code)
+
+
+def transport_error(exc: requests.RequestException) -> BridgeError:
+    """The bridge's error for a request to WeChat that got no answer."""
+    # The exception text can contain the request URL, and with it the access token:
+    # only its class name goes into the message.
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FatalError(
+            f"TLS verification of WeChat's API failed ({kind}); check REQUESTS_CA_BUNDLE "
+            "and WECHAT_API_BASE_URL", system="wechat", code="TLS")
+    if isinstance(exc, requests.Timeout):
+        return RetriableError(f"WeChat's API did not answer in time ({kind})",
+                              system="wechat", code="TIMEOUT")
+    if isinstance(exc, requests.ConnectionError):
+        return RetriableError(f"could not reach WeChat's API ({kind})",
+                              system="wechat", code="NETWORK")
+    return FatalError(f"the request to WeChat's API could not be made ({kind})",
+                      system="wechat", code="REQUEST")

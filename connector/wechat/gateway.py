@@ -35,12 +35,12 @@ from wechatpy.exceptions import WeChatClientException
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
 from connector.follower import Follower
 from connector.settings import Settings
-from connector.wechat.errors import classify, classify_http, is_token_error
+from connector.settings.accounts import WeChatAccount
+from connector.wechat.errors import classify, classify_http, is_token_error, transport_error
 from connector.wechat.follower_writes import FollowerWriteVerbs
 from connector.wechat.qrcodes import QrCodeVerbs
 from connector.wechat.sends import MessageVerbs
 from connector.wechat.token import TokenCache
-from connector.wechat_accounts import WeChatAccount
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +69,6 @@ class _Client(WeChatClient):
 
     def fetch_access_token(self):  # pragma: no cover - guard against wechatpy paths
         raise RuntimeError("tokens come from the gateway's TokenCache, never /cgi-bin/token")
-
-
-def _transport_error(exc: requests.RequestException) -> BridgeError:
-    # The exception text can contain the request URL, and with it the access token:
-    # only its class name goes into the message.
-    kind = type(exc).__name__
-    if isinstance(exc, requests.exceptions.SSLError):
-        return FatalError(
-            f"TLS verification of WeChat's API failed ({kind}); check REQUESTS_CA_BUNDLE "
-            "and WECHAT_API_BASE_URL", system="wechat", code="TLS")
-    if isinstance(exc, requests.Timeout):
-        return RetriableError(f"WeChat's API did not answer in time ({kind})",
-                              system="wechat", code="TIMEOUT")
-    if isinstance(exc, requests.ConnectionError):
-        return RetriableError(f"could not reach WeChat's API ({kind})",
-                              system="wechat", code="NETWORK")
-    return FatalError(f"the request to WeChat's API could not be made ({kind})",
-                      system="wechat", code="REQUEST")
 
 
 def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
@@ -119,7 +101,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
             ``WECHAT_TIMEOUT`` are used.
         redis: shared by all processes: the access token, profiles and tag names live there.
         account: another account's app id, secret and base URL instead of the primary's
-            ``WECHAT_*`` ones (see :class:`~connector.wechat.accounts.WeChatAccounts`);
+            ``WECHAT_*`` ones (see :class:`~connector.wechat.account_gateways.WeChatAccounts`);
             Redis keys are per app id, so accounts never share tokens or profiles.
         session: the HTTP session (default: a new one); the token fetch uses it too.
         profile_ttl: seconds a fetched profile is served from Redis.
@@ -259,7 +241,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
                              exc.errcode)
                     error = None
             except requests.RequestException as exc:
-                error = _transport_error(exc)
+                error = transport_error(exc)
             except (KeyError, TypeError) as exc:  # a result_processor met an odd body
                 error = FatalError(f"WeChat's answer lacks an expected field ({exc})",
                                    system="wechat", code="MALFORMED")
@@ -287,7 +269,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         except WeChatClientException as exc:
             error = self._translate(exc)
         except requests.RequestException as exc:
-            error = _transport_error(exc)
+            error = transport_error(exc)
         if error is not None:
             raise error
         token = data.get("access_token") if isinstance(data, dict) else None

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 
 from connector.errors import BridgeError, FatalError, RetriableError
-from connector.wechat.errors import classify_http
+from connector.wechat.errors import classify_http, transport_error
 
 MAX_EXPIRE_SECONDS = 2_592_000  # 30 days: WeChat's longest temporary code
 MAX_SCENE = 64  # characters of a scene_str
@@ -112,10 +112,7 @@ class QrCodeVerbs:
         try:
             response = self._http.get(url, timeout=self._timeout)
         except requests.RequestException as exc:
-            # Deferred: the gateway module imports this one.
-            from connector.wechat.gateway import _transport_error
-
-            error = _transport_error(exc)
+            error = transport_error(exc)
         if error is not None:
             raise error
         if response.status_code == 404:

@@ -6,35 +6,29 @@ fetches with ``/cgi-bin/stable_token`` (the same token for every caller) and kee
 one Redis key per AppID, so all processes and dynos use one token and fetch it once:
 
 - a hit is a single ``GET``;
-- on a miss, one process takes a short lock (``SET NX PX``) and fetches, the others poll
-  for the value (bounded, then :class:`RetriableError`) — single flight;
+- on a miss, one process takes a short lock (:mod:`connector.locks`) and fetches, the
+  others poll for the value (bounded, then :class:`RetriableError`) — single flight;
 - when WeChat rejects a token, :meth:`TokenCache.replace` deletes it only if the cache
-  still holds that very token (compare-and-delete in Lua, atomic), so a process that
-  failed late never throws away the fresh token another process just stored.
+  still holds that very token (:func:`connector.locks.release_owned`, atomic), so a
+  process that failed late never throws away the fresh token another process just
+  stored.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 
 import redis
 
 from connector.errors import RetriableError
+from connector.locks import holding, release_owned
 
 log = logging.getLogger(__name__)
 
 # force_refresh -> (token, expires_in seconds). Raises BridgeError subclasses.
 Fetch = Callable[[bool], tuple[str, int]]
-
-_DELETE_IF_EQUAL = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 # Stop using a token this long before WeChat says it expires, so a call never carries a
 # token that dies in flight.
@@ -67,10 +61,9 @@ class TokenCache:
         self._fetch = fetch
         self.key = f"wechat:token:{app_id}"
         self._lock_key = f"{self.key}:lock"
-        self._lock_ms = int(lock_seconds * 1000)
+        self._lock_seconds = lock_seconds
         self._wait = wait_seconds
         self._poll = poll_seconds
-        self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
 
     def get(self) -> str:
         """The current token, fetching it (once across all processes) when none is cached.
@@ -92,7 +85,7 @@ class TokenCache:
         Raises:
             Same as :meth:`get`.
         """
-        self._delete_if_equal(keys=[self.key], args=[rejected])
+        release_owned(self._redis, rejected, [self.key])
         return self._fill(rejected=rejected)
 
     def _read(self) -> str | None:
@@ -103,16 +96,13 @@ class TokenCache:
 
     def _fill(self, rejected: str | None) -> str:
         deadline = time.monotonic() + self._wait
-        owner = secrets.token_hex(8)
         while True:
             cached = self._read()
             if cached and cached != rejected:
                 return cached
-            if self._redis.set(self._lock_key, owner, nx=True, px=self._lock_ms):
-                try:
+            with holding(self._redis, self._lock_key, ttl=self._lock_seconds) as held:
+                if held:
                     return self._refresh(rejected)
-                finally:
-                    self._delete_if_equal(keys=[self._lock_key], args=[owner])
             if time.monotonic() >= deadline:
                 raise RetriableError(
                     "timed out waiting for another process to refresh the WeChat access token",

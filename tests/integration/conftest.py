@@ -12,8 +12,8 @@ import pytest
 from rq import SimpleWorker
 
 from connector.settings import load_settings
-from jobs.context import WorkerContext, build_context, use_context
 from jobs.queues import inbound_queue
+from jobs.runtime import WorkerContext, build_context, use_context
 from sandbox.run import RunningSandbox, start_sandbox
 from sandbox.server import RunningServer, serve
 from sandbox.wechat import CallbackSender

@@ -11,13 +11,13 @@ import time
 import pytest
 import yaml
 
-from connector import windows
 from connector.cli import main
 from connector.events import InboundEvent
-from connector.replies import refresh_all, refresh_replies
+from connector.messaging import windows
+from connector.replies.campaigns import refresh_all, refresh_replies
+from connector.replies.sends import reply_after_batch
 from connector.settings import DEFAULT_MAPPING, get_settings
-from connector.wechat.messages import parse_fields
-from jobs.replies import reply_after_batch
+from connector.wechat.pushes import parse_fields
 from mappings.loader import MappingLoader
 
 WELCOME = "Welcome! Scan a poster to join a campaign."

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.campaign_stats import campaign_stats
 from connector.cli import main
+from connector.inbound.stats import campaign_stats
 from connector.settings import DEFAULT_MAPPING
 from mappings.loader import parse_mapping
 

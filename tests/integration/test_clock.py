@@ -7,8 +7,8 @@ import pytest
 from rq.exceptions import StopRequested
 
 from connector.settings import load_settings
-from jobs.changes import CHANGES
 from jobs.clock import LOCK, ClockLock, build_scheduler, lock_seconds, run_clock
+from jobs.queues import CHANGES
 
 
 @pytest.fixture

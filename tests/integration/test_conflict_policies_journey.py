@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from connector.inbound.preview import preview_push
 from connector.settings import DEFAULT_MAPPING
-from jobs.preview import preview_push
 from mappings.loader import parse_mapping
 
 LEAD_SOURCE = '    LeadSource:        { value: "WeChat" }'

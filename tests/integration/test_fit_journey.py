@@ -3,9 +3,9 @@ describe gives (counted in characters), and preview shows the same cut value."""
 
 from __future__ import annotations
 
+from connector.inbound.lengths import KEY
+from connector.inbound.preview import preview_push
 from connector.settings import DEFAULT_MAPPING
-from jobs.lengths import KEY
-from jobs.preview import preview_push
 from mappings.loader import parse_mapping
 
 LAST_NAME = '    LastName:          { source: follower.remark, default: "WeChat Follower" }'

@@ -9,10 +9,10 @@ from rq.job import Job
 
 from connector.errors import FatalError
 from connector.settings import DEFAULT_MAPPING
-from connector.status import collect_status
 from jobs import batching
 from jobs.queues import inbound_queue
 from jobs.replay import replay_failed
+from jobs.status import collect_status
 from mappings.loader import parse_mapping
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import datetime
 
-from jobs.preview import preview_push
+from connector.inbound.preview import preview_push
 
 
 def same(expected, stored) -> bool:

@@ -4,7 +4,7 @@ of anything but the worker's mapping."""
 from __future__ import annotations
 
 from connector.settings import DEFAULT_MAPPING
-from connector.status import collect_status
+from jobs.status import collect_status
 from mappings.loader import parse_mapping
 from mappings.org_check import check_against_org
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from connector.errors import FatalError, RateLimitedError, RetriableError, SkippableError
-from connector.quotas import BEIJING
+from connector.messaging.quotas import BEIJING
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
 from sandbox.server import serve

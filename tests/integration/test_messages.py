@@ -18,21 +18,17 @@ import pytest
 from rq import SimpleWorker
 from rq.job import Job
 
-from connector import quotas, windows
 from connector.cli import main
 from connector.events import InboundEvent
-from connector.messaging import RequestError, mass_client_msg_id, template_client_msg_id
-from connector.sent_log import SentLog
+from connector.messaging import quotas, windows
+from connector.messaging.dispatch import dispatch_requests
+from connector.messaging.reports import record_job_finish
+from connector.messaging.rules import RequestError, mass_client_msg_id, template_client_msg_id
+from connector.messaging.run import run_request
+from connector.messaging.sent_log import SentLog
 from connector.settings import get_settings
-from jobs.messages import (
-    dispatch_requests,
-    enqueue_request,
-    message_watches,
-    messages_queue,
-    record_job_finish,
-    run_request,
-)
-from jobs.queues import inbound_queue
+from connector.wayback.watches import message_watches
+from jobs.queues import enqueue_request, inbound_queue, messages_queue
 
 MASS_SEND = "/cgi-bin/message/mass/send"
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
@@ -263,7 +259,7 @@ def test_the_poller_handler_enqueues_one_job_per_tick_and_failures_say_why(bridg
                      Follower__c=follower, Template_Id__c="T", Data__c="{first: Hello}",
                      Send__c=True)
     records = [record(bridge, MESSAGE, m) for m in (message, untouched, broken)]
-    [watch] = message_watches(bridge.context)  # what jobs/watches.py registers
+    [watch] = message_watches(bridge.context)  # what connector/wayback/watches.py registers
     assert (watch.object, watch.fields, watch.handler) == (
         MESSAGE, ("Send__c", "Status__c"), dispatch_requests)
 
@@ -408,8 +404,7 @@ def test_the_cli_sends_and_reports(bridge, fresh_settings, capsys):
 def test_a_failed_request_shows_in_the_operators_status(bridge):
     from rq import SimpleWorker
 
-    from connector.status import collect_status
-    from jobs.messages import enqueue_request, messages_queue
+    from jobs.status import collect_status
 
     missing = "a0Z000000000000AAA"  # no such request
     assert enqueue_request(bridge.redis, missing) is not None

@@ -14,10 +14,10 @@ import requests
 import yaml
 
 from connector.cli import main
-from connector.qr_registry import QrRegistry
-from connector.qr_requests import create_requested, failed_requests, poll_requested
-from connector.qr_rules import QrRequestError
-from connector.qrcodes import create_code
+from connector.qr.codes import create_code
+from connector.qr.registry import QrRegistry
+from connector.qr.requests import create_requested, failed_requests, poll_requested
+from connector.qr.rules import QrRequestError
 from connector.settings import DEFAULT_MAPPING
 from mappings.loader import MappingLoader
 from sandbox.wechat.routes_qrcode import IMAGE_PIXELS
@@ -254,7 +254,7 @@ def test_the_permanent_limit_warns_then_refuses_but_temporary_codes_go_on(qr_bri
     bridge, ctx = qr_bridge, qr_bridge.context
     sf = bridge.box.salesforce
     products = [sf.seed("Product2", Name=f"P{i}") for i in range(3)]
-    caplog.set_level(logging.WARNING, logger="connector.qrcodes")
+    caplog.set_level(logging.WARNING, logger="connector.qr.codes")
 
     create_code(ctx, products[0], limit=2)
     assert "permanent QR codes" not in caplog.text

@@ -3,8 +3,8 @@ worker's claim, "no reply" and "no such Campaign", scene links that follow a cha
 
 from __future__ import annotations
 
-from connector.reply_cache import ANSWERED, NO_CAMPAIGN, PASSIVE, WORKER, ReplyCache
-from connector.reply_model import Article, Reply, ReplyTarget
+from connector.replies.cache import ANSWERED, NO_CAMPAIGN, PASSIVE, WORKER, ReplyCache
+from connector.replies.model import Article, Reply, ReplyTarget
 
 CAMPAIGN = "7015g00000AbCdE"
 HELLO = Reply(text="Hello")

@@ -12,13 +12,13 @@ import pytest
 from redis import Redis
 from rq import SimpleWorker
 
-from connector import sync_stats
 from connector.cli import main
 from connector.errors import SkippableError
-from connector.follower_sync import cut_remark
 from connector.settings import load_settings
-from jobs.changes import changes_queue
-from jobs.poll import poll, watermark
+from connector.wayback import stats as sync_stats
+from connector.wayback.plan import cut_remark
+from connector.wayback.poll import poll, watermark
+from jobs.queues import changes_queue
 from sandbox.salesforce.outbound import envelope
 from sandbox.server import serve
 from webhooks.app import create_app

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.events import InboundEvent
-from connector.reply_model import (
+from connector.replies.model import (
     ELLIPSIS,
     Article,
     Reply,
@@ -19,7 +19,7 @@ from connector.reply_model import (
     reply_target,
     welcome_reply,
 )
-from connector.wechat.replies import render_reply
+from connector.replies.passive import render_reply
 from mappings.loader import MappingError, parse_mapping
 from mappings.org_check import check_against_org
 from mappings.reply_section import TEXT_LIMIT_BYTES, RepliesSection

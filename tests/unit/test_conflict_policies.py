@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from simple_salesforce.format import format_soql
 
-from connector.bridge import find_persons
-from connector.conflicts import may_overwrite, read_fields
 from connector.events import InboundEvent
 from connector.follower import Follower
-from connector.writes import plan_writes, resolve_persons
+from connector.inbound.apply import find_persons
+from connector.inbound.conflicts import may_overwrite, read_fields
+from connector.inbound.persons import resolve_persons
+from connector.inbound.writes import plan_writes
 from mappings.engine import plan_event
 from mappings.loader import MappingError, parse_mapping
 from mappings.org_check import check_against_org

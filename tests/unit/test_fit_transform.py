@@ -9,7 +9,7 @@ import pytest
 from connector.errors import RetriableError
 from connector.events import InboundEvent
 from connector.follower import Follower
-from jobs.lengths import field_lengths, fitted_objects, lengths_of
+from connector.inbound.lengths import field_lengths, fitted_objects, lengths_of
 from mappings.engine import plan_event
 from mappings.loader import MappingError, parse_mapping
 from mappings.org_check import check_against_org

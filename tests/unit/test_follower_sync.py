@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from connector.chunks import chunks
 from connector.follower import Follower
-from connector.follower_sync import (
+from connector.wayback.plan import (
+    TAGGING_BATCH,
     Wish,
-    chunks,
     cut_remark,
     merge,
     plan_account,
@@ -118,7 +119,7 @@ def test_many_followers_share_one_tag_call_per_50():
     plan = plan_account([Wish(o, "s", tags=frozenset({"VIP"})) for o in profiles], profiles,
                         NAMES)
     assert len(plan.tag["VIP"]) == 120
-    assert [len(c) for c in chunks(plan.tag["VIP"])] == [50, 50, 20]
+    assert [len(c) for c in chunks(plan.tag["VIP"], TAGGING_BATCH)] == [50, 50, 20]
     assert plan.calls() == 3
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from jobs.lengths import fitted_objects
+from connector.inbound.lengths import fitted_objects
 from mappings.engine import handles, plan_event
 from mappings.loader import MappingError, parse_mapping
 from mappings.org_check import check_against_org

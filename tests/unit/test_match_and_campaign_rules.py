@@ -7,8 +7,9 @@ import pytest
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from connector.members import CampaignFacts
-from connector.writes import pick, plan_writes, resolve_persons
+from connector.inbound.members import CampaignFacts
+from connector.inbound.persons import pick, resolve_persons
+from connector.inbound.writes import plan_writes
 from mappings.engine import plan_event
 from mappings.loader import MappingError, load_mapping, parse_mapping
 from mappings.org_check import check_against_org, check_offline

@@ -7,8 +7,8 @@ import pytest
 
 from connector.errors import FatalError, RetriableError, SkippableError
 from connector.events import InboundEvent
-from connector.message_records import read_finish, recipient_row, request_counts, tally
-from connector.messaging import (
+from connector.messaging.records import read_finish, recipient_row, request_counts, tally
+from connector.messaging.rules import (
     MessageRequest,
     Outcome,
     Recipient,
@@ -21,7 +21,7 @@ from connector.messaging import (
     template_client_msg_id,
     window_skip,
 )
-from connector.windows import Spent
+from connector.messaging.windows import Spent
 from mappings.messages_section import MessagesSection, RecipientFields, RequestFields
 
 FIELDS = RequestFields()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.salesforce import same_id
+from connector.ids import same_id
 from sandbox.salesforce.outbound import envelope, is_ack
 from webhooks.outbound_soap import ACK, MalformedMessage, fault, parse
 

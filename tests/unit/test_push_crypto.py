@@ -15,7 +15,7 @@ from connector.wechat.crypto import (
     check_signature,
     signature_of,
 )
-from connector.wechat.messages import parse_fields, parse_push
+from connector.wechat.pushes import parse_fields, parse_push
 
 # --- V1: Tencent WXBizMsgCrypt Python sample (compatible-mode body) -------------------------
 V1_TOKEN = "spamtest"

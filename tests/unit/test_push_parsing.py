@@ -1,4 +1,4 @@
-"""connector.wechat.messages: every reference push parses; hostile XML is refused.
+"""connector.wechat.pushes: every reference push parses; hostile XML is refused.
 
 Bodies V6.x (wechatpy 1.8.18 fixtures), V7 (wechatpy#389) and V8 (WeRoBot) are copied
 byte-exact from shared/reference/wechat_vectors.md, with the attributes wechatpy 1.8.18's
@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from connector.events import InboundEvent
-from connector.wechat.messages import MAX_DEPTH, MalformedPushError, parse_fields, parse_push
+from connector.wechat.pushes import MAX_DEPTH, MalformedPushError, parse_fields, parse_push
 
 
 class Case(NamedTuple):

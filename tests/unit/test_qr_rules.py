@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import FatalError
-from connector.qr_rules import (
+from connector.qr.rules import (
     LimitCheck,
     QrRequestError,
     check_channel,

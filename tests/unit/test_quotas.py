@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from connector import quotas
-from connector.quotas import BEIJING
+from connector.messaging import quotas
+from connector.messaging.quotas import BEIJING
 
 
 def at(*parts: int) -> float:

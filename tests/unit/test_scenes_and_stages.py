@@ -91,7 +91,7 @@ def test_bad_rules_are_refused_with_the_fix(rule, message):
 
 
 def test_a_preview_of_touches_counts_nothing(redis_conn):
-    from connector import touches
+    from connector.inbound import touches
 
     first = touches.TouchEvent("k1", "701A", "o1", 100, None, followed=True)
     again = touches.TouchEvent("k2", "701A", "o1", 200, "s1")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.salesforce import parse_identity
-from connector.way_back import _digest
+from connector.wayback.sync import _digest
 from mappings.loader import MappingError, parse_mapping
 from mappings.way_back_section import (
     back_rules,

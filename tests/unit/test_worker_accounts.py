@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from connector.context import WorkerContext
 from connector.events import InboundEvent
 from connector.follower import Follower
+from connector.inbound.batch import plan_all, profiles_for
 from connector.wechat import UnknownAccount, WeChatAccounts
-from jobs.context import WorkerContext
-from jobs.inbound import _plan_all, profiles_for
 from mappings.loader import load_mapping
 
 MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "default.yaml")
@@ -41,7 +41,7 @@ def scan(account: str, openid: str) -> InboundEvent:
 
 def context(gateways: dict) -> WorkerContext:
     return WorkerContext(settings=None, redis=None, mapping=MAPPING, salesforce=None,
-                         wechat=WeChatAccounts(gateways))
+                         wechat=WeChatAccounts(gateways), queues=None)
 
 
 def test_profiles_are_read_through_each_event_s_account_and_strangers_are_kept():
@@ -53,7 +53,7 @@ def test_profiles_are_read_through_each_event_s_account_and_strangers_are_kept()
     assert (gw_a.asked, sorted(gw_b.asked)) == (["oA1"], ["oB1", "oB2"])
     assert (gw_a.forgotten, sorted(gw_b.forgotten)) == (["oA1"], ["oB1", "oB2"])
     assert set(profiles) == {"oA1", "oB1", "oB2"}
-    plans, kept = _plan_all(ctx, events, profiles)
+    plans, kept = plan_all(ctx, events, profiles)
     assert {plan.key for plan in plans} == {k for k, e in events.items() if e.account != STRANGER}
     (why,) = kept.values()
     assert "'gh_00000000000c' is not configured" in why and "WECHAT_ACCOUNTS" in why

@@ -6,7 +6,9 @@ import pytest
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from connector.writes import Ref, plan_writes, resolve_persons
+from connector.inbound.calls import Ref
+from connector.inbound.persons import resolve_persons
+from connector.inbound.writes import plan_writes
 from mappings.engine import plan_event
 from mappings.loader import load_mapping, parse_mapping
 

@@ -1,0 +1,38 @@
+"""``connector campaigns stats ID``: a campaign's scans, scanners, new followers and
+members, per channel code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from connector.errors import BridgeError
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from connector.inbound.stats import campaign_stats
+    from jobs.runtime import build_context
+
+    ctx = build_context()
+    try:
+        stats = campaign_stats(ctx.salesforce, ctx.redis, ctx.mapping, args.campaign)
+    except BridgeError as error:
+        print(f"connector campaigns stats: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(stats.to_json(), indent=2) if args.json else stats.table())
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    campaigns = sub.add_parser("campaigns", help="campaign figures")
+    csub = campaigns.add_subparsers(dest="campaigns_command", required=True)
+    stats = csub.add_parser(
+        "stats", help="scans, unique scanners, new followers and members per channel code",
+        description="Scans (follows through a code included), unique scanners and new "
+        "followers (someone who unfollowed and came back through a code counts again) are "
+        "counted by the worker, each push once; members are the campaign's "
+        "CampaignMembers, per the channel of their first touch.")
+    stats.add_argument("campaign", help="the Campaign Id")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_stats)

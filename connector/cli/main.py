@@ -1,0 +1,156 @@
+"""``connector``: the bridge's command line.
+
+    connector demo                      the whole journey on embedded defaults
+    connector run                       web + worker + clock from the configuration
+    connector web | worker              one process each (what the Procfile runs)
+    connector sandbox --env-file PATH [--callback-url URL]   both emulators, their config vars
+    connector status                    queue, failures with reasons, kept events
+    connector replay [JOB_ID ...] [--all] [--unhandled]
+    connector mappings validate [FILE] [--against-org]   check a mapping file
+    connector mappings preview --event PUSH.xml   the writes a push would cause
+    connector mappings schema           JSON Schema of the mapping file
+    connector qr create --record ID [--temporary DAYS] [--channel NAME] [--force]   a QR code
+    connector campaigns stats ID        scans, scanners, followers, members per channel
+    connector replies refresh | show ID the campaign auto-reply cache
+    connector messages send | status    messages to followers, within WeChat's rules
+    connector clock                     the one clock process (polls Salesforce for changes)
+    connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from connector.cli import campaigns, mappings, messages, qr, replies, sandbox, sync
+from connector.errors import ConfigurationError
+
+# A command imports what it needs when it runs, not here: importing the whole bridge
+# (simple-salesforce, FastAPI, rq) takes seconds, and `connector --help` or `connector
+# status` should answer at once.
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    sandbox.require_sandbox()  # a clear message when the emulators are not installed
+    from connector.cli.demo import run_demo
+
+    return run_demo(lambda text: print(text, flush=True), followers=args.followers,
+                    seed=args.seed)
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    from connector.cli.processes import run_all
+
+    return run_all()
+
+
+def cmd_web(_args: argparse.Namespace) -> int:
+    from connector.cli.processes import run_web
+
+    run_web()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.cli.processes import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from connector.redis_connection import connect
+    from jobs.status import collect_status
+    from webhooks.rejections import RejectionLog
+
+    redis = connect()
+    status = collect_status(redis)
+    queues = status.pop("queues")
+    status.update(rejected=RejectionLog(redis).count(), queues=queues)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    print(f"queued: {status['queued']}  running: {status['running']}  "
+          f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
+          f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
+    for item in status["failed"]:
+        print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
+    again = {"changes": "connector sync replay --all",
+             "messages": "connector messages send --request ID"}
+    for name, queue in status["queues"].items():
+        print(f"{name}: queued {queue['queued']}  running {queue['running']}  scheduled "
+              f"retries {queue['scheduled']}  failed {queue['failed_count']}"
+              + (f"  (run again: {again.get(name)})" if queue["failed_count"] else ""))
+        for description in queue["failed"]:
+            print(f"  {description}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from connector.redis_connection import connect
+    from jobs.replay import replay_failed, replay_unhandled
+
+    redis = connect()
+    if args.unhandled:
+        print(f"re-enqueued {replay_unhandled(redis)} kept events")
+    if args.all or args.job_ids:
+        ids = replay_failed(redis, None if args.all else args.job_ids)
+        print(f"requeued {len(ids)} failed jobs")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connector", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="play a campaign scenario against the sandbox")
+    demo.add_argument("--followers", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("run", help="start web + worker + clock").set_defaults(func=cmd_run)
+    sub.add_parser("web", help="serve the WeChat callback on $PORT").set_defaults(func=cmd_web)
+    worker = sub.add_parser("worker", help="run an RQ worker")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    sandbox.register(sub)
+
+    status = sub.add_parser("status", help="queue, failures and kept events")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    replay = sub.add_parser("replay", help="run failed or kept events again")
+    replay.add_argument("job_ids", nargs="*")
+    replay.add_argument("--all", action="store_true", help="every failed job")
+    replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
+    replay.set_defaults(func=cmd_replay)
+
+    for commands in (mappings, campaigns, replies, qr, sync, messages):
+        commands.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # the output was piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
+    except ConfigurationError as error:
+        # Settings and mapping problems: the message already names the variable/line and fix.
+        print(f"connector: {error.message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,148 @@
+"""Start the bridge's processes: the web app, RQ workers, and both together.
+
+``connector web``, ``connector worker`` and ``connector clock`` are what Heroku runs
+(see Procfile); ``connector run`` starts one of each for a single machine and stops them
+all on Ctrl-C. Each role imports what it runs when it starts (a web process has no use
+for the worker's modules, nor the other way round).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from connector.redis_connection import connect, redis_url_from_env
+from connector.settings import Settings, get_settings
+from mappings.loader import load_mapping
+
+log = logging.getLogger(__name__)
+
+
+def check_worker_config(settings: Settings) -> None:
+    """Refuse to start on an invalid mapping (the message names file, line and fix).
+
+    Raises:
+        MappingError: the mapping file is invalid.
+    """
+    load_mapping(settings.MAPPING_FILE)
+
+
+def _warn_if_embedded(settings: Settings, role: str) -> None:
+    if not settings.redis_url:
+        log.warning("REDIS_URL is not set: this %s process starts an embedded Redis that no "
+                    "other process shares; set REDIS_URL (or use `connector run`)", role)
+
+
+def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  # noqa: S104
+    """Serve the callback on ``$PORT`` (all interfaces: Heroku's router connects to the dyno)."""
+    import uvicorn
+
+    from webhooks.app import create_app
+
+    settings = settings or get_settings()
+    _warn_if_embedded(settings, "web")
+    # Heroku sets WEB_CONCURRENCY from the dyno's size: one process per core it can use.
+    workers = max(1, int(os.environ.get("WEB_CONCURRENCY", "1")))
+    uvicorn.run(
+        "webhooks.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=settings.PORT,
+        log_level=settings.LOG_LEVEL.lower(),
+        # Heroku's router speaks HTTP/1.1 keep-alive and sets X-Forwarded-*; trust it
+        # (rejection records then show the caller's address, not the router's).
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        access_log=False,
+    )
+
+
+def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool:
+    """Run an RQ HerokuWorker on the inbound queue, then the changes queue (the way
+    back: polls and Salesforce changes), then the messages queue (message requests),
+    with the scheduler for retries.
+
+    HerokuWorker turns Heroku's SIGTERM into a clean stop of the running job; the
+    scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue.
+    """
+    from rq.worker import HerokuWorker
+
+    import jobs.changes  # noqa: F401 - imported here so every forked work horse inherits
+    import jobs.inbound  # noqa: F401
+    import jobs.messages  # noqa: F401
+    import jobs.poll  # noqa: F401
+    from jobs.queues import changes_queue, inbound_queue, messages_queue
+    from jobs.runtime import build_context, use_context
+
+    settings = settings or get_settings()
+    _warn_if_embedded(settings, "worker")
+    check_worker_config(settings)
+    # Import the gateways (simple-salesforce, wechatpy) once in the parent: a work horse is
+    # forked per job, and importing them in each would cost ~0.4 s a job. The context is
+    # installed too, so a work horse does not load the mapping and build the gateways
+    # again (~0.1 s a job): it inherits them unused (no connection is open yet; the Redis
+    # client makes its own after a fork).
+    use_context(build_context(settings))
+    redis = connect(settings.redis_url)
+    queues = [inbound_queue(redis), changes_queue(redis), messages_queue(redis)]
+    worker = HerokuWorker(queues, connection=redis)
+    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+def run_clock(settings: Settings | None = None, *, wait: bool = True) -> int:
+    """The one clock process: enqueue the change poll every POLL_INTERVAL_SECONDS (see
+    ``jobs/clock.py``; a second clock waits for the first to stop)."""
+    from jobs.clock import run_clock as clock
+
+    settings = settings or get_settings()
+    _warn_if_embedded(settings, "clock")
+    check_worker_config(settings)
+    return clock(settings, connect(settings.redis_url), wait=wait)
+
+
+def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``connector <role>`` as a child process with ``env`` added."""
+    child_env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+
+
+def run_all(settings: Settings | None = None) -> int:
+    """Web, one worker and the clock as child processes; stop them all when one ends or
+    on a signal."""
+    settings = settings or get_settings()
+    check_worker_config(settings)
+    # Without REDIS_URL, start the embedded Redis here so web and worker share it.
+    shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
+    children = [spawn("web", shared), spawn("worker", shared), spawn("clock", shared)]
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        stop_children(children)
+    return max((child.returncode or 0) for child in children)
+
+
+def stop_children(children: list[subprocess.Popen], timeout: float = 10) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,86 @@
+"""``connector sandbox``: both emulators over HTTPS, for a bridge (and a person) to talk to.
+
+The emulators are the optional ``sandbox`` extra (``pip install
+'wechat-salesforce-bridge[sandbox]'``; ``make`` installs it): production needs none of
+it, so they are imported when a command that needs them runs, and a missing extra is a
+message that says how to install it, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from pathlib import Path
+from types import ModuleType
+
+from connector.errors import ConfigurationError
+
+INSTALL = ("the emulators are not installed: install the sandbox extra (pip install "
+           "'wechat-salesforce-bridge[sandbox]', or `make demo` in the repository)")
+
+
+def require_sandbox() -> ModuleType:
+    """``sandbox.run``, the emulators' entry point.
+
+    Raises:
+        ConfigurationError: the sandbox extra is not installed (the message says how).
+    """
+    try:
+        import sandbox.run  # the optional extra: see the module docstring
+    except ImportError as exc:
+        raise ConfigurationError(f"{INSTALL}; missing: {exc.name}", code="NO_SANDBOX") from None
+    return sandbox.run
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    start_sandbox = require_sandbox().start_sandbox
+    box = start_sandbox(followers=args.followers, seed=args.seed, host=args.host,
+                        salesforce_port=args.salesforce_port, wechat_port=args.wechat_port,
+                        accounts=args.accounts)
+    for name in ("Spring poster", "Product label"):
+        campaign_id = box.salesforce.seed("Campaign", Name=name, IsActive=True)
+        print(f"campaign {name!r}: {campaign_id}  scene sfc_{campaign_id}")
+    if args.env_file:
+        box.write_env(Path(args.env_file))
+        print(f"config vars written to {args.env_file} (REDIS_URL not included)")
+    if args.callback_url:  # people's acts and job-finish reports go to the bridge
+        from sandbox.wechat import CallbackSender
+
+        env = box.env
+        sender = CallbackSender(args.callback_url, token=env["WECHAT_TOKEN"],
+                                app_id=env["WECHAT_APP_ID"],
+                                original_id=env["WECHAT_ORIGINAL_ID"],
+                                encoding_aes_key=env["WECHAT_ENCODING_AES_KEY"])
+        box.wechat.callback = sender
+        box.wechat.outbox.notify = sender.deliver
+        print(f"pushes delivered to {args.callback_url} (POST /__sandbox__/wechat/acts)")
+    print(f"Salesforce sandbox: {box.salesforce_url}")
+    print(f"WeChat sandbox:     {box.wechat_url}")
+    for server in box.servers[2:]:
+        print(f"WeChat sandbox:     {server.url} (WECHAT_ACCOUNTS)")
+    print("serving until killed (Ctrl-C)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    box.stop()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``sandbox`` to the ``connector`` command."""
+    box = sub.add_parser("sandbox", help="serve the Salesforce and WeChat emulators")
+    box.add_argument("--env-file", help="write the config vars for a bridge to this file")
+    box.add_argument("--followers", type=int, default=200)
+    box.add_argument("--seed", type=int, default=7)
+    box.add_argument("--host", default="127.0.0.1")
+    box.add_argument("--salesforce-port", type=int, default=0)
+    box.add_argument("--wechat-port", type=int, default=0)
+    box.add_argument("--callback-url",
+                     help="the bridge's /wechat/callback: job-finish reports and the acts "
+                     "posted to /__sandbox__/wechat/acts are delivered there, like WeChat")
+    box.add_argument("--accounts", type=int, default=1,
+                     help="Official Accounts to emulate (the others in WECHAT_ACCOUNTS)")
+    box.set_defaults(func=cmd_sandbox)

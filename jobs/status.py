@@ -1,0 +1,89 @@
+"""What an operator sees: the queues, their failed jobs with the reason each failed, the
+kept events, and the way back's figures (``connector status``, ``connector sync
+status``; the web app's refused requests are its own, ``webhooks/rejections.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from connector.inbound import unhandled
+from connector.wayback import stats
+from connector.wayback.poll import last_polls
+from jobs.clock import LOCK as CLOCK_LOCK
+from jobs.queues import changes_queue, inbound_queue, messages_queue
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    job_id: str
+    description: str
+    reason: str
+    failed_at: str
+
+
+def failure_reason(job: Job) -> str:
+    """The last line of the failure: the error the job raised, with its code and fields."""
+    result = job.latest_result()
+    text = (result.exc_string if result and result.exc_string else "") or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "gave up (no exception recorded)"
+
+
+def failed_jobs(redis: Redis, queue: Queue, limit: int = 100) -> list[FailedJob]:
+    """The failed jobs of ``queue``, newest first, each with the reason it failed."""
+    ids = list(reversed(FailedJobRegistry(queue=queue).get_job_ids()))[:limit]
+    return [FailedJob(job.id, job.description or "", failure_reason(job),
+                      str(job.ended_at or ""))
+            for job in Job.fetch_many(ids, connection=redis) if job is not None]
+
+
+def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
+    """The queues ``connector status`` shows: the inbound queue with its failures and
+    kept events, and the way back's queues."""
+    queue = inbound_queue(redis)
+    return {
+        "queued": queue.count,
+        "running": queue.started_job_registry.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "failed_count": queue.failed_job_registry.count,
+        "failed": [asdict(f) for f in failed_jobs(redis, queue, failed_limit)],
+        "unhandled": unhandled.count(redis),
+        "queues": other_queues(redis),
+    }
+
+
+def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
+    """The way back's queues: changes (polls, Outbound Messages) and message requests,
+    with their failed jobs' descriptions."""
+    out = {}
+    for queue in (changes_queue(redis), messages_queue(redis)):
+        failed = queue.failed_job_registry
+        out[queue.name] = {
+            "queued": queue.count, "running": queue.started_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count, "failed_count": failed.count,
+            "failed": [job.description for job in queue.job_class.fetch_many(
+                failed.get_job_ids(0, 9), connection=redis) if job is not None]}
+    return out
+
+
+def collect_sync(redis: Redis) -> dict[str, Any]:
+    """Everything ``connector sync status`` shows: the clock, the poll's watermarks, the
+    way back's counters, the change queue and its failures."""
+    queue = changes_queue(redis)
+    clock = redis.get(CLOCK_LOCK)
+    return {
+        "clock": clock.decode() if clock else None,
+        "polls": last_polls(redis),
+        "counters": stats.read(redis),
+        "queued": queue.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "failed_count": queue.failed_job_registry.count,
+        "failed": [asdict(f) for f in failed_jobs(redis, queue, 20)],
+    }
