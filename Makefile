@@ -28,6 +28,7 @@ test: $(VENV)/.synced
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports  # the import contracts in pyproject.toml
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.run
