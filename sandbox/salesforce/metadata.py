@@ -6,9 +6,9 @@ every custom part from these files (see ``schema.objects``), so what the tests r
 is what admins deploy. This module only reads the files; what a field looks like in a
 describe is decided in ``schema.py``.
 
-The folder is found next to this package, which is how the project runs (from the
-repository, an editable install); a wheel installed elsewhere has no such folder and
-:func:`load` says so.
+The folder is the repository's when the project runs from it (an editable install); a
+wheel carries a copy inside this package (``pyproject.toml``, force-include), used when
+there is no repository around it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 NS = "http://soap.sforce.com/2006/04/metadata"
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "salesforce"
-SOURCE_DIR = PROJECT_DIR / "force-app"
+SHIPPED_DIR = Path(__file__).resolve().parent / "force-app"  # in a wheel
+SOURCE_DIR = SHIPPED_DIR if SHIPPED_DIR.is_dir() else PROJECT_DIR / "force-app"
 OBJECTS_SUBDIR = Path("main", "default", "objects")
 
 
@@ -81,7 +82,8 @@ def load(source_dir: Path = SOURCE_DIR) -> dict[str, ObjectMeta]:
     objects_dir = Path(source_dir) / OBJECTS_SUBDIR
     if not objects_dir.is_dir():
         raise MetadataError(f"no Salesforce metadata at {objects_dir} (the sandbox reads "
-                            "the repository's salesforce/force-app; run it from the repo)")
+                            "the repository's salesforce/force-app, or the copy a wheel "
+                            "carries)")
     return {d.name: _object(d) for d in sorted(objects_dir.iterdir()) if d.is_dir()}
 
 
