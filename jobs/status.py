@@ -14,7 +14,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from connector.inbound import unhandled
-from connector.wayback import stats
+from connector.wayback import counters
 from connector.wayback.poll import last_polls
 from jobs.clock import LOCK as CLOCK_LOCK
 from jobs.queues import changes_queue, inbound_queue, messages_queue
@@ -81,7 +81,7 @@ def collect_sync(redis: Redis) -> dict[str, Any]:
     return {
         "clock": clock.decode() if clock else None,
         "polls": last_polls(redis),
-        "counters": stats.read(redis),
+        "counters": counters.read(redis),
         "queued": queue.count,
         "scheduled": queue.scheduled_job_registry.count,
         "failed_count": queue.failed_job_registry.count,

@@ -16,12 +16,10 @@ else, such as :func:`fault` with HTTP 500, makes it resend the message later.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-
+from connector import untrusted_xml
 from connector.ids import is_api_name, is_record_id
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -96,12 +94,7 @@ def parse(body: bytes) -> OutboundMessage:
         MalformedMessage: not XML, a DTD or entity (refused outright), no SOAP envelope
             with ``notifications``, a missing or malformed id, or over 100 notifications.
     """
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise MalformedMessage(f"forbidden XML construct: {type(exc).__name__}") from None
-    except (ParseError, ValueError) as exc:
-        raise MalformedMessage(f"not well-formed XML: {exc}") from None
+    root = untrusted_xml.parse(body, MalformedMessage)
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise MalformedMessage("not a SOAP envelope")
     notifications = root.find(f"{{{SOAP_ENV}}}Body/{{{OUTBOUND}}}notifications")

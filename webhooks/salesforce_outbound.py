@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from connector.errors import BridgeError, ConfigurationError
 from connector.ids import is_record_id, same_id
 from connector.settings import Settings
-from connector.wayback import stats
+from connector.wayback import counters
 from jobs.queues import enqueue_changes
 from webhooks.outbound_soap import ACK, CONTENT_TYPE, MalformedMessage, fault, parse
 from webhooks.rejections import Rejected
@@ -134,7 +134,7 @@ def build_router(settings: Settings, redis: Redis) -> APIRouter:
             log.error("Redis unavailable, outbound message %s not queued (Salesforce will "
                       "resend it): %s", message.action_id, exc)
             return _nack("the receiver cannot queue the notifications now")
-        stats.count(redis, notified=len(message.notifications))
+        counters.count(redis, notified=len(message.notifications))
         return Response(ACK, media_type=CONTENT_TYPE)
 
     router.add_route(PATH, receive, methods=["POST"])

@@ -23,9 +23,12 @@ import argparse
 import json
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.errors import BridgeError, RetriableError
+
+if TYPE_CHECKING:  # the context loads both client libraries: imported when a command runs
+    from connector.context import WorkerContext
 
 FOLLOWER_QUERY = "SELECT Id FROM {:literal} WHERE {:literal} = {openid}"
 STATUS_QUERY = ("SELECT {:literal}, {:literal}, {:literal}, {:literal}, {:literal}, "
@@ -69,7 +72,7 @@ def _fail(text: str, code: int = 1) -> int:
     return code
 
 
-def request_fields(args: argparse.Namespace, ctx: Any) -> dict[str, Any] | str:
+def request_fields(args: argparse.Namespace, ctx: WorkerContext) -> dict[str, Any] | str:
     """The request record to create from the arguments, or what is wrong with them."""
     f = ctx.mapping.messages.request
     if not (args.follower or args.campaign or args.tag):

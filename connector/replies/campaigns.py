@@ -1,6 +1,6 @@
 """Campaign auto-replies: read from Salesforce, kept in Redis, found for events.
 
-The model is :mod:`connector.replies.model` (re-exported here), the Redis keys
+The model is :mod:`connector.replies.model`, the Redis keys
 :mod:`connector.replies.cache`. This module does the I/O around them:
 
 - :func:`refresh_replies` (the change poller, for changed Campaigns) and
@@ -24,15 +24,7 @@ from connector.chunks import chunks
 from connector.context import WorkerContext
 from connector.ids import short_id
 from connector.replies.cache import NO_CAMPAIGN, NO_REPLY, ReplyCache
-from connector.replies.model import (  # noqa: F401 - re-exported
-    Article,
-    Reply,
-    ReplyTarget,
-    cut_text,
-    reply_from_record,
-    reply_target,
-    welcome_reply,
-)
+from connector.replies.model import Reply, ReplyTarget, reply_from_record, welcome_reply
 from mappings.models import Mapping
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from connector.errors import BridgeError, RetriableError
 from connector.events import InboundEvent
 from connector.messaging import windows
 from connector.replies.cache import ReplyCache
-from connector.replies.campaigns import Reply, ReplyTarget, replies_for, reply_target
+from connector.replies.campaigns import replies_for
+from connector.replies.model import Reply, ReplyTarget, reply_target
 
 log = logging.getLogger(__name__)
 

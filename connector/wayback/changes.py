@@ -19,7 +19,7 @@ from typing import Any
 
 from connector.context import WorkerContext
 from connector.ids import is_record_id, same_id
-from connector.wayback import stats
+from connector.wayback import counters
 from connector.wayback.watches import watches
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def run_watches(ctx: WorkerContext, object_name: str, record_ids: list[str]
     records = read_records(ctx, object_name, fields, record_ids)
     bridge_user = ctx.salesforce.identity().user_id
     own = {r["Id"] for r in records if same_id(r.get("LastModifiedById"), bridge_user)}
-    stats.count(ctx.redis, echoes=len(own))
+    counters.count(ctx.redis, echoes=len(own))
     results = {}
     for watch in mine:
         given = [r for r in records if (watch.deletes or not r.get("IsDeleted"))

@@ -33,7 +33,7 @@ from redis import Redis
 
 from connector.context import WorkerContext
 from connector.locks import holding
-from connector.wayback import stats
+from connector.wayback import counters
 from connector.wayback.watches import watched_objects
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def poll_object(ctx: WorkerContext, obj: str, *, batch: int = 200,
                    "ms": round((time.monotonic() - started) * 1000)}
         pipe.hset(POLLS, obj, json.dumps(summary))
         pipe.execute()
-    stats.count(redis, polled=len(new))
+    counters.count(redis, polled=len(new))
     if new:
         log.info("poll of %s: %d changed records, %d jobs, watermark %s", obj, len(new),
                  len(jobs), newest)

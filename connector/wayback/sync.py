@@ -34,9 +34,9 @@ from connector.chunks import chunks
 from connector.context import WorkerContext
 from connector.errors import RetriableError, SkippableError
 from connector.ids import same_id, short_id
-from connector.wayback import stats
+from connector.wayback import counters
 from connector.wayback.plan import TAGGING_BATCH, AccountPlan, Wish, plan_account, split_tags
-from connector.wechat import UnknownAccount
+from connector.wechat import UnknownAccount, WeChatGateway
 from mappings.way_back_section import (
     BackRule,
     FollowerFinder,
@@ -108,7 +108,7 @@ def sync_followers(ctx: WorkerContext, records: list[dict], *, object_name: str
     for account, account_wishes in wishes.items():
         _write_account(ctx, account, account_wishes, summary)
     _remember(ctx, object_name, {i: digests[i] for i in echoes + sending})
-    stats.count(ctx.redis, unchanged=unchanged, **{
+    counters.count(ctx.redis, unchanged=unchanged, **{
         k: summary[k] for k in ("remarks", "tagged", "untagged", "tags_created", "refused")})
     return summary
 
@@ -188,7 +188,7 @@ def _write_account(ctx: WorkerContext, account: str | None, wishes: list[Wish],
         _apply(gateway, plan, names, summary)
 
 
-def _apply(gateway: Any, plan: AccountPlan, names: dict[int, str],
+def _apply(gateway: WeChatGateway, plan: AccountPlan, names: dict[int, str],
            summary: dict[str, Any]) -> None:
     """Write ``plan``: tags created, then tagging, untagging and remarks."""
     ids = {name: tag_id for tag_id, name in names.items()}
@@ -216,7 +216,7 @@ def _apply(gateway: Any, plan: AccountPlan, names: dict[int, str],
             _refuse(summary, [f"remark of {openid} not set: {err}"])
 
 
-def _tagging(gateway: Any, verb: str, tag_id: int, openids: list[str],
+def _tagging(gateway: WeChatGateway, verb: str, tag_id: int, openids: list[str],
              summary: dict[str, Any]) -> int:
     """Tag (or untag) ``openids`` 50 at a time; a batch WeChat refuses for one follower
     is split until that follower is alone (WeChat tags all of a batch or none)."""
@@ -226,7 +226,7 @@ def _tagging(gateway: Any, verb: str, tag_id: int, openids: list[str],
     return done
 
 
-def _tag_batch(gateway: Any, verb: str, tag_id: int, openids: list[str],
+def _tag_batch(gateway: WeChatGateway, verb: str, tag_id: int, openids: list[str],
                summary: dict[str, Any]) -> int:
     try:
         getattr(gateway, verb)(tag_id, openids)

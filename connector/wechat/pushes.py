@@ -12,12 +12,12 @@ dotted path (``ScanCodeInfo.ScanType``), repeated siblings numbered
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
+
+from connector import untrusted_xml
 
 __all__ = ["MalformedPushError", "Message", "parse_fields", "parse_push"]
 
@@ -41,12 +41,7 @@ def parse_fields(xml_text: str) -> dict[str, str]:
         MalformedPushError: not well-formed XML, any DOCTYPE/ENTITY, a root other than
             ``<xml>``, a repeated top-level field, or nesting deeper than MAX_DEPTH.
     """
-    try:
-        root = fromstring(xml_text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise MalformedPushError(f"forbidden XML construct: {type(exc).__name__}") from None
-    except (ParseError, ValueError) as exc:
-        raise MalformedPushError(f"not well-formed XML: {exc}") from None
+    root = untrusted_xml.parse(xml_text, MalformedPushError)
     if root.tag != "xml":
         raise MalformedPushError(f"root element is <{root.tag}>, expected <xml>")
     fields: dict[str, str] = {}

@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from connector.cli import main
 from connector.errors import SkippableError
 from connector.settings import load_settings
-from connector.wayback import stats as sync_stats
+from connector.wayback import counters
 from connector.wayback.plan import cut_remark
 from connector.wayback.poll import poll, watermark
 from jobs.queues import changes_queue
@@ -178,7 +178,7 @@ def test_the_bridges_own_writes_never_bounce_back(way_back):
     settle()
     assert writes(bridge) == dict.fromkeys(writes(bridge), 0)  # nothing went back
     assert {o: (people.lookup(o).remark, people.lookup(o).tagid_list) for o in openids} == before
-    echoes = sync_stats.read(bridge.redis)["echoes"]
+    echoes = counters.read(bridge.redis)["echoes"]
     assert echoes >= 40  # 20 Leads and 20 follower records, all the bridge's own
 
     # 10 admin edits: 5 remarks, 5 tag lists; exactly those go to WeChat
@@ -208,7 +208,7 @@ def test_the_bridges_own_writes_never_bounce_back(way_back):
     scan_in(bridge, openids)
     settle()
     assert writes(bridge) == after_admin
-    assert sync_stats.read(bridge.redis)["echoes"] > echoes
+    assert counters.read(bridge.redis)["echoes"] > echoes
     # every write the bridge made to Salesforce named its client; the admin's did not
     clients = sf.writes_by_client()
     assert clients["WeChatBridge"] > 0 and clients[None] >= 10
@@ -316,7 +316,7 @@ def test_wechats_refusals_are_counted_and_its_quota_is_waited_for(way_back):
     names = {t["id"]: t["name"] for t in people.tags()}
     tagged = [o for o in openids if "SF Gold" in {names[t] for t in people.lookup(o).tagid_list}]
     assert tagged == openids[1:]  # the first was refused, the others tagged
-    assert sync_stats.read(bridge.redis)["refused"] == 1
+    assert counters.read(bridge.redis)["refused"] == 1
     queue = changes_queue(bridge.redis)
     [waiting] = queue.scheduled_job_registry.get_job_ids()  # the Lead's job, retried later
     assert people.lookup(openids[0]).remark != "Quota"
