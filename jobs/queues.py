@@ -27,6 +27,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
+from connector.chunks import chunks
 from connector.events import InboundEvent
 from connector.ids import is_api_name, is_record_id
 
@@ -100,8 +101,7 @@ def enqueue_changes(connection: Redis, object_name: str, record_ids: Iterable[st
     ids = list(dict.fromkeys(i for i in record_ids if is_record_id(i)))
     queue = changes_queue(connection)
     enqueued = []
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+    for chunk in chunks(ids, batch):
         digest = hashlib.sha256(f"{object_name}|{key}|{','.join(chunk)}".encode()).hexdigest()
         job_id = f"changes-{origin}-{digest[:20]}"
         if _enqueue(queue, "jobs.changes.handle_changes", object_name, chunk, job_id=job_id,

@@ -1,7 +1,7 @@
 """The write plan: what one event should change in Salesforce, decided without I/O.
 
 The engine (``mappings/engine.py``) makes an :class:`EventPlan` per event; the bridge
-(``connector/bridge.py``) applies many plans together with a handful of collection calls.
+(``connector/inbound/apply.py``) applies many plans together with a handful of collection calls.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class EventPlan:
     # the Campaign to find by a field (campaigns.resolve: {field: ...}) instead of its Id
     campaign_lookup: Lookup | None = None
     progression: tuple[str, ...] = ()  # member statuses, earliest first
-    # what the scene names (connector/touches.py keys touches by it): the 15-character
+    # what the scene names (connector/inbound/touches.py keys touches by it): the 15-character
     # Campaign Id, or the Campaign field's value; and the member fields kept from touches
     campaign_key: str | None = None
     member_fields: dict[str, str] = field(default_factory=dict)

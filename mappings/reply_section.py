@@ -4,9 +4,9 @@ Auto-replies on follow and scan: the Campaign fields a campaign's reply is read
 from, and the reply to a follow that names no campaign.
 
 A campaign's reply is an article when its ``article.title`` field is filled, else a text
-when its ``text`` field is, else none. ``connector/replies.py`` reads the fields; the
-callback answers with the cached reply (``webhooks/replier.py``), the worker sends it as
-a customer-service message when nothing was cached (``jobs/replies.py``).
+when its ``text`` field is, else none. ``connector/replies/campaigns.py`` reads the fields; the
+callback answers with the cached reply (``connector/replies/passive.py``), the worker sends it as
+a customer-service message when nothing was cached (``connector/replies/sends.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mappings.rules import FieldUse, Strict
 from mappings.vocabulary import ApiName
 
 # WeChat shows at most 2048 bytes (UTF-8) of a text reply's Content: about 680 Chinese
-# characters. Longer campaign texts are cut (connector/replies.py); a longer constant is
+# characters. Longer campaign texts are cut (connector/replies/model.py); a longer constant is
 # refused when the file loads.
 TEXT_LIMIT_BYTES = 2048
 CAMPAIGN = "Campaign"

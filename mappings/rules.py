@@ -21,7 +21,7 @@ class Strict(BaseModel):
 # overwrite the value in Salesforce — only if it is blank there, never (written on create
 # only), only if the event is newer than the record's LastModifiedDate; ``dont_sync``: the
 # bridge never writes the field. Without one, an ``on: always`` value overwrites on every
-# event. ``connector/conflicts.py`` decides.
+# event. ``connector/inbound/conflicts.py`` decides.
 Conflict = Literal["prefer_salesforce_unless_blank", "always_salesforce", "newest",
                    "dont_sync"]
 

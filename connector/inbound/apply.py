@@ -179,7 +179,7 @@ def find_stages(gateway: SalesforceGateway, plans: list[EventPlan]) -> dict[str,
 def prepare(gateway: SalesforceGateway, plans: list[EventPlan],
             touches: dict | None = None) -> tuple[Persons, list[Write]]:
     """Everything short of writing: the persons found and the writes to make.
-    ``touches``: the batch's campaign touches (``connector/touches.py``), for the
+    ``touches``: the batch's campaign touches (:mod:`.touches`), for the
     mapping's ``member_fields``.
 
     Raises:

@@ -2,7 +2,7 @@
 person's values in Salesforce (the mapping's ``conflict:``, HubSpot's sync rules).
 
 Pure. The person's current values come from the row the person lookup read
-(``connector/bridge.py`` selects the fields and LastModifiedDate a policy needs); when
+(:mod:`.apply` selects the fields and LastModifiedDate a policy needs); when
 they are unknown — the person is the Contact of a converted Lead, whose row was not
 read — a policy keeps Salesforce's value: overwriting what nobody saw is the unsafe
 choice.

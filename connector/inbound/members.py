@@ -1,7 +1,7 @@
 """Campaign members of a batch, decided without I/O: which statuses to add to campaigns,
 which members to create and which to move forward.
 
-The bridge's queries (``connector/bridge.py``) fill a :class:`CampaignFacts`; the writes
+The batch's queries (:mod:`.apply`) fill a :class:`CampaignFacts`; the writes
 planned here are part of what ``connector mappings preview`` prints.
 """
 
@@ -25,7 +25,7 @@ class CampaignFacts:
     ``members``: (campaign, person Id) → (CampaignMember Id, Status), read only when a
     plan has a ``progression``. ``statuses``: campaign → {Label: SortOrder}, read only
     when a plan creates missing statuses. ``touches``: (campaign key, openid) → the
-    follower's touches of the campaign (``connector/touches.py``), for ``member_fields``.
+    follower's touches of the campaign (:mod:`.touches`), for ``member_fields``.
     """
 
     by_scene: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -1,9 +1,9 @@
 """Messages from Salesforce, decided without I/O: a request record → :class:`MessageRequest`,
 its recipients → an :class:`Outcome` each (sent, skipped with the reason, failed).
 
-The job (``jobs/messages.py``) reads the request and its audience, asks Redis for what
-was sent before, for quotas (``connector/quotas.py``) and windows
-(``connector/windows.py``), calls WeChat, and uses the functions here for every
+A run (:mod:`.run`) reads the request and its audience, asks Redis for what
+was sent before, for quotas (:mod:`.quotas`) and windows
+(:mod:`.windows`), calls WeChat, and uses the functions here for every
 decision in between, so each rule is testable with plain data:
 
 - :func:`screen`: duplicates, recipients without a follower, followers who left, and

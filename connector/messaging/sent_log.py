@@ -12,7 +12,7 @@ Keys:
 
 A claim is taken (``HSETNX``) before a send and turned into ``sent`` after it, so two
 runs of one request never send to the same follower; a claim that outlives its run
-(the worker died mid-send) is resolved by the job (``jobs/messages.py``).
+(the worker died mid-send) is resolved by the next run (:mod:`.sender`).
 """
 
 from __future__ import annotations

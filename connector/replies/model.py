@@ -5,7 +5,7 @@ Campaign record's fields as the mapping's ``replies:`` section names them (an ar
 when its title is filled, else the text, else none); :func:`reply_target` says where an
 event's reply comes from (its campaign, the Campaign a scene value names, or the
 ``welcome:`` reply), or that it gets none. Rendering as WeChat XML is in
-``connector/wechat/replies.py``; caching in ``connector/reply_cache.py``.
+``connector/replies/passive.py``; caching in ``connector/replies/cache.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The auto-reply the callback could not give: a customer-service message from the worker.
 
 The callback answers a follow or scan with its campaign's reply when that is cached
-(``webhooks/replier.py``). When it was not, :func:`reply_after_batch` (called by the
+(:mod:`connector.replies.passive`). When it was not, :func:`reply_after_batch` (called by the
 inbound job for each batch, after the followers' windows are recorded) loads the
 replies the batch needs (one query), caches them, and sends each reply as a
 customer-service message — once per event, within WeChat's 1-minute window after a
@@ -9,7 +9,7 @@ follow or scan. The welcome to a follow naming no campaign is never sent here: i
 constant the callback always gives.
 
 Each event is answered at most once, whoever answers: its mark in Redis
-(``connector/reply_cache.py``) is ``passive`` when the callback replied, and the worker
+(:mod:`connector.replies.cache`) is ``passive`` when the callback replied, and the worker
 claims it with SET NX before sending, so resends of a push, retried jobs and concurrent
 batches send nothing more. An event is skipped, with the reason logged, when it is 60 s
 old or more, when the follower's window has no message left

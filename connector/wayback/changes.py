@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from connector.chunks import chunks
 from connector.context import WorkerContext
 from connector.ids import is_record_id, same_id
 from connector.wayback import counters
@@ -63,8 +64,8 @@ def read_records(ctx: WorkerContext, object_name: str, fields: list[str],
     Salesforce no longer has at all are left out."""
     ids = list(dict.fromkeys(i for i in record_ids if is_record_id(i)))
     records: list[dict] = []
-    for start in range(0, len(ids), BATCH):
+    for chunk in chunks(ids, BATCH):
         records += ctx.salesforce.query(
             "SELECT {:literal} FROM {:literal} WHERE Id IN {ids}", ", ".join(fields),
-            object_name, ids=ids[start:start + BATCH], include_deleted=True)
+            object_name, ids=chunk, include_deleted=True)
     return records

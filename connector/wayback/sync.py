@@ -1,7 +1,7 @@
 """The way back's own watch: changed Salesforce records → their followers' remark and
 tags in WeChat.
 
-:func:`sync_followers` gets the re-read records of one object (``jobs/changes.py``), and
+:func:`sync_followers` gets the re-read records of one object (:mod:`.changes`), and
 for each: finds its followers (the record's openid field, or the follower records that
 link to it: one query per batch), reads the fields that flow back (``mappings/
 way_back_section.py``), and skips it when nothing is to be sent:
@@ -13,7 +13,7 @@ way_back_section.py``), and skips it when nothing is to be sent:
   bridge wrote from WeChat. Its hash is recorded, so that an admin setting the field
   back to an older value is still sent.
 
-The rest are planned against the followers' profiles (``connector/follower_sync.py``,
+The rest are planned against the followers' profiles (:mod:`connector.wayback.plan`,
 pure: a follower already as Salesforce says costs no call) and written through the
 account's gateway. WeChat's refusals of one follower or one name are logged and
 counted; a retriable failure is raised (the job retries and plans again, so what was

@@ -2,7 +2,7 @@
 :class:`~connector.wechat.gateway.WeChatGateway`; ``self._call`` runs one wechatpy call
 with the shared token and translated errors).
 
-WeChat's limits, checked by the caller's plan (``connector/follower_sync.py``) and
+WeChat's limits, checked by the caller's plan (``connector/wayback/plan.py``) and
 enforced again by WeChat (the errcodes of :mod:`connector.wechat.errors`): a remark is
 under 30 bytes of UTF-8 (40092); a tag name at most 30 bytes (45158) and unique (45157);
 at most 100 tags per account (45056) and 20 per follower (45059); tagging takes at most

@@ -32,6 +32,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from connector.chunks import chunks
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
 from connector.follower import Follower
 from connector.settings import Settings
@@ -191,8 +192,8 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         wanted = list(dict.fromkeys(openids))
         raw = self._cached_profiles(wanted)
         missing = [openid for openid in wanted if openid not in raw]
-        for start in range(0, len(missing), BATCH_SIZE):
-            fetched = self._batchget(missing[start:start + BATCH_SIZE])
+        for batch in chunks(missing, BATCH_SIZE):
+            fetched = self._batchget(batch)
             self._store_profiles(fetched)
             raw.update(fetched)
         return self._followers({openid: raw[openid] for openid in wanted if openid in raw})
