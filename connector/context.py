@@ -4,7 +4,8 @@ hand work to the job queues.
 The features (``connector/inbound``, ``qr``, ``replies``, ``messaging``, ``wayback``)
 take a :class:`WorkerContext` and nothing global. It sits above the mapping and the
 gateways (it holds them) and below the features; ``jobs/runtime.py`` builds one per
-process from the configuration, tests and the demo build their own.
+process from the configuration (the worker, a command, the demo); tests may install
+their own.
 
 Some features must start jobs — the clock's poll enqueues change jobs, a ticked message
 request its send job — but features never import ``jobs/`` (imports run one way). They

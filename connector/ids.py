@@ -6,7 +6,7 @@ A record Id comes in two forms: 15 characters, case-sensitive, and 18, the same 
 The first three characters name the object (``701`` Campaign, ``00Q`` Lead...). An API
 name (``Lead``, ``WeChat_OpenId__c``) is a letter, then letters, digits and underscores:
 it goes into URL paths and SOQL unescaped, so everything the bridge puts there is checked
-against :data:`API_NAME` first.
+with :func:`is_api_name` first.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ import hmac
 import re
 import string
 
-RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Private, and matched whole (fullmatch): ``re.match`` with "$" lets a trailing newline
+# through, and without it a prefix.
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 CAMPAIGN_PREFIX = "701"  # every org's Campaign Ids start so
 _CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
 
 
 def is_record_id(value: object) -> bool:
     """True for a well-formed 15- or 18-character Salesforce Id."""
-    return isinstance(value, str) and RECORD_ID.match(value) is not None
+    return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None
 
 
 def is_campaign_id(value: object) -> bool:
@@ -33,7 +35,7 @@ def is_campaign_id(value: object) -> bool:
 
 def is_api_name(value: object) -> bool:
     """True for a Salesforce API name (an object or field name)."""
-    return isinstance(value, str) and API_NAME.match(value) is not None
+    return isinstance(value, str) and _API_NAME.fullmatch(value) is not None
 
 
 def short_id(value: str) -> str:

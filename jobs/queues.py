@@ -4,7 +4,7 @@
 queue    jobs                                                job id
 ======== =================================================== ============================
 inbound  ``jobs.inbound.handle_event``, one per WeChat push   the event's dedupe key
-changes  ``jobs.changes.handle_changes``, the clock's poll    ``changes-<origin>-<digest>``
+changes  ``jobs.changes.handle_changes`` (poll, Outbound Msg) ``changes-<origin>-<digest>``
 messages ``jobs.messages.send_request``, one per request tick ``message-<Id>-<digest>``
 ======== =================================================== ============================
 

@@ -54,8 +54,9 @@ def retries_done() -> int:
 
 def gave_up(error: RetriableError) -> FatalError:
     """The failure to keep once the retries of ``error`` are spent: its words, system,
-    status, code, fields and request id."""
-    return FatalError(f"gave up after {MAX_RETRIES} retries: {error}", system=error.system,
+    status, code, fields and request id (each said once in its text)."""
+    return FatalError(f"gave up after {MAX_RETRIES} retries: {error.message}",
+                      system=error.system,
                       status=error.status, code=error.code, request_id=error.request_id,
                       fields=list(error.fields))
 

@@ -22,8 +22,6 @@ from mappings.transforms import apply_chain
 # the ``fit`` transform cuts to. A field not in it is written as it is.
 FieldLengths = Table[tuple[str, str], int]
 
-# A Campaign Id: key prefix 701, 15 or 18 characters.
-
 
 class UnmappedEvent(Exception):
     """The mapping has no rule for this event kind; the caller keeps the event."""

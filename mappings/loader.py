@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from connector.errors import ConfigurationError
+from mappings.back_rules import way_back_problems
 from mappings.models import Mapping
 
 
@@ -113,11 +114,17 @@ def parse_mapping(text: str, path: Path) -> Mapping:
         raise MappingError(path, sorted(set(problems))) from None
     crossed = [(loc, text) for account, effective in mapping.account_mappings().items()
                for loc, text in account_problems(mapping, account,
-                                                 effective.reference_problems())]
+                                                 cross_problems(effective))]
     if crossed:
         raise MappingError(path, sorted(set(
             (*_position(_node_at(root, loc)), text) for loc, text in crossed)))
     return mapping
+
+
+def cross_problems(mapping: Mapping) -> list[tuple[tuple[str | int, ...], str]]:
+    """What only the whole file shows, as (key path, message): sections that name each
+    other wrongly, and the way back's objects without fields or followers."""
+    return mapping.reference_problems() + way_back_problems(mapping)
 
 
 def account_path(mapping: Mapping, account: str | None,
@@ -137,7 +144,7 @@ def account_problems(mapping: Mapping, account: str | None,
     only). The problems the top-level mapping has too are left to it, said once."""
     if account is None:
         return problems
-    shared = set(mapping.reference_problems())
+    shared = set(cross_problems(mapping))
     return [(account_path(mapping, account, loc), f"accounts.{account}: {text}")
             for loc, text in problems if (loc, text) not in shared]
 

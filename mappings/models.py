@@ -32,7 +32,6 @@ from mappings.rules import (  # noqa: F401 - re-exported
     Strict,
 )
 from mappings.vocabulary import (  # noqa: F401 - re-exported
-    API_NAME,
     EVENT_KINDS,
     SOURCES,
     ApiName,
@@ -41,7 +40,7 @@ from mappings.vocabulary import (  # noqa: F401 - re-exported
     check_kind,
     check_source,
 )
-from mappings.way_back_section import WayBackSection, way_back_problems
+from mappings.way_back_section import WayBackSection
 
 
 class FollowerSection(Strict):
@@ -254,7 +253,6 @@ class Mapping(Strict):
                                      "the follower's key and person links keep its campaign "
                                      "history countable — remove it from erase"))
         problems += self.qr.reference_problems(self.campaigns.scene_prefix)
-        problems += way_back_problems(self)
         return problems + self._conflict_problems()
 
     def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:

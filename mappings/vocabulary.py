@@ -13,7 +13,7 @@ from pydantic import AfterValidator
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from connector.ids import API_NAME
+from connector.ids import is_api_name
 
 SOURCES = {
     "follower": sorted(f.name for f in dataclass_fields(Follower)),
@@ -45,7 +45,7 @@ def check_source(value: str) -> str:
 
 
 def check_api_name(value: str) -> str:
-    if not API_NAME.match(value):
+    if not is_api_name(value):
         raise ValueError(f"{value!r} is not a Salesforce API name (letters, digits, _)")
     return value
 

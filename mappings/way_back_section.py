@@ -6,24 +6,21 @@ changed fields become a follower's remark and tags.
 The fields that flow back are the field rules with ``sync: to_wechat`` or ``both`` (only
 ``source: follower.remark`` or ``source: follower.tag_names`` may, see
 :mod:`mappings.rules`), under ``follower.fields`` and ``objects.Lead``/``objects.Contact``.
-:func:`back_rules` lists them per object; the section itself says which of those objects
-are watched, how a person record finds its followers, and how tags are read and managed.
-Pure: no I/O.
+:func:`mappings.back_rules.back_rules` lists them per object; the section itself says
+which of those objects are watched, how a person record finds its followers, and how tags
+are read and managed. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from mappings.rules import FieldUse, Strict
 from mappings.transforms import parse_chain
 from mappings.vocabulary import ApiName
-
-if TYPE_CHECKING:
-    from mappings.models import Mapping
 
 REMARK, TAGS = "follower.remark", "follower.tag_names"
 DEFAULT_SEPARATOR = ";"
@@ -107,75 +104,12 @@ class FollowerFinder:
     account_field: str | None = None
 
 
-def _separator(transform: str | None, settings: TagSettings) -> str:
+def separator(transform: str | None, settings: TagSettings) -> str:
+    """How a rule's tag text splits into names: ``way_back.tags.separator``, else the
+    argument of the rule's ``join(...)``, else ``;``."""
     if settings.separator is not None:
         return settings.separator
     for name, arg in parse_chain(transform) if transform else ():
         if name == "join":
             return arg if arg else DEFAULT_SEPARATOR
     return DEFAULT_SEPARATOR
-
-
-def back_rules(mapping: Mapping) -> dict[str, list[BackRule]]:
-    """The fields that flow back to WeChat, per object (``conflict: dont_sync`` ones and
-    objects left out of ``way_back.objects`` excluded; nothing when disabled)."""
-    section = mapping.way_back
-    if not section.enabled:
-        return {}
-    places: list[tuple[str, tuple[str | int, ...], dict]] = [
-        (mapping.follower.object, ("follower", "fields"), mapping.follower.fields)]
-    places += [(obj, ("objects", obj), rules) for obj, rules in mapping.objects.items()]
-    found: dict[str, list[BackRule]] = {}
-    for obj, path, rules in places:
-        if section.objects is not None and obj not in section.objects:
-            continue
-        for name, rule in rules.items():
-            if rule.sync == "to_salesforce" or rule.conflict == "dont_sync":
-                continue
-            target = "remark" if rule.source == REMARK else "tags"
-            found.setdefault(obj, []).append(BackRule(
-                object=obj, field=name, target=target, path=(*path, name),
-                separator=_separator(rule.transform, section.tags), default=rule.default,
-                map=tuple((rule.map or {}).items()), conflict=rule.conflict))
-    return found
-
-
-def follower_finder(mapping: Mapping, obj: str) -> FollowerFinder | None:
-    """How records of ``obj`` find their followers (None: they cannot)."""
-    follower = mapping.follower
-    account = next((name for name, rule in follower.fields.items()
-                    if rule.source == "event.account"), None)
-    if obj == follower.object:
-        return FollowerFinder(obj, openid_field=follower.external_id, account_field=account)
-    how = mapping.way_back.followers
-    openid_field = next((m.field for m in mapping.match
-                         if m.object == obj and m.source == "follower.openid"), None)
-    link_field = follower.link.get(obj)
-    if how in ("auto", "openid_field") and openid_field:
-        return FollowerFinder(obj, openid_field=openid_field)
-    if how in ("auto", "link") and link_field:
-        return FollowerFinder(obj, link_field=link_field, account_field=account)
-    return None
-
-
-def way_back_problems(mapping: Mapping) -> list[tuple[tuple[str | int, ...], str]]:
-    """Problems only the whole file shows, as (key path, message): watched objects
-    without fields that flow back, and objects whose records cannot find followers."""
-    section = mapping.way_back
-    problems = []
-    flowing = set(back_rules(mapping.model_copy(
-        update={"way_back": section.model_copy(update={"objects": None})})))
-    for i, obj in enumerate(section.objects or ()):
-        if obj not in flowing:
-            problems.append((("way_back", "objects", i), (
-                f"way_back.objects lists {obj}, but no field rule of {obj} has sync: "
-                "to_wechat or both — add sync: both to its remark or tag field, or remove "
-                f"{obj} from the list")))
-    for obj in back_rules(mapping):
-        if follower_finder(mapping, obj) is None:
-            how = section.followers
-            problems.append((("way_back", "followers"), (
-                f"records of {obj} cannot find their followers with followers: {how} — add "
-                f"a match rule on {obj} with source: follower.openid, or a follower.link "
-                f"for {obj}")))
-    return problems

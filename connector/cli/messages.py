@@ -22,18 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from connector.errors import BridgeError, RetriableError
 
 if TYPE_CHECKING:  # the context loads both client libraries: imported when a command runs
     from connector.context import WorkerContext
-
-FOLLOWER_QUERY = "SELECT Id FROM {:literal} WHERE {:literal} = {openid}"
-STATUS_QUERY = ("SELECT {:literal}, {:literal}, {:literal}, {:literal}, {:literal}, "
-                "{:literal}, {:literal} FROM {:literal} WHERE Id = {record}")
-REASONS_QUERY = "SELECT {:literal}, {:literal} FROM {:literal} WHERE {:literal} = {message}"
 
 
 def register(subparsers: Any) -> None:
@@ -73,7 +67,13 @@ def _fail(text: str, code: int = 1) -> int:
 
 
 def request_fields(args: argparse.Namespace, ctx: WorkerContext) -> dict[str, Any] | str:
-    """The request record to create from the arguments, or what is wrong with them."""
+    """The request record to create from the arguments, or what is wrong with them.
+
+    Raises:
+        BridgeError: the follower's record could not be looked up.
+    """
+    from connector.messaging.requests import follower_record
+
     f = ctx.mapping.messages.request
     if not (args.follower or args.campaign or args.tag):
         return "say who receives it: --follower OPENID, --campaign ID or --tag NAME"
@@ -102,13 +102,12 @@ def request_fields(args: argparse.Namespace, ctx: WorkerContext) -> dict[str, An
             return "the mapping's messages.request has no account field (account: null)"
         values[f.account] = args.account
     if args.follower:
-        follower = ctx.mapping.follower
-        rows = ctx.salesforce.query(FOLLOWER_QUERY, follower.object, follower.external_id,
-                                    openid=args.follower)
-        if not rows:
+        record = follower_record(ctx, args.follower)
+        if record is None:
+            follower = ctx.mapping.follower
             return (f"no {follower.object} record has {follower.external_id} "
                     f"{args.follower}; the follower must have reached Salesforce first")
-        values.update({f.target: "follower", f.follower: rows[0]["Id"]})
+        values.update({f.target: "follower", f.follower: record})
     elif args.campaign:
         values.update({f.target: "campaign", f.campaign: args.campaign})
     else:
@@ -117,6 +116,7 @@ def request_fields(args: argparse.Namespace, ctx: WorkerContext) -> dict[str, An
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from connector.messaging.requests import create_request
     from connector.messaging.run import run_request
     from jobs.runtime import build_context
 
@@ -127,7 +127,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             values = request_fields(args, ctx)
             if isinstance(values, str):
                 return _fail(values)
-            message_id = ctx.salesforce.create(ctx.mapping.messages.request.object, values)
+            message_id = create_request(ctx, values)
             print(f"request {message_id} created", file=sys.stderr)
         summary = run_request(ctx, message_id)
     except RetriableError as error:
@@ -147,36 +147,25 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from connector.messaging.requests import request_report
     from jobs.runtime import build_context
 
     ctx = build_context()
-    f, r = ctx.mapping.messages.request, ctx.mapping.messages.recipient
     try:
-        rows = ctx.salesforce.query(STATUS_QUERY, "Id", f.status, f.sent, f.skipped, f.failed,
-                                    f.delivered, f.error, f.object, record=args.request_id)
-        if not rows:
-            return _fail(f"no {f.object} record has the Id {args.request_id}")
-        recipients = ctx.salesforce.query(REASONS_QUERY, r.status, r.reason, r.object,
-                                          r.message, message=rows[0]["Id"])
+        report = request_report(ctx, args.request_id)
     except BridgeError as error:
         return _fail(str(error))
     finally:
         ctx.salesforce.close()
-    request = rows[0]
-    reasons = Counter(str(x.get(r.reason) or "").split(":", 1)[0]
-                      for x in recipients if x.get(r.status) in ("skipped", "failed"))
-    report = {"id": request["Id"], "status": request.get(f.status),
-              "sent": int(request.get(f.sent) or 0),
-              "skipped": int(request.get(f.skipped) or 0),
-              "failed": int(request.get(f.failed) or 0),
-              "delivered": int(request.get(f.delivered) or 0),
-              "error": request.get(f.error), "reasons": dict(reasons.most_common())}
+    if report is None:
+        return _fail(f"no {ctx.mapping.messages.request.object} record has the Id "
+                     f"{args.request_id}")
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
     print(f"{report['id']}: {report['status']}  sent {report['sent']}  delivered "
           f"{report['delivered']}  skipped {report['skipped']}  failed {report['failed']}")
-    for why, count in reasons.most_common():
+    for why, count in report["reasons"].items():
         print(f"  {count:>6}  {why}")
     if report["error"]:
         print(f"  error: {report['error']}")

@@ -15,10 +15,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connector.errors import BridgeError, ConfigurationError
-from connector.qr.registry import QrCode
-from connector.qr.rules import QrRequestError
+
+if TYPE_CHECKING:  # the feature loads the Salesforce client: imported when a command runs
+    from connector.qr.registry import QrCode
 
 
 def _context():
@@ -52,6 +54,7 @@ def _png_path(base: str | None, channel: str | None, several: bool) -> Path | No
 
 def cmd_create(args: argparse.Namespace) -> int:
     from connector.qr.codes import create_code
+    from connector.qr.rules import QrRequestError
 
     ctx = _context()
     channels = args.channel or [None]
@@ -80,7 +83,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from connector.qr.registry import QrRegistry
     from connector.qr.requests import failed_requests
-    from connector.qr.rules import record_id18
+    from connector.qr.rules import QrRequestError, record_id18
 
     ctx = _context()
     if args.failed:

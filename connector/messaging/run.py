@@ -69,12 +69,12 @@ def run_request(ctx: WorkerContext, message_id: str, *,
 
 
 def mark_failed(ctx: WorkerContext, message_id: str, error: BridgeError) -> None:
-    """Say on the request that it failed, and why, if Salesforce answers now (the job's
-    failure is kept either way)."""
+    """Say on the request that it failed, and why (with the system's code, fields and
+    request id), if Salesforce answers now; the job's failure is kept either way."""
     fields = ctx.mapping.messages.request
     try:
         ctx.salesforce.update(fields.object, message_id, {
-            fields.status: "Failed", fields.error: error.message})
+            fields.status: "Failed", fields.error: str(error)})
     except BridgeError:
         log.exception("message request %s: could not mark it Failed", message_id)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.qr.rules import code_key, lapsed
+from connector.salesforce import SalesforceGateway
 from mappings.qr_section import CAMPAIGN, REGISTRY, REGISTRY_FIELDS
 
 # The list query, by (one record?, one account?): whole templates, values by format_soql.
@@ -86,7 +87,7 @@ class QrRegistry:
     Every method raises the gateway's errors (:class:`~connector.errors.BridgeError`).
     """
 
-    def __init__(self, salesforce, sobject: str = REGISTRY) -> None:
+    def __init__(self, salesforce: SalesforceGateway, sobject: str = REGISTRY) -> None:
         self._sf = salesforce
         self._sobject = sobject
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis import Redis
+
 from connector.context import WorkerContext
 from connector.errors import BridgeError, RetriableError
 from connector.qr.codes import create_code
@@ -102,7 +104,7 @@ def poll_requested(ctx: WorkerContext, *, limit: int = POLL_LIMIT) -> RequestSum
     return summary
 
 
-def failed_requests(redis) -> dict[str, dict[str, Any]]:
+def failed_requests(redis: Redis) -> dict[str, dict[str, Any]]:
     """The kept failures: record Id → ``{reason, at, stamp, retry}``."""
     return {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
             for k, v in redis.hgetall(FAILED_KEY).items()}

@@ -25,7 +25,7 @@ from connector.wayback.watches import watches
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # ids per job and per query: one SOQL ``Id IN (...)`` each
+BATCH = 200  # ids per query: one SOQL ``Id IN (...)`` each (a job may bring more)
 SYSTEM_FIELDS = ("Id", "IsDeleted", "LastModifiedById", "SystemModstamp")
 
 

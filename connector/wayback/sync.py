@@ -37,12 +37,8 @@ from connector.ids import same_id, short_id
 from connector.wayback import counters
 from connector.wayback.plan import TAGGING_BATCH, AccountPlan, Wish, plan_account, split_tags
 from connector.wechat import UnknownAccount, WeChatGateway
-from mappings.way_back_section import (
-    BackRule,
-    FollowerFinder,
-    back_rules,
-    follower_finder,
-)
+from mappings.back_rules import back_rules, follower_finder
+from mappings.way_back_section import BackRule, FollowerFinder
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,34 @@ job-finish pushes waiting for delivery (none when a callback delivers them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from sandbox.wechat.errors import ApiError
+from sandbox.wechat.outbox import Outbox
+from sandbox.wechat.pushes import Push
+from sandbox.wechat.sender import CallbackSender
 
-if TYPE_CHECKING:
-    from sandbox.wechat.app import WeChatSandbox
+
+class People(Protocol):
+    """What the routes need of the sandbox (:class:`sandbox.wechat.app.WeChatSandbox`):
+    its people's acts, its account, its outbox and the callback it delivers to."""
+
+    original_id: str
+    outbox: Outbox
+    callback: CallbackSender | None
+
+    def follow(self, openid: str | None = None, *, scene: str | int | None = None,
+               at: int | None = None) -> Push: ...
+    def scan(self, openid: str, scene: str | int, *, at: int | None = None) -> Push: ...
+    def unfollow(self, openid: str, *, at: int | None = None) -> Push: ...
+    def text(self, openid: str, content: str, *, at: int | None = None) -> Push: ...
+    def click(self, openid: str, key: str, *, at: int | None = None) -> Push: ...
+    def view(self, openid: str, url: str, *, at: int | None = None) -> Push: ...
+    def location(self, openid: str, latitude: float, longitude: float,
+                 precision: float = 30.0, *, at: int | None = None) -> Push: ...
 
 
 class Act(BaseModel):
@@ -44,7 +63,7 @@ def _needs(act: Act, *names: str) -> None:
         raise HTTPException(400, f"act {act.act!r} needs {', '.join(missing)}")
 
 
-def acts_router(box: WeChatSandbox) -> APIRouter:
+def acts_router(box: People) -> APIRouter:
     router = APIRouter(prefix="/__sandbox__/wechat")
 
     @router.post("/acts")

@@ -12,6 +12,7 @@ LEAD15, LEAD18 = "00Q5g00000AbCdE", "00Q5g00000AbCdEEAV"  # Q; none; A, C, E
 @pytest.mark.parametrize(("value", "ok"), [
     (LEAD15, True), (LEAD18, True), ("00Q5g00000AbCd", False), (LEAD18 + "X", False),
     ("00Q5g00000AbCd!", False), (None, False), (123, False), ("", False),
+    (LEAD15 + "\n", False), (LEAD18 + "\n", False),
 ])
 def test_record_ids_are_15_or_18_letters_and_digits(value, ok):
     assert is_record_id(value) is ok
@@ -27,7 +28,7 @@ def test_campaign_ids_start_701(value, ok):
 
 @pytest.mark.parametrize(("value", "ok"), [
     ("Lead", True), ("WeChat_OpenId__c", True), ("_x", False), ("1Field", False),
-    ("Lead; DROP", False), ("Lead.Name", False), (None, False),
+    ("Lead; DROP", False), ("Lead.Name", False), (None, False), ("Lead\n", False),
 ])
 def test_api_names_are_what_may_go_into_a_url_or_soql_unescaped(value, ok):
     assert is_api_name(value) is ok

@@ -25,8 +25,8 @@ def test_the_web_process_does_not_load_the_salesforce_client():
 
 
 def test_the_command_line_starts_without_the_bridge_behind_it():
-    """``connector --help`` and ``connector status`` answer at once: a command imports
-    what it needs when it runs."""
+    """``connector --help`` answers at once: a command imports what it needs when it
+    runs (the client libraries and the web framework take seconds to load)."""
     assert loaded("import connector.cli", ("simple_salesforce", "wechatpy", "fastapi",
                                            "jobs.runtime", "sandbox")) == []
 

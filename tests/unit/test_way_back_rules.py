@@ -10,12 +10,12 @@ import pytest
 
 from connector.salesforce import parse_identity
 from connector.wayback.sync import _digest
-from mappings.loader import MappingError, parse_mapping
-from mappings.way_back_section import (
+from mappings.back_rules import (
     back_rules,
     follower_finder,
     way_back_problems,
 )
+from mappings.loader import MappingError, parse_mapping
 
 BASE = """
 version: 1
