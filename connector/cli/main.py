@@ -75,6 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     redis = connect()
     status = collect_status(redis)
+    # The web app's refusals are its own log's; `--json` keeps its keys in their order.
     queues = status.pop("queues")
     status.update(rejected=RejectionLog(redis).count(), queues=queues)
     if args.json:
