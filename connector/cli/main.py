@@ -4,6 +4,7 @@
     connector run                       web + worker + clock from the configuration
     connector web | worker              one process each (what the Procfile runs)
     connector sandbox --env-file PATH [--callback-url URL]   both emulators, their config vars
+    connector doctor [--url URL]        preflight: the org and accounts, before going live
     connector status                    queue, failures with reasons, kept events
     connector replay [JOB_ID ...] [--all] [--unhandled]
     connector mappings validate [FILE] [--against-org]   check a mapping file
@@ -24,7 +25,7 @@ import json
 import logging
 import sys
 
-from connector.cli import campaigns, mappings, messages, qr, replies, sandbox, sync
+from connector.cli import campaigns, doctor, mappings, messages, qr, replies, sandbox, sync
 from connector.errors import ConfigurationError
 
 # A command imports what it needs when it runs, not here: importing the whole bridge
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
     replay.set_defaults(func=cmd_replay)
 
-    for commands in (mappings, campaigns, replies, qr, sync, messages):
+    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages):
         commands.register(sub)
     return parser
 

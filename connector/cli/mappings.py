@@ -39,17 +39,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # only the Salesforce config vars: an admin checking a mapping needs no WeChat ones
     gateway = SalesforceGateway(load_settings(SalesforceSettings))
 
-    def describe(sobject: str) -> dict | None:
-        try:
-            return gateway.describe(sobject)
-        except ConfigurationError as error:
-            if error.code == "NOT_FOUND":  # an object the org lacks: reported as a problem
-                return None
-            raise
-
     try:
+        # an object the org lacks is reported as a problem, not raised
         problems = check_against_org(mapping, path.read_text(encoding="utf-8"), path,
-                                     describe)
+                                     gateway.describe_if_exists)
     except ConfigurationError:
         raise
     except BridgeError as error:  # the org did not answer: nothing was checked

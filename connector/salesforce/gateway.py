@@ -209,11 +209,47 @@ class SalesforceGateway:
                                                   lambda sf: sf.restful(path))
         return self._describes[sobject]
 
+    def describe_if_exists(self, sobject: str) -> dict | None:
+        """The describe of ``sobject``, or None when the org has no such object (for
+        checks that report a missing object as a finding, not a failure).
+
+        Raises:
+            BridgeError: any other failure (the login, the network, permissions).
+        """
+        try:
+            return self.describe(sobject)
+        except ConfigurationError as error:
+            if error.code == "NOT_FOUND":
+                return None
+            raise
+
     def describe_global(self) -> dict:
         """``GET sobjects/``: every object's ``name``, ``label`` and ``keyPrefix`` (the
         first three characters of its record ids). Not cached here: callers keep what
         they need."""
         return self._call(Target("describe"), lambda sf: sf.describe()) or {}
+
+    def versions(self) -> list[str]:
+        """The API versions the org serves (``GET /services/data/``), oldest first.
+
+        Raises:
+            BridgeError: the org did not answer, or answered with an error.
+        """
+        target = Target("versions")
+
+        def read(sf: Salesforce) -> requests.Response:
+            root = sf.base_url.split("/services/data/", 1)[0]
+            return sf.session.get(f"{root}/services/data/", headers=sf.headers)
+
+        response = self._call(target, read)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code != 200:
+            raise classify_response(response.status_code, body, target, response.headers)
+        listed = body if isinstance(body, list) else []
+        return [str(v["version"]) for v in listed if isinstance(v, dict) and "version" in v]
 
     def limits(self) -> dict:
         """The org's limits (``GET /limits``): DailyApiRequests and friends."""

@@ -163,6 +163,18 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         """
         return self._tokens.get()
 
+    def check_credentials(self) -> None:
+        """Ask WeChat for the stable token, past the shared cache, to prove that the AppID,
+        the AppSecret and this server's IP (the account's whitelist) are accepted now.
+        Harmless for running processes: without ``force_refresh`` every caller gets the
+        same stable token, so nothing is replaced.
+
+        Raises:
+            ConfigurationError: WeChat refused the AppID, AppSecret or IP (40164).
+            RetriableError: network trouble or WeChat busy.
+        """
+        self._fetch_token(force_refresh=False)
+
     @_redis_guarded
     def get_profile(self, openid: str) -> Follower:
         """One follower's profile (``user/info``), served from Redis when fresh.

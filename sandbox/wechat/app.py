@@ -20,6 +20,7 @@ Control routes (besides the faults router ``/__sandbox__/faults``)::
     DELETE /__sandbox__/wechat/calls          reset the counters
     GET    /__sandbox__/wechat/messages       messages sent through the API
     POST   /__sandbox__/wechat/expire-tokens  expire every issued access token now
+    GET|PUT /__sandbox__/wechat/ip-whitelist  who may fetch tokens ({"ips": [...]}; 40164)
     POST   /__sandbox__/wechat/acts           a person acts (follow, scan, text...): the push
     GET    /__sandbox__/wechat/pushes         job-finish pushes waiting for delivery
 """
@@ -36,12 +37,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from sandbox.faults import Fault, FaultInjector
 from sandbox.wechat import pushes
 from sandbox.wechat.errors import ApiError, proxy_error
+from sandbox.wechat.ip_whitelist import LOOPBACK, IpWhitelist
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
@@ -53,6 +56,12 @@ from sandbox.wechat.routes_users import users_router
 from sandbox.wechat.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
+
+
+class IpWhitelistBody(BaseModel):
+    """Body of ``PUT /__sandbox__/wechat/ip-whitelist``: addresses or CIDR blocks."""
+
+    ips: list[str]
 
 
 def fault_response(fault: Fault) -> JSONResponse:
@@ -74,7 +83,8 @@ class WeChatSandbox:
                  original_id: str | None = None, clock: Callable[[], float] = time.time,
                  faults: FaultInjector | None = None, token_per_day: int = 2000,
                  force_refresh_per_day: int = 20, mass_per_month: int = 4,
-                 account_type: str = "service") -> None:
+                 account_type: str = "service",
+                 ip_whitelist: tuple[str, ...] = LOOPBACK) -> None:
         self.app_id = app_id
         self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
         self.population = population
@@ -82,6 +92,7 @@ class WeChatSandbox:
         self.faults = faults or FaultInjector()
         self.tokens = TokenStore(clock, token_per_day=token_per_day,
                                  force_refresh_per_day=force_refresh_per_day)
+        self.ip_whitelist = IpWhitelist(ip_whitelist)  # who may fetch tokens (40164)
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
         self.outbox = Outbox(clock, mass_per_month=mass_per_month, account_type=account_type)
@@ -123,7 +134,8 @@ class WeChatSandbox:
             self.tokens.check(access_token)
 
         guarded = [Depends(authorized)]
-        app.include_router(token_router(self.tokens, app_id=self.app_id, app_secret=app_secret))
+        app.include_router(token_router(self.tokens, self.ip_whitelist, app_id=self.app_id,
+                                        app_secret=app_secret))
         app.include_router(users_router(self.population), dependencies=guarded)
         app.include_router(messages_router(self.population, self.outbox, self.clock),
                            dependencies=guarded)
@@ -152,6 +164,18 @@ class WeChatSandbox:
         @router.post("/expire-tokens", status_code=204)
         def expire_tokens() -> None:
             self.tokens.expire_all()
+
+        @router.get("/ip-whitelist")
+        def ip_whitelist() -> dict:
+            return {"ips": self.ip_whitelist.entries}
+
+        @router.put("/ip-whitelist")
+        def set_ip_whitelist(body: IpWhitelistBody) -> dict:
+            try:
+                self.ip_whitelist.replace(body.ips)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
+            return {"ips": self.ip_whitelist.entries}
 
         return router
 

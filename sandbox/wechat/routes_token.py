@@ -7,6 +7,7 @@ import hmac
 from fastapi import APIRouter, Request
 
 from sandbox.wechat.errors import ApiError
+from sandbox.wechat.ip_whitelist import IpWhitelist
 from sandbox.wechat.routing import json_body
 from sandbox.wechat.tokens import TokenStore
 
@@ -30,13 +31,20 @@ def check_credentials(grant_type: str | None, appid: str | None, secret: str | N
         raise ApiError(40125)
 
 
-def token_router(tokens: TokenStore, *, app_id: str, app_secret: str) -> APIRouter:
+def token_router(tokens: TokenStore, whitelist: IpWhitelist, *, app_id: str,
+                 app_secret: str) -> APIRouter:
+    """The two token endpoints. The caller's address is checked after its credentials, as
+    WeChat does (a wrong secret from anywhere answers 40125, not 40164)."""
     router = APIRouter(prefix="/cgi-bin")
 
+    def client_ip(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
     @router.get("/token")
-    def token(grant_type: str | None = None, appid: str | None = None,
+    def token(request: Request, grant_type: str | None = None, appid: str | None = None,
               secret: str | None = None) -> dict:
         check_credentials(grant_type, appid, secret, app_id=app_id, app_secret=app_secret)
+        whitelist.check(client_ip(request))
         value, expires_in = tokens.issue()
         return {"access_token": value, "expires_in": expires_in}
 
@@ -45,6 +53,7 @@ def token_router(tokens: TokenStore, *, app_id: str, app_secret: str) -> APIRout
         data = await json_body(request)
         check_credentials(data.get("grant_type"), data.get("appid"), data.get("secret"),
                           app_id=app_id, app_secret=app_secret)
+        whitelist.check(client_ip(request))
         force = data.get("force_refresh", False)
         if not isinstance(force, bool):
             raise ApiError(47001)
