@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -97,3 +98,130 @@ def cassette_vcr() -> vcr.VCR:
         decode_compressed_response=True,
         filter_headers=["authorization", "cookie"],
     )
+
+
+# -- the live contract suite (tests marked ``internet``) ---------------------------------
+#
+# Each live test runs in one of three ways:
+#   live    LIVE_ENV_FILE names a file of the bridge's config vars for a real org and
+#           account (the same variables as a deployment): the test talks to them;
+#   record  the same, with LIVE_RECORD=1: its traffic is written, scrubbed, to
+#           cassettes/live/<system>/<test>.yaml (and its inputs to params.json);
+#   replay  no LIVE_ENV_FILE but a recording exists: the test runs against the recording,
+#           so what the real services answered is checked on every CI run.
+# Otherwise it is skipped. LIVE_CASSETTES moves the recordings (the suite's own test).
+
+# AppIDs are not secret, but scrubbed in recordings so a replay needs no real one.
+LIVE_SCRUB_KEYS = SECRET_KEYS | {"appid"}
+
+
+def _live_scrub_body(body):
+    if not body:
+        return body
+    text = body.decode() if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _scrub_body(body)
+    if isinstance(data, dict):
+        data = {k: SCRUB if k in LIVE_SCRUB_KEYS and isinstance(v, str) else v
+                for k, v in data.items()}
+    text = _scrub_json(json.dumps(data))
+    return text.encode() if isinstance(body, bytes) else text
+
+
+def live_scrub_request(request):
+    request = scrub_request(request)
+    request.body = _live_scrub_body(request.body)
+    return request
+
+
+def live_cassettes() -> Path:
+    import os
+
+    return Path(os.environ.get("LIVE_CASSETTES") or CASSETTES / "live")
+
+
+@dataclass
+class Live:
+    """What a live test runs with: ``settings`` (real, or placeholders on replay), its
+    ``params`` (e.g. a follower's OpenID, recorded beside the cassette) and ``mode``."""
+
+    settings: object
+    params: dict
+    mode: str
+
+
+def _replay_settings(private_key_pem: str):
+    from connector.settings import load_settings
+
+    return load_settings(
+        SALESFORCE_LOGIN_URL="https://login.salesforce.com",
+        SALESFORCE_CLIENT_ID="3MVG9replay", SALESFORCE_USERNAME="replay@example.com",
+        SALESFORCE_PRIVATE_KEY=private_key_pem, SALESFORCE_CLIENT_SECRET=None,
+        WECHAT_APP_ID="wx0000000000000000", WECHAT_APP_SECRET="replay",
+        WECHAT_TOKEN="replay", WECHAT_API_BASE_URL="https://api.weixin.qq.com/",
+        WECHAT_ACCOUNTS="[]")
+
+
+@pytest.fixture
+def live(request, monkeypatch):
+    """A :class:`Live` for the test, inside its recording or replay (see above)."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from connector.settings import load_settings
+
+    system = request.module.SYSTEM
+    folder = live_cassettes() / system
+    cassette = folder / f"{request.node.name}.yaml"
+    params_file = folder / "params.json"
+    env_file = os.environ.get("LIVE_ENV_FILE")
+    recorder = vcr.VCR(match_on=["method", "scheme", "path", "query", "body"],
+                       before_record_request=live_scrub_request,
+                       before_record_response=scrub_response,
+                       decode_compressed_response=True,
+                       filter_headers=["authorization", "cookie"])
+    if env_file:
+        values = _env_values(Path(env_file))
+        for key, value in values.items():  # the CA bundle of a test org's proxy, too
+            monkeypatch.setenv(key, value)
+        settings = load_settings()
+        params = {k[len("LIVE_"):].lower(): v for k, v in values.items()
+                  if k.startswith("LIVE_")}
+        if os.environ.get("LIVE_RECORD") != "1":
+            yield Live(settings, params, "live")
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        params_file.write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+        with recorder.use_cassette(str(cassette), record_mode="all"):
+            yield Live(settings, params, "record")
+        return
+    if not cassette.exists():
+        pytest.skip("a live test: set LIVE_ENV_FILE (see README, 'The live contract "
+                    "suite'), or record it once")
+    for key in [k for k in os.environ if k.startswith(("SALESFORCE_", "WECHAT_"))]:
+        monkeypatch.delenv(key)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    params = json.loads(params_file.read_text()) if params_file.exists() else {}
+    with recorder.use_cassette(str(cassette), record_mode="none",
+                               allow_playback_repeats=False) as played:
+        yield Live(_replay_settings(pem), params, "replay")
+    assert played.all_played, "the recording holds calls the test no longer makes"
+
+
+def _env_values(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines (``#`` comments, optional quotes), as ``connector sandbox
+    --env-file`` writes them and Heroku's ``config`` prints them."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
