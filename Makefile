@@ -10,7 +10,7 @@ VENV   := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint package-check bench sandbox run clean
+.PHONY: demo test lint package-check bench chaos sandbox run clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,6 +35,10 @@ package-check: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.run
+
+# faults while a burst arrives; the bridge must finish by itself (--short: the CI version)
+chaos: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 sandbox: $(VENV)/.synced
 	$(VENV)/bin/connector sandbox --env-file sandbox.env
