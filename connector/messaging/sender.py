@@ -17,10 +17,12 @@ risking a second message: a template is resent only within WeChat's 10-minute
 ``client_msg_id`` window, a mass batch with its own ``clientmsgid`` (WeChat answers
 45065 when it went out), and a customer-service message never (recorded as failed).
 
-A failure of one recipient (unfollowed, window closed...) is its outcome; a failure that
-would hit every recipient (a bad template, WeChat down) stops the send: retriable ones
-are raised for the job to retry (what was sent is recorded), fatal ones are kept in
-:attr:`Sender.fatal` for the request's error.
+A failure of one recipient (unfollowed, refused, window closed, an errcode the bridge
+does not know...) is its outcome, and the send goes on; a failure that would hit every
+recipient (a bad template, the account's credentials or quota, WeChat down) stops the
+send: retriable ones are raised for the job to retry (what was sent is recorded), the
+others are kept in :attr:`Sender.fatal` for the request's error. Which is which is
+WeChat's table :data:`connector.wechat.errors.SCOPES`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from connector.messaging.rules import (
 )
 from connector.messaging.sent_log import SendRef, SentLog, State, remember_sends
 from connector.wechat import WeChatGateway
+from connector.wechat.errors import RECIPIENT, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +122,8 @@ class Sender:
         except BridgeError as error:
             self.log.release([openid])  # WeChat sent nothing: a later run may try again
             self.outcomes.append(error_outcome(recipient, error))
-            if isinstance(error, FatalError):
-                self.fatal = error
+            if scope_of(error) != RECIPIENT:  # the next recipient would meet it too
+                self.fatal = _as_fatal(error)
             return
         now = self.clock()
         self.log.record({openid: State("sent", now, msg_id)})
@@ -208,8 +211,7 @@ class Sender:
             raise
         except BridgeError as error:  # refused as a whole: no later batch would pass
             self.log.release(openids)
-            self.fatal = error if isinstance(error, FatalError) else FatalError(
-                error.message, system=error.system, code=error.code)
+            self.fatal = _as_fatal(error)
             self.outcomes += [error_outcome(by_openid[o], error) for o in openids]
             return
         now = self.clock()
@@ -221,3 +223,11 @@ class Sender:
             self.request.id, tuple(openids), "mass")})
         self.outcomes += [Outcome(by_openid[o], "sent", msg_id=sent.msg_id, sent_at=now)
                           for o in openids]
+
+
+def _as_fatal(error: BridgeError) -> FatalError:
+    """``error`` as the request's fatal error (a refusal that stops the send)."""
+    if isinstance(error, FatalError):
+        return error
+    return FatalError(error.message, system=error.system, status=error.status,
+                      code=error.code, request_id=error.request_id)

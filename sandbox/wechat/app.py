@@ -22,6 +22,7 @@ Control routes (besides the faults router ``/__sandbox__/faults``)::
     POST   /__sandbox__/wechat/expire-tokens  expire every issued access token now
     POST   /__sandbox__/wechat/acts           a person acts (follow, scan, text...): the push
     GET    /__sandbox__/wechat/pushes         job-finish pushes waiting for delivery
+    POST   /__sandbox__/wechat/template-refusals   a follower turns template messages off
 """
 
 from __future__ import annotations

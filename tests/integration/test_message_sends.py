@@ -171,3 +171,19 @@ def test_a_subscription_account_mass_sends_once_a_day(sandbox_tls, monkeypatch, 
     finally:
         gateway._http.close()
         server.stop()
+
+
+def test_a_follower_who_turned_templates_off_is_answered_43101(ws, gateway):
+    fan, refuser = ws.population.openids()[:2]
+    answer = requests.post(f"{ws.url}/__sandbox__/wechat/template-refusals",
+                           json={"openid": refuser}, timeout=5)
+    assert answer.json() == {"openid": refuser, "templates_refused": True}
+    with pytest.raises(SkippableError) as refused:
+        gateway.send_template(refuser, "TPL", {"first": {"value": "Hi"}})
+    assert refused.value.code == "43101" and refused.value.request_id
+    assert "user refuse to accept the msg" in refused.value.message
+    gateway.send_template(fan, "TPL", {"first": {"value": "Hi"}})
+    assert [m.to for m in ws.sent_messages] == [(fan,)]  # nothing went to the refuser
+    ws.population.refuse_templates(refuser, refused=False)
+    gateway.send_template(refuser, "TPL", {"first": {"value": "Hi"}})
+    assert ws.sent_messages[-1].to == (refuser,)

@@ -1,0 +1,143 @@
+"""Recipients WeChat refuses one by one, through the whole message-request path: a
+request seeded in the Salesforce sandbox, sent by ``run_request`` through the real
+gateways to the WeChat sandbox, recipients written back. One recipient's refusal marks
+that recipient and the send goes on; only a failure of the request or of the account
+stops it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connector.errors import ConfigurationError
+from connector.messaging import windows
+from connector.messaging.run import run_request
+
+TEMPLATE_SEND = "/cgi-bin/message/template/send"
+CUSTOM_SEND = "/cgi-bin/message/custom/send"
+MESSAGE = "WeChat_Message__c"
+RECIPIENT = "WeChat_Message_Recipient__c"
+
+
+def new_followers(bridge, n: int) -> list[str]:
+    """``n`` people who follow the account, each with a Contact and a follower record."""
+    population, sf = bridge.box.population, bridge.box.salesforce
+    account = bridge.box.wechat.original_id
+    now = int(time.time()) - 3600
+    openids = []
+    for i in range(n):
+        openid = population.new_follower().openid
+        population.follow(openid, None, now)
+        contact = sf.seed("Contact", LastName=f"Follower {i}", WeChat_OpenId__c=openid)
+        sf.seed("WeChat_Follower__c", OpenId__c=openid, Contact__c=contact,
+                Subscribed__c=True, Account_Id__c=account)
+        openids.append(openid)
+    return openids
+
+
+def template_to(bridge, openids: list[str]) -> str:
+    """A template request to a campaign of ``openids``' Contacts."""
+    sf = bridge.box.salesforce
+    campaign = sf.seed("Campaign", Name="Order updates", IsActive=True)
+    contacts = {r["WeChat_OpenId__c"]: r["Id"] for r in sf.records("Contact")
+                if r.get("WeChat_OpenId__c")}
+    for openid in openids:
+        sf.seed("CampaignMember", CampaignId=campaign, ContactId=contacts[openid])
+    return sf.seed(MESSAGE, Status__c="Requested", Channel__c="template",
+                   Target__c="campaign", Campaign__c=campaign,
+                   Template_Id__c="TPL_ORDER_SHIPPED", Data__c='{"first": "Shipped"}')
+
+
+def recipients(bridge, message_id: str) -> dict[str, dict]:
+    return {r["OpenId__c"]: r for r in bridge.box.salesforce.records(RECIPIENT)
+            if r["Message__c"] == message_id}
+
+
+def request_record(bridge, message_id: str) -> dict:
+    return next(r for r in bridge.box.salesforce.records(MESSAGE) if r["Id"] == message_id)
+
+
+def test_a_template_to_100_followers_five_of_whom_refuse_it_sends_95(bridge):
+    openids = new_followers(bridge, 100)
+    refusers = openids[3::20]  # 5, spread through the send
+    for openid in refusers:  # their switch in WeChat: the account's templates off
+        bridge.box.population.refuse_templates(openid)
+    message = template_to(bridge, openids)
+
+    summary = run_request(bridge.context, message)
+
+    assert summary.new == {"sent": 95, "skipped": 5}
+    sent = [m.to[0] for m in bridge.box.wechat.sent_messages if m.kind == "template"]
+    assert sent == [o for o in openids if o not in refusers]
+    rows = recipients(bridge, message)
+    for openid in refusers:
+        assert rows[openid]["Status__c"] == "skipped"
+        assert rows[openid]["Reason__c"].startswith("refused: WeChat 43101: the follower "
+                                                    "has turned off")
+        assert "user refuse to accept the msg" in rows[openid]["Reason__c"]
+    assert {rows[o]["Status__c"] for o in sent} == {"sent"}
+    req = request_record(bridge, message)
+    assert (req["Status__c"], req["Sent__c"], req["Skipped__c"], req["Error__c"]) == (
+        "Done", 95, 5, None)
+    assert bridge.box.wechat.api_calls[TEMPLATE_SEND] == 100
+
+    # One turns them on again: a rerun sends to them alone, nobody twice.
+    bridge.box.population.refuse_templates(refusers[0], refused=False)
+    assert run_request(bridge.context, message).new == {"sent": 1, "skipped": 4}
+    assert bridge.box.wechat.api_calls[TEMPLATE_SEND] == 105
+
+
+def test_an_unknown_errcode_fails_its_recipient_and_an_account_error_stops(bridge):
+    first, refuser, last = new_followers(bridge, 3)
+    wechat = bridge.box.wechat
+    # A code WeChat may add tomorrow, answered to the first call (the first recipient).
+    wechat.faults.add(endpoint=TEMPLATE_SEND, status=200, code="43999",
+                      message="user has some new setting", count=1)
+    bridge.box.population.refuse_templates(refuser)
+    message = template_to(bridge, [first, refuser, last])
+
+    summary = run_request(bridge.context, message)
+
+    assert summary.new == {"failed": 1, "skipped": 1, "sent": 1}
+    rows = recipients(bridge, message)
+    assert rows[first]["Status__c"] == "failed"
+    assert rows[first]["Reason__c"].startswith(
+        "wechat: WeChat 43999: unknown errcode 43999: user has some new setting")
+    assert (rows[refuser]["Status__c"], rows[last]["Status__c"]) == ("skipped", "sent")
+    assert request_record(bridge, message)["Status__c"] == "Done"
+
+    # An account-level refusal (the IP whitelist) stops the send at its first call.
+    again = template_to(bridge, new_followers(bridge, 3))
+    wechat.faults.add(endpoint=TEMPLATE_SEND, status=200, code="40164",
+                      message="invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in "
+                              "whitelist")
+    calls = wechat.api_calls[TEMPLATE_SEND]
+    with pytest.raises(ConfigurationError):
+        run_request(bridge.context, again)
+    assert wechat.api_calls[TEMPLATE_SEND] == calls + 1
+    req = request_record(bridge, again)
+    assert req["Status__c"] == "Failed" and "IP whitelist" in req["Error__c"]
+
+
+def test_a_follower_who_unfollowed_inside_their_window_is_skipped_as_unfollowed(bridge):
+    writer, stayer = new_followers(bridge, 2)
+    account = bridge.box.wechat.original_id
+    for openid in (writer, stayer):  # both wrote: their windows are open
+        push = bridge.box.wechat.text(openid, "Do you ship to Shanghai?")
+        windows.record(bridge.redis, account, openid, "text", push.create_time)
+    bridge.box.wechat.unfollow(writer)  # the bridge has not heard of it yet
+    sf = bridge.box.salesforce
+    followers = {r["OpenId__c"]: r["Id"] for r in sf.records("WeChat_Follower__c")}
+    outcomes = {}
+    for openid in (writer, stayer):
+        message = sf.seed(MESSAGE, Status__c="Requested", Channel__c="customer_service",
+                          Target__c="follower", Follower__c=followers[openid],
+                          Content__c="Yes, we do!")
+        run_request(bridge.context, message)
+        outcomes[openid] = recipients(bridge, message)[openid]
+
+    assert outcomes[writer]["Status__c"] == "skipped"
+    assert outcomes[writer]["Reason__c"].startswith("unfollowed: WeChat 43004")
+    assert outcomes[stayer]["Status__c"] == "sent"
+    assert bridge.box.wechat.api_calls[CUSTOM_SEND] == 2
