@@ -37,6 +37,8 @@ def clock():
 
 def start(sandbox_tls, monkeypatch, clock, **options):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
+    # Pages of 2 OpenIDs (WeChat's hold 10,000): the gateway must page the lists.
+    options.setdefault("list_page", 2)
     ws = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
                        population=Population.generate(20, seed=5, subscribed_fraction=1.0),
                        **options)
@@ -146,9 +148,11 @@ def test_mass_quota_per_follower_by_beijing_month(ws, gateway, clock):
 
 def test_mass_by_tag_names_the_tag_id(ws, gateway):
     tag_id = ws.population.create_tag("Spring VIP 2025")
-    fans = ws.population.openids()[:3]
+    fans = ws.population.openids()[:5]
     ws.population.tag(fans, tag_id)
     assert gateway.tag_members(tag_id) == fans
+    # Pages of 2, 2 and 1, then the call that answers count 0 and next_openid "".
+    assert ws.api_calls["/cgi-bin/user/tag/get"] == 4
     sent = gateway.send_mass_to_tag(tag_id, TEXT, client_msg_id="tag-1")
     message = ws.sent_messages[-1]
     assert message.body["filter"] == {"is_to_all": False, "tag_id": tag_id}
