@@ -47,7 +47,13 @@ from connector.messaging.rules import (
     template_client_msg_id,
     window_skip,
 )
-from connector.messaging.sent_log import SendRef, SentLog, State, remember_sends
+from connector.messaging.sent_log import (
+    SendRef,
+    SentLog,
+    State,
+    remember_sends,
+    remember_template_send,
+)
 from connector.wechat import WeChatGateway
 from connector.wechat.errors import RECIPIENT, scope_of
 
@@ -127,9 +133,9 @@ class Sender:
             return
         now = self.clock()
         self.log.record({openid: State("sent", now, msg_id)})
-        if msg_id:
-            remember_sends(self.redis, self.account, {msg_id: SendRef(
-                self.request.id, (openid,), self.request.channel)})
+        if msg_id:  # a template's: its job-finish report is matched by msg id and OpenID
+            remember_template_send(self.redis, self.account, msg_id, openid,
+                                   self.request.id)
         self.outcomes.append(Outcome(recipient, "sent", msg_id=msg_id, sent_at=now))
 
     def _send_one(self, openid: str) -> str | None:

@@ -191,3 +191,20 @@ def test_a_follower_who_turned_templates_off_is_answered_43101(ws, gateway):
     ws.population.refuse_templates(refuser, refused=False)
     gateway.send_template(refuser, "TPL", {"first": {"value": "Hi"}})
     assert ws.sent_messages[-1].to == (refuser,)
+
+
+def test_template_job_finish_pushes_carry_wechats_fields(ws, gateway):
+    fan, failing = ws.population.openids()[:2]
+    ws.outbox.system_failing.add(failing)
+    ws.outbox.zero_template_msgids = True  # as seen in the field with client_msg_id
+    assert gateway.send_template(fan, "TPL", {}, client_msg_id="r:1") == "0"
+    first = gateway.send_template(failing, "TPL", {})  # no client_msg_id: a real msgid
+    pushes = ws.outbox.take_pushes()
+    assert [(p.openid, p.get("MsgID"), p.get("Status")) for p in pushes] == [
+        (fan, 0, "success"), (failing, int(first), "failed: system failed")]
+    xml = pushes[1].xml(ws.original_id)
+    assert xml.startswith(f"<xml><ToUserName><![CDATA[{ws.original_id}]]></ToUserName>"
+                          f"<FromUserName><![CDATA[{failing}]]></FromUserName><CreateTime>")
+    assert xml.endswith("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA["
+                        f"TEMPLATESENDJOBFINISH]]></Event><MsgID>{first}</MsgID><Status>"
+                        "<![CDATA[failed: system failed]]></Status></xml>")

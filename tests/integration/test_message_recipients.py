@@ -1,8 +1,11 @@
-"""Recipients WeChat refuses one by one, through the whole message-request path: a
+"""What WeChat answers per recipient, through the whole message-request path: a
 request seeded in the Salesforce sandbox, sent by ``run_request`` through the real
-gateways to the WeChat sandbox, recipients written back. One recipient's refusal marks
-that recipient and the send goes on; only a failure of the request or of the account
-stops it."""
+gateways to the WeChat sandbox, recipients written back, WeChat's job-finish pushes
+delivered to the bridge's callback and read back into Salesforce.
+
+One recipient's refusal marks that recipient and the send goes on; only a failure of
+the request or of the account stops it. A template job-finish report is matched to its
+recipient by the msgid the send answered and its OpenID, never by the msgid alone."""
 
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ import time
 import pytest
 
 from connector.errors import ConfigurationError
+from connector.events import InboundEvent
 from connector.messaging import windows
+from connector.messaging.reports import record_job_finish
 from connector.messaging.run import run_request
+from jobs.queues import inbound_queue
 
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
@@ -141,3 +147,43 @@ def test_a_follower_who_unfollowed_inside_their_window_is_skipped_as_unfollowed(
     assert outcomes[writer]["Reason__c"].startswith("unfollowed: WeChat 43004")
     assert outcomes[stayer]["Status__c"] == "sent"
     assert bridge.box.wechat.api_calls[CUSTOM_SEND] == 2
+
+
+def deliver_job_finishes(bridge) -> list[InboundEvent]:
+    """WeChat's job-finish pushes, through the bridge's callback; the events it queued
+    (one job per dedupe key: a push the callback took for a resend is not queued)."""
+    for push in bridge.box.wechat.outbox.take_pushes():
+        assert bridge.sender.deliver(push).acknowledged
+    queue = inbound_queue(bridge.redis)
+    events = [InboundEvent.from_dict(job.args[0]) for job in queue.jobs]
+    queue.empty()
+    return events
+
+
+def test_template_reports_with_msgid_0_each_reach_their_own_send(bridge):
+    fan, other = new_followers(bridge, 2)
+    outbox = bridge.box.wechat.outbox
+    outbox.zero_template_msgids = True  # every template send answers msgid 0
+    first = template_to(bridge, [fan, other])
+    run_request(bridge.context, first)
+    outbox.system_failing.add(fan)  # WeChat fails to deliver the second one to fan
+    second = template_to(bridge, [fan])
+    run_request(bridge.context, second)
+    assert {r["WeChat_Msg_Id__c"] for r in bridge.box.salesforce.records(RECIPIENT)} == {"0"}
+
+    events = deliver_job_finishes(bridge)
+
+    # Three reports, fan's two in the same second maybe, told apart by their Status.
+    assert [(e.openid, e.msg_id, e.status) for e in events] == [
+        (fan, "0", "success"), (other, "0", "success"), (fan, "0", "failed: system failed")]
+    assert record_job_finish(bridge.context, events) == {
+        "reports": 3, "recipients": 3, "unknown": []}
+    assert {o: r["Status__c"] for o, r in recipients(bridge, first).items()} == {
+        fan: "delivered", other: "delivered"}
+    mine = recipients(bridge, second)[fan]
+    assert (mine["Status__c"], mine["Reason__c"]) == (
+        "failed", "wechat: WeChat could not deliver it (system failed)")
+    assert (request_record(bridge, first)["Delivered__c"],
+            request_record(bridge, second)["Failed__c"]) == (2, 1)
+    # WeChat's resends of the same three pushes count nothing again.
+    assert record_job_finish(bridge.context, events)["reports"] == 0
