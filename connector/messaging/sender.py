@@ -55,11 +55,15 @@ from connector.messaging.sent_log import (
     remember_template_send,
 )
 from connector.wechat import WeChatGateway
-from connector.wechat.errors import RECIPIENT, scope_of
+from connector.wechat.errors import RECIPIENT, is_unknown_errcode, scope_of
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DEDUPE_SECONDS = 600  # WeChat keeps a template's client_msg_id for 10 minutes
+# An errcode the bridge does not know fails one recipient (see scope_of); answered to
+# this many recipients in a row with nothing sent between, it is the account's, and the
+# send stops rather than spend a call (and the API quota) on every follower left.
+UNKNOWN_IN_A_ROW = 20
 
 
 class Sender:
@@ -77,6 +81,7 @@ class Sender:
         self.account, self.account_type, self.clock = account, account_type, clock
         self.outcomes: list[Outcome] = []
         self.fatal: FatalError | None = None
+        self._unknown: tuple[str | None, int] = (None, 0)  # errcode, recipients in a row
 
     def send(self, fresh: list[Recipient], stale: dict[str, State],
              by_openid: dict[str, Recipient]) -> list[Outcome]:
@@ -130,13 +135,33 @@ class Sender:
             self.outcomes.append(error_outcome(recipient, error))
             if scope_of(error) != RECIPIENT:  # the next recipient would meet it too
                 self.fatal = _as_fatal(error)
+            else:
+                self._count_unknown(error)
             return
+        self._unknown = (None, 0)
         now = self.clock()
         self.log.record({openid: State("sent", now, msg_id)})
         if msg_id:  # a template's: its job-finish report is matched by msg id and OpenID
             remember_template_send(self.redis, self.account, msg_id, openid,
                                    self.request.id)
         self.outcomes.append(Outcome(recipient, "sent", msg_id=msg_id, sent_at=now))
+
+    def _count_unknown(self, error: BridgeError) -> None:
+        """Stop the send when an unknown errcode hits :data:`UNKNOWN_IN_A_ROW`
+        recipients in a row."""
+        if not is_unknown_errcode(error):
+            self._unknown = (None, 0)
+            return
+        code, count = self._unknown
+        count = count + 1 if code == error.code else 1
+        self._unknown = (error.code, count)
+        if count >= UNKNOWN_IN_A_ROW:
+            self.fatal = FatalError(
+                f"WeChat answered errcode {error.code}, which the bridge does not know, "
+                f"to {count} recipients in a row and sent nothing between: the send "
+                f"stopped (the account's failure, not theirs?). Last: {error.message}",
+                system=error.system, status=error.status, code=error.code,
+                request_id=error.request_id)
 
     def _send_one(self, openid: str) -> str | None:
         request = self.request

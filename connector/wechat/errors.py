@@ -260,6 +260,13 @@ def scope_of(error: BridgeError) -> Scope:
     return _BRIDGE_SCOPES.get(code, ACCOUNT)
 
 
+def is_unknown_errcode(error: BridgeError) -> bool:
+    """True when ``error`` carries a WeChat errcode that is in neither table."""
+    code = error.code or ""
+    return (error.system == "wechat" and code.lstrip("-").isdigit()
+            and int(code) not in SCOPES and int(code) not in RULES)
+
+
 def classify_http(status: int, *, retry_after: float | None = None) -> BridgeError:
     """The bridge error for an HTTP-level failure (no WeChat errcode in the body).
 

@@ -13,11 +13,12 @@ import time
 
 import pytest
 
-from connector.errors import ConfigurationError
+from connector.errors import ConfigurationError, FatalError
 from connector.events import InboundEvent
 from connector.messaging import windows
 from connector.messaging.reports import record_job_finish
 from connector.messaging.run import run_request
+from connector.messaging.sender import UNKNOWN_IN_A_ROW
 from jobs.queues import inbound_queue
 
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
@@ -124,6 +125,26 @@ def test_an_unknown_errcode_fails_its_recipient_and_an_account_error_stops(bridg
     assert wechat.api_calls[TEMPLATE_SEND] == calls + 1
     req = request_record(bridge, again)
     assert req["Status__c"] == "Failed" and "IP whitelist" in req["Error__c"]
+
+
+def test_an_unknown_errcode_answered_to_every_recipient_stops_the_send(bridge):
+    openids = new_followers(bridge, UNKNOWN_IN_A_ROW + 3)
+    wechat = bridge.box.wechat
+    wechat.faults.add(endpoint=TEMPLATE_SEND, status=200, code="43999",
+                      message="account has some new restriction")
+    message = template_to(bridge, openids)
+
+    with pytest.raises(FatalError) as stopped:
+        run_request(bridge.context, message)
+
+    assert wechat.api_calls[TEMPLATE_SEND] == UNKNOWN_IN_A_ROW
+    assert f"errcode 43999, which the bridge does not know, to {UNKNOWN_IN_A_ROW} " \
+        "recipients in a row" in stopped.value.message
+    rows = recipients(bridge, message)
+    assert sorted(rows) == sorted(openids[:UNKNOWN_IN_A_ROW])
+    assert {r["Status__c"] for r in rows.values()} == {"failed"}
+    req = request_record(bridge, message)
+    assert req["Status__c"] == "Failed" and "43999" in req["Error__c"]
 
 
 def test_a_follower_who_unfollowed_inside_their_window_is_skipped_as_unfollowed(bridge):

@@ -23,6 +23,7 @@ from connector.wechat.errors import (
     classify,
     classify_http,
     is_token_error,
+    is_unknown_errcode,
     request_id,
     scope_of,
     seconds_until_quota_reset,
@@ -191,3 +192,9 @@ def test_classified_errors_survive_pickling():  # rq stores exceptions pickled
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is RateLimitedError
     assert (again.code, again.request_id, again.retry_after) == ("45009", RID, 3600)
+
+
+def test_an_unknown_errcode_is_one_in_neither_table():
+    assert is_unknown_errcode(classify(43999, "x", now=NOW))
+    assert not is_unknown_errcode(classify(43101, "x", now=NOW))
+    assert not is_unknown_errcode(classify_http(502))
