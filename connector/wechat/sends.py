@@ -91,8 +91,11 @@ class MessageVerbs:
         10 minutes, so a resend after a lost answer delivers nothing twice.
 
         Raises:
-            SkippableError: the follower unfollowed (43004).
-            FatalError: WeChat refused the template or the data (40037, 47001...).
+            SkippableError: the follower unfollowed (43004) or turned the account's
+                template messages off (43101).
+            FatalError: WeChat refused the template or the data (40037, 47001...), or
+                answered an errcode the bridge does not know (``scope_of`` says whom
+                each concerns).
             RetriableError: as the gateway's other verbs.
         """
         body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
