@@ -174,14 +174,16 @@ class InboundEvent:
 
         Messages carry a MsgId, unique per account; events have none, so their key is the
         hash of FromUserName + CreateTime + Event + EventKey (what WeChat's FAQ prescribes)
-        — and MsgID for the job-finish events that carry one.
+        — and MsgID and Status for the job-finish events that carry one: a template
+        report's MsgID is not unique (0 has been seen with client_msg_id), and two
+        reports for one follower may share a second.
         """
         if self.msg_type != "event" and self.msg_id:
             return f"wx-msg-{self.account}-{self.msg_id}"
         parts = [self.account, self.openid, str(self.create_time)]
         parts += [self.event or "", self.event_key or ""]
         if self.msg_id:  # job-finish reports: two jobs may finish for one follower at once
-            parts.append(self.msg_id)
+            parts += [self.msg_id, self.status or ""]
         basis = "\x1f".join(parts)
         return "wx-evt-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 

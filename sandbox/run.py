@@ -63,15 +63,21 @@ class RunningSandbox:
             server.stop()
 
 
+# OpenIDs per page of user/get and user/tag/get in the tests and the demo: WeChat's page
+# is 10,000, which a test's population never fills, so a client that took a short page
+# for the last one would go unnoticed (sandbox/wechat/routes_users.py).
+LIST_PAGE = 10
+
 _PLAIN = re.compile(r"[A-Za-z0-9_./:+=@-]*")
 
 
-def _wechat_account(population: Population, *, tls: SandboxTLS, host: str,
+def _wechat_account(population: Population, *, tls: SandboxTLS, host: str, list_page: int,
                     ) -> tuple[WeChatSandbox, RunningServer, dict[str, str]]:
     """One more Official Account's emulator, serving, and its ``WECHAT_ACCOUNTS`` entry."""
     app_secret = secrets.token_hex(16)
     wechat = WeChatSandbox(app_id="wx" + secrets.token_hex(8), app_secret=app_secret,
-                           population=population, original_id="gh_" + secrets.token_hex(6))
+                           population=population, original_id="gh_" + secrets.token_hex(6),
+                           list_page=list_page)
     server = serve(wechat.app, tls=tls, host=host, port=0)
     entry = {"original_id": wechat.original_id, "app_id": wechat.app_id,
              "app_secret": app_secret, "token": secrets.token_hex(16),
@@ -95,12 +101,14 @@ def _private_key_pem() -> tuple[str, str]:
 
 def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: int = 7,
                   host: str = "127.0.0.1", salesforce_port: int = 0,
-                  wechat_port: int = 0, accounts: int = 1) -> RunningSandbox:
+                  wechat_port: int = 0, accounts: int = 1,
+                  list_page: int = LIST_PAGE) -> RunningSandbox:
     """Start the Salesforce and WeChat emulators over HTTPS on ``host``.
 
     ``accounts`` > 1: that many Official Accounts, each its own WeChat emulator (on a
     free port; ``followers`` people each, from seeds ``seed + 1``...); all but the first
-    go into ``env["WECHAT_ACCOUNTS"]`` and ``more_wechat``.
+    go into ``env["WECHAT_ACCOUNTS"]`` and ``more_wechat``. ``list_page``: OpenIDs per
+    page of the follower and tag lists (small, so the bridge's paging is exercised).
     """
     directory = Path(directory or tempfile.mkdtemp(prefix="bridge-sandbox-"))
     tls = SandboxTLS.create(directory / "tls")
@@ -114,7 +122,7 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
     population = Population.generate(followers, seed=seed)
     original_id = "gh_" + secrets.token_hex(6)
     wechat = WeChatSandbox(app_id=app_id, app_secret=app_secret, population=population,
-                           original_id=original_id)
+                           original_id=original_id, list_page=list_page)
     servers = [
         serve(salesforce.app, tls=tls, host=host, port=salesforce_port),
         serve(wechat.app, tls=tls, host=host, port=wechat_port),
@@ -141,8 +149,8 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         # Both emulators present a certificate from the sandbox's own CA.
         "REQUESTS_CA_BUNDLE": str(tls.bundle_file),
     }
-    more = [_wechat_account(Population.generate(followers, seed=seed + i), tls=tls, host=host)
-            for i in range(1, accounts)]
+    more = [_wechat_account(Population.generate(followers, seed=seed + i), tls=tls, host=host,
+                            list_page=list_page) for i in range(1, accounts)]
     servers += [server for _, server, _ in more]
     if more:
         env["WECHAT_ACCOUNTS"] = json.dumps([entry for _, _, entry in more],

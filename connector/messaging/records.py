@@ -6,7 +6,11 @@ Job-finish events (WeChat pushes them when a send is done):
 
 - ``TEMPLATESENDJOBFINISH``: one per template message, from the recipient, ``MsgID``
   and ``Status`` — ``success``, ``failed:user block`` (the follower refuses the
-  account's template messages) or ``failed: system failed``.
+  account's template messages) or ``failed: system failed``. ``MsgID`` is what the send
+  answered, but not unique: with ``client_msg_id`` set, reports with ``MsgID`` 0 have
+  been seen, so a report is matched by its MsgID *and* its recipient (FromUserName), and
+  told from another report by both and its CreateTime and Status too
+  (:attr:`FinishReport.key`).
 - ``MASSSENDJOBFINISH``: one per mass job, ``MsgID``, ``Status`` (``send success``,
   ``send fail`` or ``err(<code>)``) and counts: ``TotalCount`` (recipients asked),
   ``FilterCount`` (left after WeChat's own filtering, e.g. of followers past their
@@ -92,6 +96,19 @@ class FinishReport:
     delivered: int
     reason: str | None = None
     openid: str | None = None  # a template job's recipient
+    create_time: int = 0
+    wechat_status: str = ""  # Status as WeChat wrote it
+
+    @property
+    def key(self) -> str:
+        """What tells this report from any other, for counting it once: a mass job's
+        MsgID is unique; a template report's MsgID is not (0 has been seen), so its
+        recipient, CreateTime and Status are part of it. WeChat's resends of one push
+        repeat all four."""
+        if self.kind == "mass":
+            return self.msg_id
+        return "\x1f".join((self.msg_id, self.openid or "", str(self.create_time),
+                            self.wechat_status))
 
 
 def _count(event: InboundEvent, name: str) -> int | None:
@@ -109,13 +126,15 @@ def read_finish(event: InboundEvent) -> FinishReport | None:
         return None
     status = str(event.fields.get("Status") or "").strip()
     if event.event == TEMPLATE_FINISH:
+        seen = {"openid": event.openid, "create_time": event.create_time,
+                "wechat_status": status}
         if status.lower() == "success":
             return FinishReport(event.account, event.msg_id, "template", "delivered", 1,
-                                openid=event.openid)
+                                **seen)
         detail = status.split(":", 1)[-1].strip() or "unknown"
         return FinishReport(event.account, event.msg_id, "template", "failed", 0,
                             reason("wechat", f"WeChat could not deliver it ({detail})"),
-                            openid=event.openid)
+                            **seen)
     total, sent = _count(event, "TotalCount"), _count(event, "SentCount") or 0
     if status.lower().replace(" ", "") == "sendsuccess":
         whole = total is not None and sent >= total and not _count(event, "ErrorCount")

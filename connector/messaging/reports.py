@@ -1,9 +1,13 @@
 """WeChat's job-finish reports → the recipients' statuses and the requests' counts.
 
 TEMPLATESENDJOBFINISH and MASSSENDJOBFINISH pushes come in through the callback like any
-event; the inbound worker hands them to :func:`record_job_finish`. The msg id map in
-Redis (:mod:`.sent_log`) finds each send without a query; sends it no longer holds are
-found by the recipients' msg id field. A report is counted once however often it comes.
+event; the inbound worker hands them to :func:`record_job_finish`. Redis (:mod:`.sent_log`)
+finds each send without a query: a mass job by its MsgID, a template message by its
+MsgID *and* its recipient, oldest send first (a template's MsgID is not unique: reports
+with MsgID 0 have been seen when ``client_msg_id`` is set). Sends Redis no longer holds
+are found by the recipients' msg id field. A report is counted once however often it
+comes (:attr:`~connector.messaging.records.FinishReport.key`), and a second report for
+the same recipient is a report of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ from typing import Any
 from connector.context import WorkerContext
 from connector.errors import BridgeError
 from connector.events import InboundEvent
-from connector.messaging.records import read_finish, read_recipients, request_counts, tally
+from connector.messaging.records import (
+    FinishReport,
+    read_finish,
+    read_recipients,
+    request_counts,
+    tally,
+)
 from connector.messaging.sent_log import (
     SendRef,
     SentLog,
@@ -23,9 +33,11 @@ from connector.messaging.sent_log import (
     find_sends,
     first_report,
     forget_report,
+    give_back_template_send,
+    take_template_send,
 )
 
-BY_MSG_ID = ("SELECT {:literal}, {:literal}, {:literal} FROM {:literal} "
+BY_MSG_ID = ("SELECT {:literal}, {:literal}, {:literal}, {:literal} FROM {:literal} "
              "WHERE {:literal} IN {msg_ids}")
 
 
@@ -45,29 +57,11 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[InboundEvent]
     reports = [rep for rep in map(read_finish, events) if rep is not None]
     if not reports:
         return {"reports": 0, "recipients": 0, "unknown": []}
+    matched, taken, unknown = _match(ctx, reports)
     r, f = ctx.mapping.messages.recipient, ctx.mapping.messages.request
-    refs: dict[tuple[str, str], SendRef] = {}
-    for account in {rep.account for rep in reports}:
-        ids = [rep.msg_id for rep in reports if rep.account == account]
-        refs.update({(account, m): ref for m, ref in find_sends(ctx.redis, account, ids).items()})
-    missing = sorted({rep.msg_id for rep in reports if (rep.account, rep.msg_id) not in refs})
-    if missing:  # the map expired or Redis was lost: the recipients' field knows
-        found: dict[str, tuple[str, list[str]]] = {}
-        for row in ctx.salesforce.query(BY_MSG_ID, r.message, r.openid, r.msg_id, r.object,
-                                        r.msg_id, msg_ids=missing):
-            entry = found.setdefault(str(row[r.msg_id]), (str(row[r.message]), []))
-            entry[1].append(str(row[r.openid]))
-        for rep in reports:
-            if rep.msg_id in found and (rep.account, rep.msg_id) not in refs:
-                message, openids = found[rep.msg_id]
-                refs[(rep.account, rep.msg_id)] = SendRef(message, tuple(openids), rep.kind)
-    rows, delivered, counted, recount = [], {}, [], set()
+    rows, delivered, recount = [], {}, set()
     now = time.time()
-    for rep in reports:
-        ref = refs.get((rep.account, rep.msg_id))
-        if ref is None or not first_report(ctx.redis, rep.account, rep.msg_id):
-            continue
-        counted.append(rep)
+    for rep, ref in matched:
         delivered[ref.message_id] = delivered.get(ref.message_id, 0) + rep.delivered
         if rep.status is None:
             continue
@@ -98,11 +92,75 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[InboundEvent]
         if totals:
             ctx.salesforce.update_many(f.object, list(totals.values()))
     except BridgeError:  # not applied: a retry (or replay) must count the reports again
-        for rep in counted:
-            forget_report(ctx.redis, rep.account, rep.msg_id)
+        for rep, _ in matched:
+            forget_report(ctx.redis, rep.account, rep.kind, rep.key)
+        for rep, message_id in taken:
+            give_back_template_send(ctx.redis, rep.account, rep.msg_id, str(rep.openid),
+                                    message_id)
         for message_id, count in added.items():
             SentLog(ctx.redis, message_id).add_delivered(-count)
         raise
-    return {"reports": len(counted), "recipients": len(rows),
-            "unknown": [rep.msg_id for rep in reports
-                        if (rep.account, rep.msg_id) not in refs]}
+    return {"reports": len(matched), "recipients": len(rows), "unknown": unknown}
+
+
+def _match(ctx: WorkerContext, reports: list[FinishReport]
+           ) -> tuple[list[tuple[FinishReport, SendRef]], list[tuple[FinishReport, str]],
+                      list[str]]:
+    """Each report not counted before, with its send: ``(matched, taken, unknown)``,
+    ``taken`` the template sends taken from Redis (to give back if the writes fail),
+    ``unknown`` the msg ids of reports whose send nobody knows (not counted)."""
+    mass: dict[tuple[str, str], SendRef] = {}
+    for account in {rep.account for rep in reports if rep.kind == "mass"}:
+        ids = [rep.msg_id for rep in reports if rep.account == account and rep.kind == "mass"]
+        mass.update({(account, m): ref for m, ref in find_sends(ctx.redis, account, ids).items()})
+    matched, taken, missing = [], [], []
+    for rep in reports:
+        if not first_report(ctx.redis, rep.account, rep.kind, rep.key):
+            continue  # counted before: WeChat's resend, or a replay
+        ref = mass.get((rep.account, rep.msg_id))
+        if rep.kind == "template" and rep.openid:
+            message_id = take_template_send(ctx.redis, rep.account, rep.msg_id, rep.openid)
+            if message_id is not None:
+                taken.append((rep, message_id))
+                ref = SendRef(message_id, (rep.openid,), "template")
+        if ref is None:
+            missing.append(rep)
+        else:
+            matched.append((rep, ref))
+    found = _sends_in_salesforce(ctx, missing)
+    unknown = []
+    for rep in missing:
+        ref = found(rep)
+        if ref is None:  # not counted: a replay once Salesforce knows the send applies it
+            forget_report(ctx.redis, rep.account, rep.kind, rep.key)
+            unknown.append(rep.msg_id)
+        else:
+            matched.append((rep, ref))
+    return matched, taken, unknown
+
+
+def _sends_in_salesforce(ctx: WorkerContext, reports: list[FinishReport]):
+    """A lookup, report → its send, from the recipients' msg id field (one query), for
+    sends Redis no longer holds (the map expired, or Redis was lost). A template report
+    takes its recipient's row, the one still ``sent`` if the msg id is on several."""
+    r = ctx.mapping.messages.recipient
+    rows: list[dict] = []
+    if reports:
+        rows = ctx.salesforce.query(BY_MSG_ID, r.message, r.openid, r.msg_id, r.status,
+                                    r.object, r.msg_id,
+                                    msg_ids=sorted({rep.msg_id for rep in reports}))
+
+    def find(rep: FinishReport) -> SendRef | None:
+        same = [row for row in rows if str(row[r.msg_id]) == rep.msg_id]
+        if rep.kind == "template":
+            mine = [row for row in same if str(row[r.openid]) == rep.openid]
+            mine.sort(key=lambda row: row.get(r.status) != "sent")  # still sent: first
+            return SendRef(str(mine[0][r.message]), (str(rep.openid),), "template") \
+                if mine else None
+        if not same:
+            return None
+        return SendRef(str(same[0][r.message]), tuple(str(row[r.openid]) for row in same
+                                                      if row[r.message] == same[0][r.message]),
+                       rep.kind)
+
+    return find

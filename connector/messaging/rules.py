@@ -37,10 +37,12 @@ UNFOLLOWED, QUOTA, WINDOW_CLOSED, WINDOW_USED = ("unfollowed", "quota", "window 
                                                  "window used up")
 NO_FOLLOWER, DUPLICATE, TOO_FEW, INTERRUPTED = ("no follower", "duplicate", "too few",
                                                 "interrupted")
+REFUSED = "refused"  # the follower turned the account's template messages off (43101)
 REASONS = (UNFOLLOWED, QUOTA, WINDOW_CLOSED, WINDOW_USED, NO_FOLLOWER, DUPLICATE, TOO_FEW,
-           INTERRUPTED)
+           INTERRUPTED, REFUSED)
 # WeChat's per-recipient errcodes that have a reason of their own.
-_ERRCODE_REASONS = {"43004": UNFOLLOWED, "45015": WINDOW_CLOSED, "45047": WINDOW_USED}
+_ERRCODE_REASONS = {"43004": UNFOLLOWED, "45015": WINDOW_CLOSED, "45047": WINDOW_USED,
+                    "43101": REFUSED}
 REASON_LENGTH = 255  # the recipient's Reason__c
 MASS_MAX = 10_000
 

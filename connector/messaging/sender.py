@@ -17,10 +17,12 @@ risking a second message: a template is resent only within WeChat's 10-minute
 ``client_msg_id`` window, a mass batch with its own ``clientmsgid`` (WeChat answers
 45065 when it went out), and a customer-service message never (recorded as failed).
 
-A failure of one recipient (unfollowed, window closed...) is its outcome; a failure that
-would hit every recipient (a bad template, WeChat down) stops the send: retriable ones
-are raised for the job to retry (what was sent is recorded), fatal ones are kept in
-:attr:`Sender.fatal` for the request's error.
+A failure of one recipient (unfollowed, refused, window closed, an errcode the bridge
+does not know...) is its outcome, and the send goes on; a failure that would hit every
+recipient (a bad template, the account's credentials or quota, WeChat down) stops the
+send: retriable ones are raised for the job to retry (what was sent is recorded), the
+others are kept in :attr:`Sender.fatal` for the request's error. Which is which is
+WeChat's table :data:`connector.wechat.errors.SCOPES`.
 """
 
 from __future__ import annotations
@@ -45,12 +47,23 @@ from connector.messaging.rules import (
     template_client_msg_id,
     window_skip,
 )
-from connector.messaging.sent_log import SendRef, SentLog, State, remember_sends
+from connector.messaging.sent_log import (
+    SendRef,
+    SentLog,
+    State,
+    remember_sends,
+    remember_template_send,
+)
 from connector.wechat import WeChatGateway
+from connector.wechat.errors import RECIPIENT, is_unknown_errcode, scope_of
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DEDUPE_SECONDS = 600  # WeChat keeps a template's client_msg_id for 10 minutes
+# An errcode the bridge does not know fails one recipient (see scope_of); answered to
+# this many recipients in a row with nothing sent between, it is the account's, and the
+# send stops rather than spend a call (and the API quota) on every follower left.
+UNKNOWN_IN_A_ROW = 20
 
 
 class Sender:
@@ -68,6 +81,7 @@ class Sender:
         self.account, self.account_type, self.clock = account, account_type, clock
         self.outcomes: list[Outcome] = []
         self.fatal: FatalError | None = None
+        self._unknown: tuple[str | None, int] = (None, 0)  # errcode, recipients in a row
 
     def send(self, fresh: list[Recipient], stale: dict[str, State],
              by_openid: dict[str, Recipient]) -> list[Outcome]:
@@ -119,15 +133,35 @@ class Sender:
         except BridgeError as error:
             self.log.release([openid])  # WeChat sent nothing: a later run may try again
             self.outcomes.append(error_outcome(recipient, error))
-            if isinstance(error, FatalError):
-                self.fatal = error
+            if scope_of(error) != RECIPIENT:  # the next recipient would meet it too
+                self.fatal = _as_fatal(error)
+            else:
+                self._count_unknown(error)
             return
+        self._unknown = (None, 0)
         now = self.clock()
         self.log.record({openid: State("sent", now, msg_id)})
-        if msg_id:
-            remember_sends(self.redis, self.account, {msg_id: SendRef(
-                self.request.id, (openid,), self.request.channel)})
+        if msg_id:  # a template's: its job-finish report is matched by msg id and OpenID
+            remember_template_send(self.redis, self.account, msg_id, openid,
+                                   self.request.id)
         self.outcomes.append(Outcome(recipient, "sent", msg_id=msg_id, sent_at=now))
+
+    def _count_unknown(self, error: BridgeError) -> None:
+        """Stop the send when an unknown errcode hits :data:`UNKNOWN_IN_A_ROW`
+        recipients in a row."""
+        if not is_unknown_errcode(error):
+            self._unknown = (None, 0)
+            return
+        code, count = self._unknown
+        count = count + 1 if code == error.code else 1
+        self._unknown = (error.code, count)
+        if count >= UNKNOWN_IN_A_ROW:
+            self.fatal = FatalError(
+                f"WeChat answered errcode {error.code}, which the bridge does not know, "
+                f"to {count} recipients in a row and sent nothing between: the send "
+                f"stopped (the account's failure, not theirs?). Last: {error.message}",
+                system=error.system, status=error.status, code=error.code,
+                request_id=error.request_id)
 
     def _send_one(self, openid: str) -> str | None:
         request = self.request
@@ -208,8 +242,7 @@ class Sender:
             raise
         except BridgeError as error:  # refused as a whole: no later batch would pass
             self.log.release(openids)
-            self.fatal = error if isinstance(error, FatalError) else FatalError(
-                error.message, system=error.system, code=error.code)
+            self.fatal = _as_fatal(error)
             self.outcomes += [error_outcome(by_openid[o], error) for o in openids]
             return
         now = self.clock()
@@ -221,3 +254,11 @@ class Sender:
             self.request.id, tuple(openids), "mass")})
         self.outcomes += [Outcome(by_openid[o], "sent", msg_id=sent.msg_id, sent_at=now)
                           for o in openids]
+
+
+def _as_fatal(error: BridgeError) -> FatalError:
+    """``error`` as the request's fatal error (a refusal that stops the send)."""
+    if isinstance(error, FatalError):
+        return error
+    return FatalError(error.message, system=error.system, status=error.status,
+                      code=error.code, request_id=error.request_id)

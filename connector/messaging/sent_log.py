@@ -7,8 +7,12 @@ Keys:
                                       is under way), ``sent``, ``delivered``, ``failed``
                                       (WeChat's job-finish report), with the msg id
     bridge:message:<request Id>:delivered   how many WeChat reported delivered
-    bridge:msgid:<account>:<msg id>   JSON: the request and the OpenIDs of one send
+    bridge:msgid:<account>:<msg id>   JSON: the request and the OpenIDs of one mass send
     bridge:msgid:<account>:<msg id>:finished   set once its job-finish event is counted
+    bridge:tplmsg:<account>:<msg id>:<OpenID>   list: the requests whose template send
+                                      to the follower answered that msg id, oldest
+                                      first (a msg id is not unique: 0 has been seen)
+    bridge:tplmsg:<account>:<report key>:finished   set once that report is counted
 
 A claim is taken (``HSETNX``) before a send and turned into ``sent`` after it, so two
 runs of one request never send to the same follower; a claim that outlives its run
@@ -17,6 +21,7 @@ runs of one request never send to the same follower; a claim that outlives its r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -152,13 +157,52 @@ def find_sends(redis: Redis, account: str, msg_ids: Iterable[str]) -> dict[str, 
     return found
 
 
-def first_report(redis: Redis, account: str, msg_id: str) -> bool:
-    """True the first time a job-finish event of ``msg_id`` is counted (WeChat resends
-    and operator replays count once)."""
-    return bool(redis.set(_msgid_key(account, msg_id) + ":finished", "1", nx=True,
-                          ex=MSGID_TTL))
+def _template_key(account: str, msg_id: str, openid: str) -> str:
+    return f"bridge:tplmsg:{account}:{msg_id}:{openid}"
 
 
-def forget_report(redis: Redis, account: str, msg_id: str) -> None:
+def remember_template_send(redis: Redis, account: str, msg_id: str, openid: str,
+                           message_id: str) -> None:
+    """Note that the request ``message_id``'s template send to ``openid`` answered
+    ``msg_id``; a second send with the same answer queues behind it."""
+    key = _template_key(account, msg_id, openid)
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, message_id)
+        pipe.expire(key, MSGID_TTL)
+        pipe.execute()
+
+
+def take_template_send(redis: Redis, account: str, msg_id: str, openid: str
+                       ) -> str | None:
+    """The request of the oldest template send to ``openid`` that answered ``msg_id``
+    and no report has taken yet (taken now), or None."""
+    value = redis.lpop(_template_key(account, msg_id, openid))
+    return None if value is None else _decode(value)
+
+
+def give_back_template_send(redis: Redis, account: str, msg_id: str, openid: str,
+                            message_id: str) -> None:
+    """Undo :func:`take_template_send` (the report's writes failed)."""
+    key = _template_key(account, msg_id, openid)
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.lpush(key, message_id)
+        pipe.expire(key, MSGID_TTL)
+        pipe.execute()
+
+
+def _report_key(account: str, kind: str, key: str) -> str:
+    if kind == "mass":
+        return _msgid_key(account, key) + ":finished"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"bridge:tplmsg:{account}:{digest}:finished"
+
+
+def first_report(redis: Redis, account: str, kind: str, key: str) -> bool:
+    """True the first time the job-finish report ``key`` (``FinishReport.key``) of
+    ``account`` is counted (WeChat resends and operator replays count once)."""
+    return bool(redis.set(_report_key(account, kind, key), "1", nx=True, ex=MSGID_TTL))
+
+
+def forget_report(redis: Redis, account: str, kind: str, key: str) -> None:
     """Undo :func:`first_report` (its writes failed: the replay must count it)."""
-    redis.delete(_msgid_key(account, msg_id) + ":finished")
+    redis.delete(_report_key(account, kind, key))

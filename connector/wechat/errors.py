@@ -5,13 +5,22 @@ rid: 65a4c0b1-..."}``. :func:`classify` turns one such answer into a
 :class:`~connector.errors.BridgeError` of the branch the caller should act on, using the
 table :data:`RULES`; :func:`classify_http` does the same for HTTP-level failures. Both
 *return* the error; the gateway raises it. Unknown errcodes are fatal, so a new kind of
-failure lands in front of an operator instead of being retried forever.
+failure lands in front of an operator instead of being retried forever; the message
+says ``unknown errcode N: errmsg``.
+
+Who a failure concerns is the second decision, made in one table, :data:`SCOPES`: a
+send to one follower that fails for that follower (:data:`RECIPIENT`: unfollowed,
+refused, window closed, an unknown errcode) marks that recipient and the send goes on
+with the next; a failure of the request (:data:`REQUEST`: a bad template or body) or of
+the account (:data:`ACCOUNT`: credentials, permissions, quotas, the IP whitelist, WeChat
+down) stops it. :func:`scope_of` reads it for any error the gateway raised.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import requests
 
@@ -32,7 +41,9 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 _BEIJING_OFFSET = 8 * 3600
 _DAY = 86400
 
-_RID = re.compile(r"[,;]?\s*rid:\s*([0-9A-Za-z-]+)\s*$")
+# WeChat ends errmsg with "rid: <id>"; older answers (still seen) with "hint: [<id>]"
+# (e.g. {"errcode":43004,"errmsg":"require subscribe hint: [...]"}).
+_RID = re.compile(r"[,;]?\s*(?:rid:\s*([0-9A-Za-z-]+)|hint:\s*\[([^\]]*)\])\s*$")
 _IP = re.compile(r"invalid ip\s+([0-9A-Fa-f.:]+)")
 _CONSOLE = "mp.weixin.qq.com > Settings and Development > Basic Configuration"
 
@@ -139,13 +150,49 @@ RULES: dict[int, Rule] = {
     45066: Rule(RetriableError, "the same clientmsgid was retried within a minute",
                 retry_after=60),
     45067: Rule(FatalError, "the clientmsgid is longer than WeChat's 64 bytes"),
+    # message/template/send. Since 2023 a follower can turn off an account's template
+    # messages; a send to them answers {"errcode":43101,"errmsg":"user refuse to accept
+    # the msg rid: ..."} (reported at https://developers.weixin.qq.com/community/develop/
+    # doc/000a4a980007c0a02513aea3d61400; the global return codes page lacks it).
+    43101: Rule(SkippableError, "the follower has turned off this account's template "
+                "messages"),
 }
+
+Scope = Literal["recipient", "request", "account"]
+RECIPIENT: Scope = "recipient"  # this follower only: mark them, go on with the others
+REQUEST: Scope = "request"  # the message itself is wrong: no recipient would get it
+ACCOUNT: Scope = "account"  # the account or WeChat: no call would pass now
+
+# Who a failed send concerns, by errcode: the one place a message run decides whether
+# to mark one recipient and go on, or to stop. Every errcode of RULES is here (a unit
+# test checks it). An errcode in neither table is RECIPIENT (see scope_of).
+SCOPES: dict[int, Scope] = {
+    # The account: its token, its credentials, its permissions, its quotas, its IP.
+    -1: ACCOUNT, 40001: ACCOUNT, 40014: ACCOUNT, 42001: ACCOUNT, 40013: ACCOUNT,
+    40125: ACCOUNT, 40164: ACCOUNT, 48001: ACCOUNT, 45009: ACCOUNT, 45011: ACCOUNT,
+    45028: ACCOUNT, 45029: ACCOUNT,
+    # The request: the same template, body or key goes to every recipient.
+    40037: REQUEST, 47001: REQUEST, 40008: REQUEST, 40007: REQUEST, 40130: REQUEST,
+    40032: REQUEST, 40052: REQUEST, 40053: REQUEST, 45065: REQUEST, 45066: REQUEST,
+    45067: REQUEST,
+    # The follower: unknown to the account, left, refused, outside the windows, limits
+    # of their own.
+    40003: RECIPIENT, 43004: RECIPIENT, 43019: RECIPIENT, 43101: RECIPIENT,
+    45015: RECIPIENT, 45047: RECIPIENT, 40092: RECIPIENT, 45056: RECIPIENT,
+    45059: RECIPIENT, 45157: RECIPIENT, 45158: RECIPIENT, 45159: RECIPIENT,
+}
+
+# The bridge's own codes for failures without a WeChat errcode: the request's (a bad
+# clientmsgid, a mass of the wrong size) or the call's (no answer, HTTP errors, TLS, an
+# answer without its id), which the next recipient would meet too.
+_BRIDGE_SCOPES: dict[str, Scope] = {"CLIENT_MSG_ID": REQUEST, "MASS_SIZE": REQUEST}
 
 
 def request_id(errmsg: str | None) -> str | None:
-    """The ``rid`` WeChat appends to ``errmsg`` (``"... rid: 65a4c0b1-0e3f7c8a-..."``)."""
+    """The ``rid`` WeChat appends to ``errmsg`` (``"... rid: 65a4c0b1-0e3f7c8a-..."``,
+    or ``"... hint: [...]"`` in older answers)."""
     match = _RID.search(errmsg or "")
-    return match.group(1) if match else None
+    return (match.group(1) or match.group(2) or None) if match else None
 
 
 def strip_request_id(errmsg: str | None) -> str:
@@ -180,7 +227,8 @@ def classify(errcode: int, errmsg: str | None, *, now: float,
     rule = RULES.get(errcode)
     detail = strip_request_id(errmsg)
     if rule is None:
-        rule = Rule(FatalError, "WeChat answered with an error the bridge does not know")
+        rule = Rule(FatalError, f"unknown errcode {errcode}: {detail or 'no errmsg'}")
+        detail = ""  # said already
     ip = _IP.search(detail)
     message = rule.message.replace("{ip}", f"{ip.group(1)} " if ip else "")
     if detail:
@@ -193,6 +241,30 @@ def classify(errcode: int, errmsg: str | None, *, now: float,
             retry_after = seconds_until_quota_reset(now)
         kwargs["retry_after"] = retry_after
     return rule.kind(message, **kwargs)
+
+
+def scope_of(error: BridgeError) -> Scope:
+    """Whom ``error`` (raised by a gateway send) concerns: :data:`RECIPIENT`,
+    :data:`REQUEST` or :data:`ACCOUNT` (see :data:`SCOPES`).
+
+    An errcode WeChat sends that the bridge does not know is :data:`RECIPIENT`: the
+    account-level failures have been documented for years and are all in the table,
+    while new per-follower refusals keep appearing (43101 came in 2023, undocumented);
+    failing one recipient with the errcode and errmsg in its reason loses nothing, as a
+    failed recipient WeChat took nothing for is tried again by the next run. Failures
+    without an errcode (no answer, HTTP errors, a malformed answer) are :data:`ACCOUNT`.
+    """
+    code = error.code or ""
+    if error.system == "wechat" and code.lstrip("-").isdigit():
+        return SCOPES.get(int(code), RECIPIENT)
+    return _BRIDGE_SCOPES.get(code, ACCOUNT)
+
+
+def is_unknown_errcode(error: BridgeError) -> bool:
+    """True when ``error`` carries a WeChat errcode that is in neither table."""
+    code = error.code or ""
+    return (error.system == "wechat" and code.lstrip("-").isdigit()
+            and int(code) not in SCOPES and int(code) not in RULES)
 
 
 def classify_http(status: int, *, retry_after: float | None = None) -> BridgeError:

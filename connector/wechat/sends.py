@@ -18,7 +18,6 @@ from wechatpy.exceptions import WeChatClientException
 from connector.errors import FatalError
 
 MASS_MIN, MASS_MAX = 2, 10_000  # message/mass/send takes 2 to 10,000 openids
-TAG_PAGE = 10_000  # user/tag/get answers up to 10,000 openids a call
 CLIENT_MSG_ID_MAX = 64  # bytes, for clientmsgid (45067 beyond)
 DUPLICATE_MASS = 45065  # "clientmsgid exist": the answer carries the earlier job's msg_id
 
@@ -92,8 +91,11 @@ class MessageVerbs:
         10 minutes, so a resend after a lost answer delivers nothing twice.
 
         Raises:
-            SkippableError: the follower unfollowed (43004).
-            FatalError: WeChat refused the template or the data (40037, 47001...).
+            SkippableError: the follower unfollowed (43004) or turned the account's
+                template messages off (43101).
+            FatalError: WeChat refused the template or the data (40037, 47001...), or
+                answered an errcode the bridge does not know (``scope_of`` says whom
+                each concerns).
             RetriableError: as the gateway's other verbs.
         """
         body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
@@ -153,7 +155,7 @@ class MessageVerbs:
 
     def tag_members(self, tag_id: int) -> list[str]:
         """The OpenIDs of the current followers with the tag ``tag_id`` (``user/tag/get``,
-        10,000 per call).
+        up to 10,000 per call, paged until WeChat answers an empty ``next_openid``).
 
         Raises:
             SkippableError: an unknown tag (45159).
@@ -167,7 +169,9 @@ class MessageVerbs:
             found = ((page or {}).get("data") or {}).get("openid") or []
             openids.extend(found)
             after = (page or {}).get("next_openid")
-            # WeChat names the last OpenID as next_openid even on the last page: a page
-            # shorter than a full one is the last, which saves the empty call after it.
-            if len(found) < TAG_PAGE or not after:
+            # WeChat names the page's last OpenID as next_openid even on the last page,
+            # and answers the call after it with count 0 and next_openid "": only that
+            # ends the list (https://developers.weixin.qq.com/doc/service/api/usermanage/
+            # tag/api_gettagfans). A short page is not the end: pages need not be full.
+            if not found or not after:
                 return openids

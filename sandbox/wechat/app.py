@@ -23,6 +23,7 @@ Control routes (besides the faults router ``/__sandbox__/faults``)::
     GET|PUT /__sandbox__/wechat/ip-whitelist  who may fetch tokens ({"ips": [...]}; 40164)
     POST   /__sandbox__/wechat/acts           a person acts (follow, scan, text...): the push
     GET    /__sandbox__/wechat/pushes         job-finish pushes waiting for delivery
+    POST   /__sandbox__/wechat/template-refusals   a follower turns template messages off
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from sandbox.wechat.routes_acts import acts_router
 from sandbox.wechat.routes_messages import messages_router
 from sandbox.wechat.routes_qrcode import qrcode_router
 from sandbox.wechat.routes_token import token_router
-from sandbox.wechat.routes_users import users_router
+from sandbox.wechat.routes_users import PAGE, users_router
 from sandbox.wechat.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -76,16 +77,19 @@ class WeChatSandbox:
     """One Official Account: its credentials, audience, tokens, QR codes and outbox.
 
     ``clock`` (seconds since the epoch) drives token lifetimes, push ``CreateTime`` and
-    the 48-hour service window; tests pass a settable one to move time.
+    the 48-hour service window; tests pass a settable one to move time. ``list_page``:
+    OpenIDs per page of ``user/get`` and ``user/tag/get`` (WeChat's 10,000 by default;
+    smaller in tests and the demo, so every client pages).
     """
 
     def __init__(self, *, app_id: str, app_secret: str, population: Population,
                  original_id: str | None = None, clock: Callable[[], float] = time.time,
                  faults: FaultInjector | None = None, token_per_day: int = 2000,
                  force_refresh_per_day: int = 20, mass_per_month: int = 4,
-                 account_type: str = "service",
+                 account_type: str = "service", list_page: int = PAGE,
                  ip_whitelist: tuple[str, ...] = LOOPBACK) -> None:
         self.app_id = app_id
+        self.list_page = list_page
         self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
         self.population = population
         self.clock = clock
@@ -136,7 +140,8 @@ class WeChatSandbox:
         guarded = [Depends(authorized)]
         app.include_router(token_router(self.tokens, self.ip_whitelist, app_id=self.app_id,
                                         app_secret=app_secret))
-        app.include_router(users_router(self.population), dependencies=guarded)
+        app.include_router(users_router(self.population, page=self.list_page),
+                           dependencies=guarded)
         app.include_router(messages_router(self.population, self.outbox, self.clock),
                            dependencies=guarded)
         # QR code images need no access token (mp.weixin.qq.com serves them on WeChat).

@@ -30,6 +30,9 @@ ERRMSG: dict[int, str] = {
     41009: "missing openid",
     42001: "access_token expired",
     43004: "require subscribe",
+    # Reported from template/send at https://developers.weixin.qq.com/community/develop/
+    # doc/000a4a980007c0a02513aea3d61400 (the global return codes page lacks it).
+    43101: "user refuse to accept the msg",
     44002: "empty post data",
     45009: "api freq out of limit",
     45011: "api minute-quota reach limit mustslower retry next minute",

@@ -91,8 +91,12 @@ class Outbox:
 
     ``account_type`` (``service`` or ``subscription``) picks the mass-message rules;
     ``mass_per_month`` is a service account's allowance per follower. ``refusing``:
-    followers who block the account's template messages (their job-finish push says
-    ``failed:user block``).
+    followers who block the account's messages after the send was taken (their
+    job-finish push says ``failed:user block``); ``system_failing``: followers WeChat
+    fails to reach (``failed: system failed``). ``zero_template_msgids``: a template
+    send with a ``client_msg_id`` answers msgid 0, and its push says MsgID 0, as seen
+    in the field (issue 10; no public page documents it), so a receiver cannot take a
+    template MsgID for unique.
     """
 
     clock: Callable[[], float]
@@ -101,6 +105,8 @@ class Outbox:
     notify: Callable[[Push], None] | None = None
     windows: ServiceWindows = field(default_factory=ServiceWindows)
     refusing: set[str] = field(default_factory=set)
+    system_failing: set[str] = field(default_factory=set)
+    zero_template_msgids: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _messages: list[SentMessage] = field(default_factory=list)
     _qrcodes: list[QRCode] = field(default_factory=list)
@@ -135,15 +141,22 @@ class Outbox:
             if seen is not None and now - seen[1] < TEMPLATE_DEDUPE:
                 return seen[0]
             message = self._store("template", [openid], body, with_id=True)
+            msgid = 0 if key and self.zero_template_msgids else int(message.msgid or 0)
             if key:
-                self._template_keys[(openid, key)] = (int(message.msgid or 0), now)
-            status = "failed:user block" if openid in self.refusing else "success"
+                self._template_keys[(openid, key)] = (msgid, now)
+            # The push's fields and Status values are WeChat's: the template message
+            # doc's TEMPLATESENDJOBFINISH sample (../shared/reference/wechat_vectors.md
+            # V8: success / "failed:user block" / "failed: system failed", the space
+            # only in the last); ToUserName, FromUserName (the recipient) and
+            # CreateTime come first (Push.items), MsgID bare, Status in CDATA.
+            status = ("failed:user block" if openid in self.refusing
+                      else "failed: system failed" if openid in self.system_failing
+                      else "success")
             push = Push(openid, int(now), (("MsgType", "event"),
                                            ("Event", "TEMPLATESENDJOBFINISH"),
-                                           ("MsgID", int(message.msgid or 0)),
-                                           ("Status", status)))
+                                           ("MsgID", msgid), ("Status", status)))
         self._emit(push)
-        return int(message.msgid or 0)
+        return msgid
 
     def mass(self, to: list[str], body: dict, subscribed: Callable[[str], bool]) -> SentMessage:
         """A mass job to ``to`` (``subscribed`` says who still follows).

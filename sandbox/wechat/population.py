@@ -161,6 +161,11 @@ class Population:
     def set_remark(self, openid: str, remark: str) -> FollowerRecord:
         return self._update(openid, remark=remark)
 
+    def refuse_templates(self, openid: str, refused: bool = True) -> FollowerRecord:
+        """``openid`` turns the account's template messages off (or on again): a switch
+        WeChat gives followers since 2023; their template sends then answer 43101."""
+        return self._update(openid, templates_refused=refused)
+
     # -- tags --------------------------------------------------------------------------
 
     def tags(self) -> list[dict]:

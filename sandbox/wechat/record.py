@@ -12,7 +12,8 @@ class FollowerRecord:
     ``subscribe`` is 0 for former followers and for people who never followed (then
     ``subscribe_time`` is 0). ``last_interaction`` is the time of their last push to the
     account (follow, scan, message, click); WeChat allows customer-service messages for
-    48 hours after it.
+    48 hours after it. ``templates_refused``: they turned the account's template
+    messages off.
     """
 
     openid: str
@@ -27,6 +28,9 @@ class FollowerRecord:
     qr_scene_str: str = ""
     groupid: int = 0
     last_interaction: int | None = None
+    # The follower turned off the account's template messages (WeChat's chat settings,
+    # since 2023): template/send to them answers 43101 (see routes_messages.py).
+    templates_refused: bool = False
 
     def user_info(self) -> dict:
         """This follower as ``user/info`` returns it (post-December-2021 shape)."""

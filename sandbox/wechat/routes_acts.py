@@ -7,6 +7,9 @@ process; the answer is the push's plaintext XML. When the sandbox has a callback
 sandbox --callback-url``), it also delivers the push there, signed and encrypted like
 WeChat's servers, and answers with what the bridge replied. ``GET /pushes`` hands out the
 job-finish pushes waiting for delivery (none when a callback delivers them).
+``POST /template-refusals`` is a follower's switch that pushes nothing: turning the
+account's template messages off (or on again), after which template sends to them
+answer 43101.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pydantic import BaseModel
 
 from sandbox.wechat.errors import ApiError
 from sandbox.wechat.outbox import Outbox
+from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
 from sandbox.wechat.sender import CallbackSender
 
@@ -28,6 +32,7 @@ class People(Protocol):
 
     original_id: str
     outbox: Outbox
+    population: Population
     callback: CallbackSender | None
 
     def follow(self, openid: str | None = None, *, scene: str | int | None = None,
@@ -55,6 +60,13 @@ class Act(BaseModel):
     latitude: float | None = None
     longitude: float | None = None
     at: int | None = None
+
+
+class TemplateRefusal(BaseModel):
+    """A follower turns the account's template messages off (``refused``) or on."""
+
+    openid: str
+    refused: bool = True
 
 
 def _needs(act: Act, *names: str) -> None:
@@ -100,6 +112,14 @@ def acts_router(box: People) -> APIRouter:
             out.update(delivered=delivery.acknowledged, status=delivery.status,
                        reply=delivery.reply)
         return out
+
+    @router.post("/template-refusals")
+    def template_refusal(change: TemplateRefusal) -> dict:
+        try:
+            record = box.population.refuse_templates(change.openid, change.refused)
+        except ApiError as exc:  # an OpenID the sandbox does not know (40003)
+            raise HTTPException(400, f"WeChat errcode {exc.errcode}: {exc}") from None
+        return {"openid": record.openid, "templates_refused": record.templates_refused}
 
     @router.get("/pushes")
     def pushes() -> list[dict]:

@@ -4,7 +4,8 @@ Sends are checked the way WeChat checks them and recorded in the :class:`Outbox`
 every message needs a current follower (43004); a customer-service message an open
 window (45015: none; 45047: its messages are used — 5 within 48 hours of a message, 3
 within a minute of a follow, scan or menu click); a template message a template_id
-(40037), and it is sent once per ``client_msg_id`` within 10 minutes; mass sends by
+(40037) and a follower who has not turned the account's template messages off (43101),
+and it is sent once per ``client_msg_id`` within 10 minutes; mass sends by
 openid need 2..10000 recipients (40130 / 40032) and obey the mass rules of
 :class:`Outbox` (clientmsgid 45065/45066/45067, per-follower quotas, 45028).
 """
@@ -77,6 +78,11 @@ def messages_router(population: Population, outbox: Outbox,
         record = follower(data.get("touser"))
         if not isinstance(data.get("template_id"), str) or not data["template_id"]:
             raise ApiError(40037)
+        if record.templates_refused:
+            # {"errcode":43101,"errmsg":"user refuse to accept the msg rid: ..."}, as
+            # reported at https://developers.weixin.qq.com/community/develop/doc/
+            # 000a4a980007c0a02513aea3d61400
+            raise ApiError(43101)
         return ok(msgid=outbox.template(record.openid, data))
 
     def subscribed(openid: str) -> bool:

@@ -1,8 +1,16 @@
 """User management: profiles, the follower list, remarks and tags.
 
 Limits are WeChat's: ``user/info/batchget`` takes at most 100 openids, tagging at most 50
-(40032 beyond), ``user/get`` and ``user/tag/get`` pages hold 10000 openids, a remark must
-be under 30 bytes of UTF-8 (40092).
+(40032 beyond), ``user/get`` and ``user/tag/get`` pages hold 10000 openids (``page``
+makes them smaller, so a client that takes a short page for the last is caught), a
+remark must be under 30 bytes of UTF-8 (40092).
+
+Paging is WeChat's (https://developers.weixin.qq.com/doc/service/api/usermanage/tag/
+api_gettagfans): ``next_openid`` is the last OpenID of the page, even on the last page
+("拉取列表最后一个用户的openid"; the doc's own sample for a 2-follower tag names the
+second); the call after the last page answers ``count`` 0 and ``next_openid`` "" — "next_openid
+为空，说明已经没有下一页数据了" (WeChat's answer at https://developers.weixin.qq.com/
+community/develop/doc/000ca49433cc585939b92211751c00).
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ def _page(total_and_ids: tuple[int, list[str]], *, with_total: bool) -> dict:
     return body
 
 
-def users_router(population: Population) -> APIRouter:
+def users_router(population: Population, *, page: int = PAGE) -> APIRouter:
+    """The user routes; ``page``: OpenIDs per ``user/get`` / ``user/tag/get`` page
+    (WeChat's is :data:`PAGE`)."""
     router = APIRouter(prefix="/cgi-bin")
 
     @router.get("/user/info")
@@ -49,7 +59,7 @@ def users_router(population: Population) -> APIRouter:
 
     @router.get("/user/get")
     def user_get(next_openid: str | None = None) -> dict:
-        return _page(population.page(next_openid or None, PAGE), with_total=True)
+        return _page(population.page(next_openid or None, page), with_total=True)
 
     @router.post("/user/info/updateremark")
     async def update_remark(request: Request) -> dict:
@@ -116,6 +126,6 @@ def users_router(population: Population) -> APIRouter:
         tag_id = integer(data.get("tagid"), 45159)
         population.tag_name(tag_id)
         after = data.get("next_openid") or None
-        return _page(population.page(after, PAGE, tag_id=tag_id), with_total=False)
+        return _page(population.page(after, page, tag_id=tag_id), with_total=False)
 
     return router

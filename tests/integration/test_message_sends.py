@@ -37,6 +37,8 @@ def clock():
 
 def start(sandbox_tls, monkeypatch, clock, **options):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
+    # Pages of 2 OpenIDs (WeChat's hold 10,000): the gateway must page the lists.
+    options.setdefault("list_page", 2)
     ws = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
                        population=Population.generate(20, seed=5, subscribed_fraction=1.0),
                        **options)
@@ -146,9 +148,11 @@ def test_mass_quota_per_follower_by_beijing_month(ws, gateway, clock):
 
 def test_mass_by_tag_names_the_tag_id(ws, gateway):
     tag_id = ws.population.create_tag("Spring VIP 2025")
-    fans = ws.population.openids()[:3]
+    fans = ws.population.openids()[:5]
     ws.population.tag(fans, tag_id)
     assert gateway.tag_members(tag_id) == fans
+    # Pages of 2, 2 and 1, then the call that answers count 0 and next_openid "".
+    assert ws.api_calls["/cgi-bin/user/tag/get"] == 4
     sent = gateway.send_mass_to_tag(tag_id, TEXT, client_msg_id="tag-1")
     message = ws.sent_messages[-1]
     assert message.body["filter"] == {"is_to_all": False, "tag_id": tag_id}
@@ -171,3 +175,36 @@ def test_a_subscription_account_mass_sends_once_a_day(sandbox_tls, monkeypatch, 
     finally:
         gateway._http.close()
         server.stop()
+
+
+def test_a_follower_who_turned_templates_off_is_answered_43101(ws, gateway):
+    fan, refuser = ws.population.openids()[:2]
+    answer = requests.post(f"{ws.url}/__sandbox__/wechat/template-refusals",
+                           json={"openid": refuser}, timeout=5)
+    assert answer.json() == {"openid": refuser, "templates_refused": True}
+    with pytest.raises(SkippableError) as refused:
+        gateway.send_template(refuser, "TPL", {"first": {"value": "Hi"}})
+    assert refused.value.code == "43101" and refused.value.request_id
+    assert "user refuse to accept the msg" in refused.value.message
+    gateway.send_template(fan, "TPL", {"first": {"value": "Hi"}})
+    assert [m.to for m in ws.sent_messages] == [(fan,)]  # nothing went to the refuser
+    ws.population.refuse_templates(refuser, refused=False)
+    gateway.send_template(refuser, "TPL", {"first": {"value": "Hi"}})
+    assert ws.sent_messages[-1].to == (refuser,)
+
+
+def test_template_job_finish_pushes_carry_wechats_fields(ws, gateway):
+    fan, failing = ws.population.openids()[:2]
+    ws.outbox.system_failing.add(failing)
+    ws.outbox.zero_template_msgids = True  # as seen in the field with client_msg_id
+    assert gateway.send_template(fan, "TPL", {}, client_msg_id="r:1") == "0"
+    first = gateway.send_template(failing, "TPL", {})  # no client_msg_id: a real msgid
+    pushes = ws.outbox.take_pushes()
+    assert [(p.openid, p.get("MsgID"), p.get("Status")) for p in pushes] == [
+        (fan, 0, "success"), (failing, int(first), "failed: system failed")]
+    xml = pushes[1].xml(ws.original_id)
+    assert xml.startswith(f"<xml><ToUserName><![CDATA[{ws.original_id}]]></ToUserName>"
+                          f"<FromUserName><![CDATA[{failing}]]></FromUserName><CreateTime>")
+    assert xml.endswith("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA["
+                        f"TEMPLATESENDJOBFINISH]]></Event><MsgID>{first}</MsgID><Status>"
+                        "<![CDATA[failed: system failed]]></Status></xml>")

@@ -232,20 +232,22 @@ def test_customer_service_messages_only_inside_windows(bridge):
 
 
 def test_mass_to_a_tag_reads_its_followers_from_wechat(bridge):
-    openids = new_followers(bridge, 6)
+    openids = new_followers(bridge, 25)
     population = bridge.box.population
     tag_id = population.create_tag("VIP 2025")
-    population.tag(openids[:4], tag_id)
+    population.tag(openids[:23], tag_id)
     message = request(bridge, Channel__c="mass", Target__c="tag", Tag__c="VIP 2025",
                       Content__c="Members' evening")
 
     run_request(bridge.context, message)
 
     sent = bridge.box.wechat.sent_messages[-1]
-    assert set(sent.to) == set(openids[:4])
-    assert bridge.box.wechat.api_calls["/cgi-bin/user/tag/get"] == 1
+    assert set(sent.to) == set(openids[:23])
+    # Pages of 10, 10 and 3 (the sandbox's pages are small here), then the empty page
+    # (count 0, next_openid "") that ends the list.
+    assert bridge.box.wechat.api_calls["/cgi-bin/user/tag/get"] == 4
     assert {r["Follower__c"] for r in recipients(bridge, message).values()} == {
-        follower_of(bridge, o) for o in openids[:4]}
+        follower_of(bridge, o) for o in openids[:23]}
 
 
 def test_the_poller_handler_enqueues_one_job_per_tick_and_failures_say_why(bridge):

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from connector.events import InboundEvent
+from connector.messaging.records import read_finish
 from connector.wechat.pushes import MAX_DEPTH, MalformedPushError, parse_fields, parse_push
 
 
@@ -189,3 +190,19 @@ def test_pushes_wechatpy_cannot_type_are_refused(body):
     with pytest.raises(MalformedPushError):
         parse_push(body)  # ...but not a push
 
+
+
+def test_two_template_reports_for_one_follower_are_two_events():
+    """MsgID 0 has been seen on TEMPLATESENDJOBFINISH (with client_msg_id); a second
+    report for the same follower in the same second differs by its Status."""
+    def report(status: str) -> InboundEvent:
+        return InboundEvent.from_fields({
+            "ToUserName": "gh_7f083739789a", "FromUserName": "oia2TjuEGTNoeX76QEjQNrcURxG8",
+            "CreateTime": "1395658920", "MsgType": "event",
+            "Event": "TEMPLATESENDJOBFINISH", "MsgID": "0", "Status": status})
+
+    ok, failed = report("success"), report("failed: system failed")
+    assert ok.dedupe_key != failed.dedupe_key
+    assert read_finish(ok).key != read_finish(failed).key
+    assert report("success").dedupe_key == ok.dedupe_key  # WeChat's resend: the same
+    assert read_finish(report("success")).key == read_finish(ok).key

@@ -15,10 +15,17 @@ from connector.errors import (
     SkippableError,
 )
 from connector.wechat.errors import (
+    ACCOUNT,
+    RECIPIENT,
+    REQUEST,
+    RULES,
+    SCOPES,
     classify,
     classify_http,
     is_token_error,
+    is_unknown_errcode,
     request_id,
+    scope_of,
     seconds_until_quota_reset,
     strip_request_id,
 )
@@ -50,6 +57,7 @@ RID = "65a4c0b1-0e3f7c8a-1b2c3d4e"
         (45015, "response out of time limit or subscription is canceled", SkippableError,
          None),
         (45047, "out of response count limit", SkippableError, None),
+        (43101, "user refuse to accept the msg", SkippableError, None),
         (99999, "something new", FatalError, None),
     ],
 )
@@ -88,12 +96,44 @@ def test_unknown_code_without_errmsg():
     assert err.request_id is None and err.code == "12345"
 
 
+def test_an_unknown_code_says_its_errcode_and_errmsg():
+    err = classify(43999, f"user has some new setting rid: {RID}", now=NOW)
+    assert err.message == "unknown errcode 43999: user has some new setting"
+
+
+def test_every_errcode_of_the_table_says_whom_it_concerns():
+    assert set(RULES) <= set(SCOPES)
+    assert set(SCOPES.values()) == {RECIPIENT, REQUEST, ACCOUNT}
+
+
+@pytest.mark.parametrize(
+    ("errcode", "scope"),
+    [
+        (43101, RECIPIENT), (43004, RECIPIENT), (45015, RECIPIENT), (40003, RECIPIENT),
+        (43999, RECIPIENT),  # unknown: that recipient's, with its errcode in the reason
+        (40037, REQUEST), (47001, REQUEST),
+        (40164, ACCOUNT), (48001, ACCOUNT), (40001, ACCOUNT), (45009, ACCOUNT),
+        (-1, ACCOUNT), (40125, ACCOUNT),
+    ],
+)
+def test_scope_of_a_wechat_errcode(errcode, scope):
+    assert scope_of(classify(errcode, "x", now=NOW)) == scope
+
+
+def test_failures_without_an_errcode_stop_the_send():
+    assert scope_of(classify_http(502)) == ACCOUNT
+    assert scope_of(FatalError("no msgid", system="wechat", code="MALFORMED")) == ACCOUNT
+    assert scope_of(FatalError("too long", system="bridge", code="CLIENT_MSG_ID")) == REQUEST
+
+
 @pytest.mark.parametrize(
     ("errmsg", "rid", "stripped"),
     [
         (f"invalid openid rid: {RID}", RID, "invalid openid"),
         (f"invalid credential, hint: [abc] rid: {RID}", RID, "invalid credential, hint: [abc]"),
         (f"api unauthorized, rid: {RID}", RID, "api unauthorized"),
+        # Older answers end with "hint: [...]" instead.
+        ("require subscribe hint: [Ab12CD0123ge20]", "Ab12CD0123ge20", "require subscribe"),
         ("invalid openid", None, "invalid openid"),
         ("", None, ""),
         (None, None, ""),
@@ -152,3 +192,9 @@ def test_classified_errors_survive_pickling():  # rq stores exceptions pickled
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is RateLimitedError
     assert (again.code, again.request_id, again.retry_after) == ("45009", RID, 3600)
+
+
+def test_an_unknown_errcode_is_one_in_neither_table():
+    assert is_unknown_errcode(classify(43999, "x", now=NOW))
+    assert not is_unknown_errcode(classify(43101, "x", now=NOW))
+    assert not is_unknown_errcode(classify_http(502))
