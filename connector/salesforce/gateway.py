@@ -257,7 +257,8 @@ class SalesforceGateway:
         """Insert or update the record whose ``ext_field`` is ``ext_value``.
 
         The external id goes in the URL (escaped by format_external_id); a copy of it in
-        ``fields`` is left out of the body, where Salesforce would refuse it.
+        ``fields`` is left out of the body, where Salesforce would refuse it. Refused with
+        DUPLICATE_VALUE, it is sent once more (see :meth:`upsert_many`).
 
         Raises:
             FatalError: Salesforce refused the record, or several records share the key.
@@ -266,7 +267,14 @@ class SalesforceGateway:
         path = f"sobjects/{_api_name(sobject)}/{key}"
         target = Target("upsert", sobject)
         body = {k: v for k, v in fields.items() if k != ext_field}
-        answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        try:
+            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        except FatalError as error:
+            if error.code != DUPLICATE_VALUE:
+                raise
+            log.info("upsert %s: refused as a duplicate, sent once more (a race with another "
+                     "writer)", sobject)
+            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)

@@ -182,3 +182,11 @@ def test_a_status_another_worker_added_is_taken_as_there(bridge):
     assert add_statuses(gateway, stale, failures) == set()
     assert failures == {}
     assert len(sf.records("CampaignMemberStatus")) == 2
+
+
+def test_a_single_upsert_that_loses_the_race_finds_the_record(bridge):
+    sf, gateway = bridge.box.salesforce, bridge.context.salesforce
+    sf.faults.add(endpoint="PATCH .*/sobjects/WeChat_QR_Code__c/", race=True, count=1)
+    result = gateway.upsert("WeChat_QR_Code__c", "Code_Key__c", "race-1", {"Scene__c": "s1"})
+    assert (result.success, result.created) == (True, False)
+    assert len(sf.records("WeChat_QR_Code__c")) == 1
