@@ -141,8 +141,11 @@ def _fold(store: Store, sobject: str, ext_field: str, value: object) -> str:
 
 
 def _repeated_keys(store: Store, sobject: str, ext_field: str, records: list) -> set[str]:
-    """The keys (as :func:`_fold` gives them) carried by more than one of ``records``."""
+    """The keys (as :func:`_fold` gives them) carried by more than one of ``records``
+    (an upsert by Id is not an external id's: left to the update's own rules)."""
     seen: Counter[str] = Counter()
+    if ext_field.lower() == "id":
+        return set()
     for record in records:
         value = next((v for k, v in record.items() if k.lower() == ext_field.lower()), None)
         if value is not None:
