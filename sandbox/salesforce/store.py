@@ -210,6 +210,12 @@ class Store:
                 raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
                                    ["Id"])
             if race:
+                # Both decided "create"; the other commits first. "The Unique attribute
+                # prevents the creation of duplicates" (https://developer.salesforce.com/
+                # docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_upsert_patch.htm):
+                # on a unique key this create is refused, DUPLICATE_VALUE "duplicate value
+                # found: <field> duplicates value on record with id: <id>" (_check_unique);
+                # on a non-unique one nothing stops it and the key now has two records.
                 self._commit_elsewhere(obj.name, {**body, key.name: ext_value})
             return self.create(obj.name, {**body, key.name: ext_value}), True
 
