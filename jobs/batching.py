@@ -6,8 +6,14 @@ waiting to be processed are exactly the job ids in RQ's queue list. A running jo
 burst the first job takes a large batch, and the jobs of the events it took later find
 them done and finish at once. The web process does nothing beyond RQ's own enqueue.
 
+Events are claimed per follower too: two events of one follower in two jobs' batches
+would write the same person at once (both deciding to create it, one refused). A batch
+holds its followers (``follower:`` keys, leases like the claims); an event whose follower
+another batch holds is left to its own job, which waits for the follower to be free.
+
 Keys (``bridge:inbound:`` prefix):
     claim:<key>      the id of the job processing the event now (a lease)
+    follower:<account>:<openid>   the id of the job writing that follower now (a lease)
     done:<key>       the outcome: {"ok": true} or {"ok": false, "error": {...}}
 """
 
@@ -46,6 +52,41 @@ for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
 end
 return claimed
 """
+
+# KEYS: follower keys; ARGV: owner, lease. Takes each free one; answers the positions of
+# those another owner holds.
+_CLAIM_FOLLOWERS = """
+local busy = {}
+for i, k in ipairs(KEYS) do
+  if not redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2])
+      and redis.call('GET', k) ~= ARGV[1] then
+    table.insert(busy, i)
+  end
+end
+return busy
+"""
+
+
+def follower_key(event: InboundEvent) -> str:
+    """The Redis key a batch holds while it writes ``event``'s follower."""
+    return f"{PREFIX}follower:{event.account}:{event.openid}"
+
+
+def claim_followers(redis: Redis, owner: str, events: dict[str, InboundEvent]) -> set[str]:
+    """Hold the followers of ``events`` for ``owner``; the keys of the events whose
+    follower another owner holds (their followers are not taken)."""
+    keys = list(events)
+    if not keys:
+        return set()
+    busy = redis.register_script(_CLAIM_FOLLOWERS)(
+        keys=[follower_key(events[k]) for k in keys], args=[owner, LEASE_MS])
+    return {keys[int(i) - 1] for i in busy}
+
+
+def release_followers(redis: Redis, owner: str, events: dict[str, InboundEvent]) -> None:
+    """Drop ``owner``'s hold on the followers of ``events``."""
+    release_owned(redis, owner, {follower_key(e) for e in events.values()})
+
 
 def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
           limit: int = BATCH_LIMIT) -> list[str]:

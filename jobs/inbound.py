@@ -34,6 +34,7 @@ from jobs.runtime import get_context
 log = logging.getLogger(__name__)
 
 WAIT_STEP = 0.2
+FOLLOWER_WAIT = 10.0  # seconds to wait for another batch to finish with our follower
 
 
 def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
@@ -46,13 +47,41 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     event = InboundEvent.from_dict(event_data)
     job = get_current_job()
     owner = f"{job.id if job else 'direct'}:{uuid.uuid4().hex[:8]}"
-    try:
-        claimed = _claim_own(ctx.redis, job.origin if job else INBOUND, owner, event.dedupe_key)
-    except RetriableError as error:  # held past the lease by a worker that may have died
-        return retry_or_give_up(error, f"event {event.dedupe_key}")
-    if isinstance(claimed, dict):
-        return claimed
-    return _run(ctx, event, claimed, owner)
+    deadline = time.monotonic() + FOLLOWER_WAIT
+    while True:
+        try:
+            claimed = _claim_own(ctx.redis, job.origin if job else INBOUND, owner,
+                                 event.dedupe_key)
+        except RetriableError as error:  # held past the lease by a worker that may have died
+            return retry_or_give_up(error, f"event {event.dedupe_key}")
+        if isinstance(claimed, dict):
+            return claimed
+        events = _hold_followers(ctx.redis, event, claimed, owner)
+        if events is not None:
+            return _run(ctx, event, events, owner)
+        if time.monotonic() > deadline:
+            return retry_or_give_up(RetriableError(
+                f"follower {event.openid} of {event.account} is being written by another "
+                "job's batch", code="FOLLOWER_BUSY"), f"event {event.dedupe_key}")
+        time.sleep(WAIT_STEP)  # another batch writes our follower: wait until it is done
+
+
+def _hold_followers(redis: Redis, event: InboundEvent, claimed: list[str],
+                    owner: str) -> dict[str, InboundEvent] | None:
+    """The claimed events (ours included) whose followers we now hold; None, with every
+    claim dropped, when another batch holds our own event's follower. Events whose
+    follower another batch holds are let go, for their own jobs."""
+    key = event.dedupe_key
+    events = batching.load_events(redis, claimed)
+    events[key] = event
+    batching.release(redis, owner, [k for k in claimed if k not in events])  # jobs gone
+    busy = batching.claim_followers(redis, owner, events)
+    if key in busy:
+        batching.release_followers(redis, owner, events)
+        batching.release(redis, owner, list(events))
+        return None
+    batching.release(redis, owner, sorted(busy))
+    return {k: e for k, e in events.items() if k not in busy}
 
 
 def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | dict[str, Any]:
@@ -76,14 +105,19 @@ def _claim_own(redis: Redis, queue: str, owner: str, key: str) -> list[str] | di
         time.sleep(WAIT_STEP)  # another job's batch has it: wait for its outcome
 
 
-def _run(ctx: WorkerContext, event: InboundEvent, claimed: list[str],
+def _run(ctx: WorkerContext, event: InboundEvent, events: dict[str, InboundEvent],
          owner: str) -> dict[str, Any] | Retry:
-    """Run the claimed batch and record each event's outcome; our event's is the job's."""
+    """Run the claimed batch and record each event's outcome; our event's is the job's.
+    The followers' hold is dropped at the end, whatever happened."""
+    try:
+        return _run_held(ctx, event, events, owner)
+    finally:
+        batching.release_followers(ctx.redis, owner, events)
+
+
+def _run_held(ctx: WorkerContext, event: InboundEvent, events: dict[str, InboundEvent],
+              owner: str) -> dict[str, Any] | Retry:
     key = event.dedupe_key
-    events = batching.load_events(ctx.redis, claimed)
-    events[key] = event
-    lost = [k for k in claimed if k not in events]  # the job vanished (deleted meanwhile)
-    batching.release(ctx.redis, owner, lost)
     try:
         done = run_batch(ctx, events)
     except RetriableError as error:

@@ -9,6 +9,17 @@ fraction ``rate`` of them with an error in the emulator's own shape, and/or dela
                                   "code": "SERVER_UNAVAILABLE", "rate": 1.0, "duration": 60}
     GET    /__sandbox__/faults   the active faults
     DELETE /__sandbox__/faults   clear them all
+
+Two kinds act on the records of a write rather than on the request (the Salesforce
+emulator applies them; see ``sandbox/salesforce/record_faults.py``): ``per_record`` answers
+a collection call with every record failing with ``code`` (say a trigger's
+CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY wrapping UNABLE_TO_LOCK_ROW, or UNKNOWN_EXCEPTION),
+and ``race`` lets another transaction create each new key of an upsert first, so the
+call loses the race as it would against a second worker:
+
+    {"endpoint": "PATCH .*/composite/sobjects/Lead/", "race": true, "count": 1}
+    {"endpoint": "POST .*/composite/sobjects", "per_record": true,
+     "code": "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", "count": 1}
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 @dataclass
@@ -36,6 +47,8 @@ class Fault:
     latency_ms: int = 0
     duration: float | None = None
     count: int | None = None
+    per_record: bool = False
+    race: bool = False
     started: float = field(default_factory=time.monotonic)
     hits: int = 0
 
@@ -70,6 +83,16 @@ class FaultSpec(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     duration: float | None = Field(default=None, gt=0)
     count: int | None = Field(default=None, ge=1)
+    per_record: bool = False  # every record of the write fails with ``code``
+    race: bool = False  # another transaction creates each new upserted key first
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FaultSpec:
+        if self.per_record and not self.code:
+            raise ValueError("a per_record fault needs the code its records fail with")
+        if (self.per_record or self.race) and self.status is not None:
+            raise ValueError("a per_record or race fault answers 200: give no status")
+        return self
 
 
 class FaultInjector:
@@ -108,7 +131,8 @@ class FaultInjector:
                     continue
                 fault.hits += 1
                 latency = max(latency, fault.latency_ms)
-                if fault.status is not None and error is None:
+                if error is None and (fault.status is not None or fault.per_record
+                                      or fault.race):
                     error = fault
         return latency, error
 

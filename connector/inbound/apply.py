@@ -23,6 +23,7 @@ from connector.inbound.calls import Ref, Write
 from connector.inbound.conflicts import read_fields
 from connector.inbound.members import CampaignFacts, campaign_of
 from connector.inbound.persons import Found, Persons, latest_person_plans, resolve_persons
+from connector.inbound.statuses import add_statuses
 from connector.inbound.writes import plan_writes
 from connector.salesforce import DUPLICATE_VALUE, SalesforceGateway
 from mappings.plan import EventPlan, Lookup
@@ -202,8 +203,12 @@ def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],
     out = BatchOutcome()
     ids: dict[Ref, str] = {}
     failed: dict[Ref, BridgeError] = {}
+    blocked: set[str] = set()  # events whose campaign status could not be added
     for write in writes:
-        _execute(gateway, write, ids, failed, out)
+        if write.object == "CampaignMemberStatus":
+            blocked |= add_statuses(gateway, write, out.errors)
+        else:
+            _execute(gateway, write, ids, failed, out, blocked)
     for openid, (obj, person) in persons.found.items():
         person_id = ids.get(person) if isinstance(person, Ref) else person
         if person_id:
@@ -214,9 +219,12 @@ def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],
 
 
 def _execute(gateway: SalesforceGateway, write: Write, ids: dict[Ref, str],
-             failed: dict[Ref, BridgeError], out: BatchOutcome) -> None:
+             failed: dict[Ref, BridgeError], out: BatchOutcome,
+             blocked: set[str] | None = None) -> None:
     ready: list[tuple[dict, tuple[str, ...]]] = []
     for record, events in zip(write.records, write.events, strict=True):
+        if write.object == "CampaignMember" and blocked and blocked.intersection(events):
+            continue  # its status is missing: written once it can be (the events failed)
         missing = [v for v in record.values() if isinstance(v, Ref) and v not in ids]
         if missing:  # the record it points at could not be created
             out.fail(events, failed.get(missing[0]) or FatalError(

@@ -26,12 +26,17 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
     keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
     writes: list[Write] = []
 
-    creates: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    # One record per key: followers who share it (a UnionID across accounts, an e-mail)
+    # make one person, the later follower's values winning as a second upsert's would;
+    # Salesforce refuses every record of a call that carries a key twice.
+    creates: dict[tuple[str, str], dict[str, tuple[dict, tuple[str, ...]]]] = {}
     for openid, (obj, key_field, record) in persons.to_create.items():
-        creates.setdefault((obj, key_field), []).append((openid, record))
+        same = creates.setdefault((obj, key_field), {})
+        merged, events = same.get(record[key_field], ({}, ()))
+        same[record[key_field]] = ({**merged, **record}, events + keys[openid])
     for (obj, key_field), items in creates.items():
-        writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
-                            tuple(keys[o] for o, _ in items)))
+        writes.append(Write("upsert", obj, key_field, tuple(r for r, _ in items.values()),
+                            tuple(e for _, e in items.values())))
 
     updates: dict[str, list[tuple[str, dict]]] = {}
     for openid, plan in latest_person_plans(plans).items():

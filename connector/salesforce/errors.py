@@ -11,7 +11,9 @@ response headers. Salesforce writes errors in two shapes, and both are accepted:
 The branch is chosen from the error code by :data:`CODE_BRANCHES` (then
 :data:`PREFIX_BRANCHES`), and only when the code is unknown from the HTTP status:
 429 rate-limited, 5xx retriable, other 4xx fatal. Messages name the object and fields
-and, when the fix is known, say what to change.
+and, when the fix is known, say what to change; an unknown code says so. A trigger's or
+flow's failure (CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY) is retriable only when its message
+wraps a transient code (:data:`TRANSIENT_CAUSES`), and otherwise names the trigger.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ DUPLICATE_VALUE = "DUPLICATE_VALUE"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
 REQUEST_ID_HEADERS = ("sforce-request-id", "x-sfdc-request-id", "x-request-id")
 _ALREADY_MEMBER = re.compile(r"already a campaign member", re.IGNORECASE)
+UNKNOWN_EXCEPTION = "UNKNOWN_EXCEPTION"
+AUTOMATION_FAILED = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
+# The codes that pass: a trigger or flow that failed on one of them (it wraps the cause in
+# its own message: "MyTrigger: execution of AfterInsert caused by: System.DmlException:
+# ... first error: UNABLE_TO_LOCK_ROW, ...") fails the same way and passes the same way.
+TRANSIENT_CAUSES = ("UNABLE_TO_LOCK_ROW", UNKNOWN_EXCEPTION, "SERVER_UNAVAILABLE",
+                    "QUERY_TIMEOUT", "REQUEST_RUNNING_TOO_LONG")
+_TRANSIENT_CAUSE = re.compile(r"\b(" + "|".join(TRANSIENT_CAUSES) + r")\b")
+_TRIGGER = re.compile(r"^\s*([\w.]+): execution of (\w+)")
+# "We can't save this record because the “Lead Routing” process failed. Give your
+# Salesforce admin these details. This error occurred when the flow tried to ..."
+_FLOW = re.compile(r"the [“\"]([^”\"]+)[”\"] process failed")
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,9 @@ CODE_BRANCHES: dict[str, tuple[type[BridgeError], str]] = {
     "SERVER_UNAVAILABLE": (RetriableError, "Salesforce is unavailable; retry later."),
     "QUERY_TIMEOUT": (RetriableError, "The query took too long; retry, or make it selective."),
     "REQUEST_RUNNING_TOO_LONG": (RetriableError, "The request ran too long; retry later."),
+    # Salesforce failed inside; the same record usually goes through on a retry
+    UNKNOWN_EXCEPTION: (RetriableError, "Salesforce failed internally; retry. If it keeps "
+                        "failing, give Salesforce Support the ErrorId in this message."),
     # a fresh session that is refused again: session policy or a revoked app; retry is cheap
     INVALID_SESSION_ID: (RetriableError, "The session was refused even after a new login; check "
                          "the Connected App's session policies (IP relaxation, timeout)."),
@@ -114,6 +131,10 @@ CODE_BRANCHES: dict[str, tuple[type[BridgeError], str]] = {
     "JSON_PARSER_ERROR": (FatalError, "The request body was not valid for Salesforce."),
     # nothing to do for this record
     "ENTITY_IS_DELETED": (SkippableError, "The {obj} record was deleted in Salesforce."),
+    # a customer's trigger, flow or process failed; retriable only when it wraps a
+    # transient cause (see _automation_branch)
+    AUTOMATION_FAILED: (FatalError, "{automation} on {obj} refused the record; fix or "
+                        "deactivate it in Setup, or change the mapped values."),
 }
 PREFIX_BRANCHES: tuple[tuple[str, type[BridgeError], str], ...] = (
     ("INSUFFICIENT_ACCESS", ConfigurationError, "Give the integration user access to {obj} "
@@ -208,12 +229,38 @@ def _branch(code: str | None, status: int | None) -> tuple[type[BridgeError], st
         return RateLimitedError, "Salesforce asked us to slow down."
     if status is None or status >= 500:
         # per-record errors carry no status; an unknown one is about the record's data
-        return (FatalError, "") if status is None else (RetriableError, "Retry later.")
+        if status is None:
+            return FatalError, _unknown(code)
+        return RetriableError, " ".join(p for p in (_unknown(code), "Retry later.") if p)
     if status == 300:
         return FatalError, "The external id matches several records; merge them in Salesforce."
     if status in (401, 403):
         return ConfigurationError, "Check the integration user's permissions."
-    return FatalError, ""
+    return FatalError, _unknown(code)
+
+
+def _unknown(code: str | None) -> str:
+    """What the admin should know of a code no branch names ("" without a code)."""
+    if not code:
+        return ""
+    return (f"Salesforce answered an error code the bridge does not know: {code}; the "
+            "message above is Salesforce's own. Please report the code so it can be "
+            "classified.").replace("{", "{{").replace("}", "}}")
+
+
+def _automation_branch(message: str) -> tuple[type[BridgeError], str]:
+    """CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY: a customer's trigger, flow or process failed.
+    Retriable when its message wraps a transient cause (a lock it could not get); fatal
+    otherwise, naming the trigger when the message does."""
+    trigger, flow = _TRIGGER.search(message), _FLOW.search(message)
+    automation = (f"The trigger {trigger.group(1)} ({trigger.group(2)})" if trigger
+                  else f"The flow or process “{flow.group(1)}”" if flow
+                  else "A trigger, flow or process").replace("{", "{{").replace("}", "}}")
+    cause = _TRANSIENT_CAUSE.search(message)
+    if cause:
+        return RetriableError, (f"{automation} on {{obj}} failed on {cause.group(1)}, which "
+                                "passes; retry.")
+    return FatalError, CODE_BRANCHES[AUTOMATION_FAILED][1].replace("{automation}", automation)
 
 
 def _describe(target: Target, entry: ErrorEntry, hint: str) -> str:
@@ -234,6 +281,8 @@ def classify_entry(entry: ErrorEntry, target: Target, *, status: int | None = No
         cls, hint = ((SkippableError, "The {obj} record no longer exists.") if target.record
                      else (ConfigurationError, "Check the object name ({obj}) in the mapping "
                            "file and the API version."))
+    elif code == AUTOMATION_FAILED:
+        cls, hint = _automation_branch(entry.message)
     else:
         cls, hint = _branch(code, status)
     if cls is FatalError and code == DUPLICATE_VALUE and _ALREADY_MEMBER.search(entry.message):

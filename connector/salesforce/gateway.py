@@ -18,11 +18,17 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_external_id, format_soql
 
-from connector.chunks import chunks
+from connector.chunks import chunks_apart
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.ids import is_api_name, is_record_id
 from connector.salesforce.auth import fetch_token
-from connector.salesforce.errors import SYSTEM, Target, classify_response, is_invalid_session
+from connector.salesforce.errors import (
+    DUPLICATE_VALUE,
+    SYSTEM,
+    Target,
+    classify_response,
+    is_invalid_session,
+)
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
@@ -287,7 +293,8 @@ class SalesforceGateway:
         """Insert or update the record whose ``ext_field`` is ``ext_value``.
 
         The external id goes in the URL (escaped by format_external_id); a copy of it in
-        ``fields`` is left out of the body, where Salesforce would refuse it.
+        ``fields`` is left out of the body, where Salesforce would refuse it. Refused with
+        DUPLICATE_VALUE, it is sent once more (see :meth:`upsert_many`).
 
         Raises:
             FatalError: Salesforce refused the record, or several records share the key.
@@ -296,7 +303,14 @@ class SalesforceGateway:
         path = f"sobjects/{_api_name(sobject)}/{key}"
         target = Target("upsert", sobject)
         body = {k: v for k, v in fields.items() if k != ext_field}
-        answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        try:
+            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        except FatalError as error:
+            if error.code != DUPLICATE_VALUE:
+                raise
+            log.info("upsert %s: refused as a duplicate, sent once more (a race with another "
+                     "writer)", sobject)
+            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
@@ -330,26 +344,56 @@ class SalesforceGateway:
                     records: Sequence[dict[str, Any]]) -> list[SaveResult]:
         """Upsert records by ``ext_field`` (each must carry it), 200 per call.
 
-        ``SaveResult.created`` says which records are new.
+        ``SaveResult.created`` says which records are new. No call carries a key twice
+        (Salesforce would refuse every record of it, DUPLICATE_VALUE): records of one key
+        go in separate calls, in their order, so the later one updates what the earlier
+        wrote. A record refused with DUPLICATE_VALUE is sent once more: an upsert of a
+        new key that lost the race to another writer's insert (the unique index refused
+        it) finds that record the second time; a genuine duplicate fails again, returned.
 
         Raises:
             RetriableError, FatalError: a whole call failed.
         """
         path = f"composite/sobjects/{_api_name(sobject)}/{_api_name(ext_field)}"
-        return self._collection("PATCH", path, Target("upsert_many", sobject), records,
-                                created=False)
+        target = Target("upsert_many", sobject)
+        results = self._collection("PATCH", path, target, records, created=False,
+                                   key=ext_field)
+        lost = [i for i, r in enumerate(results)
+                if any(e.code == DUPLICATE_VALUE for e in r.errors)]
+        if lost:
+            log.info("upsert_many %s: %d records refused as duplicates, sent once more "
+                     "(a race with another writer)", sobject, len(lost))
+            again = self._collection("PATCH", path, target, [records[i] for i in lost],
+                                     created=False, key=ext_field)
+            for i, result in zip(lost, again, strict=True):
+                results[i] = result
+        return results
 
     def _collection(self, method: str, path: str, target: Target,
-                    records: Sequence[dict[str, Any]], *, created: bool) -> list[SaveResult]:
+                    records: Sequence[dict[str, Any]], *, created: bool,
+                    key: str | None = None) -> list[SaveResult]:
+        """One call per 200 records, ``key`` (an upsert's field) never twice in a call;
+        the results in the order of ``records``."""
         sobject = _api_name(target.sobject or "")
-        results: list[SaveResult] = []
-        for chunk in chunks(records, COLLECTION_SIZE):
+        results: list[SaveResult | None] = [None] * len(records)
+        # Case folded: of two keys differing in case, a case-insensitive field holds one.
+        pieces = chunks_apart(records, COLLECTION_SIZE,
+                              lambda r: _key_value(r, key) if key else None)
+        for piece in pieces:
+            chunk = [records[i] for i in piece]
             body = {"allOrNone": False,
                     "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
             answer = self._call(target, partial(_restful, path=path, method=method, body=body))
-            results.extend(parse_save_results(answer, target, len(chunk),
-                                              created_default=created))
-        return results
+            parsed = parse_save_results(answer, target, len(chunk), created_default=created)
+            for i, result in zip(piece, parsed, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+
+def _key_value(record: dict[str, Any], field: str) -> str | None:
+    """The record's value of ``field`` (named in any case), case folded, or None."""
+    value = next((v for k, v in record.items() if k.lower() == field.lower()), None)
+    return None if value is None else str(value).casefold()
 
 
 def _soql(template: str, args: tuple, params: dict) -> str:

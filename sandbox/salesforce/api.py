@@ -36,6 +36,7 @@ class ApiRequest:
     params: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)  # keys lower-case
     body: bytes = b""
+    race: bool = False  # a race fault: another transaction creates new upserted keys first
 
     def json(self) -> object:
         """Raises: SalesforceError JSON_PARSER_ERROR for a body that is not JSON."""
@@ -214,7 +215,8 @@ class DataApi:
     def _upsert(self, req: ApiRequest, args: list[str]) -> ApiResponse:
         sobject, ext_field, value = args
         try:
-            record_id, created = self.store.upsert(sobject, ext_field, value, req.json_object())
+            record_id, created = self.store.upsert(sobject, ext_field, value, req.json_object(),
+                                                   race=req.race)
         except MultipleMatches as exc:
             return self._multiple(req, exc)
         body = {"id": record_id, "success": True, "errors": [], "created": created}

@@ -30,6 +30,7 @@ from sandbox.salesforce.authors import Actor, client_of
 from sandbox.salesforce.errors import DEFAULT_CODES, SalesforceError, dumps, not_found
 from sandbox.salesforce.ids import IdFactory
 from sandbox.salesforce.outbound import OutboundMessenger
+from sandbox.salesforce.record_faults import record_fault_answer
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.usage import ApiUsage
@@ -188,6 +189,15 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
             await asyncio.sleep(latency_ms / 1000)
         if fault is None:
             return await call_next(request)
+        if fault.race:  # the data route hands it to the write (store.upsert)
+            request.state.race = True
+            return await call_next(request)
+        if fault.per_record:
+            status, payload = record_fault_answer(fault, request.method, path,
+                                                  await request.body(),
+                                                  dict(request.query_params))
+            log.info("record fault injected on %s %s: %s", request.method, path, fault.code)
+            return _render(request, status, payload, limit_headers(path))
         code = fault.code or DEFAULT_CODES.get(fault.status, "UNKNOWN_EXCEPTION")
         if fault.status == 401:
             code = "INVALID_SESSION_ID"
@@ -237,7 +247,7 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
             segments=[unquote(s) for s in raw.split("/")] if raw else [],
             params=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
-            body=await request.body())
+            body=await request.body(), race=getattr(request.state, "race", False))
         actor = Actor(sandbox.user_id, client_of(request.headers.get("sforce-call-options")))
         try:
             sandbox.auth.check(request.headers.get("authorization"))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.salesforce.api import ApiRequest, ApiResponse, DataApi
 from sandbox.salesforce.errors import SalesforceError, record_error, rolled_back
-from sandbox.salesforce.store import MultipleMatches
+from sandbox.salesforce.store import MultipleMatches, Store
 
 MAX_RECORDS = 200
 MAX_SUBREQUESTS = 25
@@ -77,12 +78,22 @@ class _Collections:
         self.store.sobject(sobject)
         records, all_or_none = self._records(req)
 
+        repeated = _repeated_keys(self.store, sobject, ext_field, records)
+
         def one(record: dict) -> dict:
             value = next((v for k, v in record.items() if k.lower() == ext_field.lower()), None)
             if value is None and ext_field.lower() != "id":
                 raise record_error("MISSING_ARGUMENT", f"{ext_field} not specified", [ext_field])
+            if value is not None and _fold(self.store, sobject, ext_field, value) in repeated:
+                # Salesforce refuses every record whose key appears twice in one call,
+                # whether or not a record has it yet: "DUPLICATE_VALUE, Duplicate external
+                # id specified: ABC123: [Name]" (https://salesforce.stackexchange.com/q/104048,
+                # and /q/296121: the check runs over each chunk of 200 records).
+                raise record_error("DUPLICATE_VALUE", "Duplicate external id specified: "
+                                   f"{value}", [ext_field])
             try:
-                record_id, created = self.store.upsert(sobject, ext_field, value, record)
+                record_id, created = self.store.upsert(sobject, ext_field, value, record,
+                                                       race=req.race)
             except MultipleMatches as exc:
                 raise record_error("DUPLICATE_EXTERNAL_ID", f"{exc.field}: more than one "
                                    f"record found for external id field: {exc.ids}",
@@ -119,6 +130,27 @@ class _Collections:
                 halted = {"success": False, "errors": [rolled_back().save_result_error()]}
                 results = [halted if r["success"] else r for r in results]
         return results
+
+
+def _fold(store: Store, sobject: str, ext_field: str, value: object) -> str:
+    """``value`` as the key's index compares it: exactly for a case-sensitive field or an
+    Id, ignoring case otherwise (as the store matches upserts)."""
+    field = store.sobject(sobject).field(ext_field)
+    exact = field is None or field.case_sensitive or field.type in ("id", "reference")
+    return str(value) if exact else str(value).casefold()
+
+
+def _repeated_keys(store: Store, sobject: str, ext_field: str, records: list) -> set[str]:
+    """The keys (as :func:`_fold` gives them) carried by more than one of ``records``
+    (an upsert by Id is not an external id's: left to the update's own rules)."""
+    seen: Counter[str] = Counter()
+    if ext_field.lower() == "id":
+        return set()
+    for record in records:
+        value = next((v for k, v in record.items() if k.lower() == ext_field.lower()), None)
+        if value is not None:
+            seen[_fold(store, sobject, ext_field, value)] += 1
+    return {key for key, count in seen.items() if count > 1}
 
 
 def _check_size(count: int) -> None:
@@ -178,7 +210,8 @@ class _CompositeRequest:
                           version=match.group(1),
                           segments=[unquote(s) for s in match.group(2).split("/")],
                           params=dict(parse_qsl(parts.query)), headers=headers,
-                          body=json.dumps(body).encode() if body is not None else b"")
+                          body=json.dumps(body).encode() if body is not None else b"",
+                          race=parent.race)
 
 
 def _resolve(value: object, done: dict) -> object:

@@ -177,10 +177,13 @@ class Store:
             self.authors.wrote(obj.name, current, deleted, self.authors.current())
 
     def upsert(self, sobject: str, ext_field: str, ext_value: object,
-               fields: dict) -> tuple[str, bool]:
+               fields: dict, *, race: bool = False) -> tuple[str, bool]:
         """Update the one record whose ``ext_field`` equals ``ext_value``, or create one.
 
-        Returns (id, created).
+        Returns (id, created). ``race``: another transaction upserting the same new key
+        decided "create" at the same moment and commits first (a fault, see
+        ``sandbox.faults``); this one then creates too, and on a unique key its insert is
+        refused with DUPLICATE_VALUE, as Salesforce's unique index refuses it.
 
         Raises:
             SalesforceError: NOT_FOUND (404) when ``ext_field`` is not an external id;
@@ -206,7 +209,24 @@ class Store:
             if key.name == "Id":
                 raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
                                    ["Id"])
+            if race:
+                # Both decided "create"; the other commits first. "The Unique attribute
+                # prevents the creation of duplicates" (https://developer.salesforce.com/
+                # docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_upsert_patch.htm):
+                # on a unique key this create is refused, DUPLICATE_VALUE "duplicate value
+                # found: <field> duplicates value on record with id: <id>" (_check_unique);
+                # on a non-unique one nothing stops it and the key now has two records.
+                self._commit_elsewhere(obj.name, {**body, key.name: ext_value})
             return self.create(obj.name, {**body, key.name: ext_value}), True
+
+    def _commit_elsewhere(self, sobject: str, fields: dict) -> None:
+        """Create a record as a concurrent transaction would: committed at once, so a
+        rollback of the current one leaves it in place."""
+        journal, self._undo = self._undo, None
+        try:
+            self.create(sobject, fields)
+        finally:
+            self._undo = journal
 
     def find(self, sobject: str, ext_field: str, ext_value: object) -> str | None:
         """The id of the live record whose external id ``ext_field`` is ``ext_value``.
@@ -300,6 +320,17 @@ class Store:
                     raise record_error("DUPLICATE_VALUE", "duplicate value found: Label "
                                        f"duplicates value on record with id: {other['Id']}",
                                        ["Label"])
+                # "Unique number order where this campaign member status appears in the
+                # picklist" (Object Reference, CampaignMemberStatus.SortOrder:
+                # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/
+                # object_reference/sforce_api_objects_campaignmemberstatus.htm); refused
+                # in the words of any unique field (https://docs.gearset.com/en/articles/
+                # 4002241-resolving-data-deployment-errors-duplicate_value-duplicate-value-found).
+                if (other["Id"] != record.get("Id") and record.get("SortOrder") is not None
+                        and other["SortOrder"] == record["SortOrder"]):
+                    raise record_error("DUPLICATE_VALUE", "duplicate value found: SortOrder "
+                                       f"duplicates value on record with id: {other['Id']}",
+                                       ["SortOrder"])
 
     def _campaign_statuses(self, campaign_id: str) -> list[dict]:
         return [r for r in self._tables["CampaignMemberStatus"].values()
