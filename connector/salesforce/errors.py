@@ -134,7 +134,7 @@ LOGIN_HINTS: tuple[tuple[str, str], ...] = (  # first match wins: specific phras
     ("not admin approved", "The integration user is not pre-authorised for the Connected App."),
     ("no client credentials user", "Client credentials flow needs a 'Run As' user in the "
      "Connected App's policies, and the My Domain URL as SALESFORCE_LOGIN_URL."),
-    ("audience", "The login URL does not match the org: check SALESFORCE_LOGIN_URL."),
+    ("audience", "The JWT's audience (aud) is not the one this org takes."),
     ("invalid assertion", "The JWT was refused: the uploaded certificate may not match the "
      "private key, or the server clock may be off."),
     ("signature", "The JWT signature was refused: upload the certificate that matches "
@@ -279,12 +279,28 @@ def _subject(target: Target) -> str:
     return f"{target.operation} {target.sobject}" if target.sobject else target.operation
 
 
+# What Salesforce takes as a JWT's aud, whatever the org's My Domain (OAuth 2.0 JWT
+# Bearer Flow, https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_jwt_flow.htm).
+AUDIENCES = ("https://login.salesforce.com (production and Developer Edition orgs), "
+             "https://test.salesforce.com (sandboxes and scratch orgs), or the URL of an "
+             "Experience Cloud site")
+
+
+def _audience_advice(audience: str) -> str:
+    return (f"The JWT's audience (aud) was {audience}; Salesforce takes {AUDIENCES}. Set "
+            "SALESFORCE_JWT_AUDIENCE to the one for this org.")
+
+
 def classify_login_failure(status: int, body: Any, login_url: str,
-                           headers: Mapping[str, str] | None = None) -> BridgeError:
+                           headers: Mapping[str, str] | None = None, *,
+                           audience: str | None = None) -> BridgeError:
     """A refused token request: retriable for 5xx/429, else a ConfigurationError.
 
     The message names the most likely cause when Salesforce's wording gives it away, and
-    always lists what the admin should check.
+    always lists what the admin should check. ``audience``: the JWT's aud (JWT bearer
+    flow), listed with the audiences to try when Salesforce refused an ``invalid_grant``
+    (a wrong audience shows as "audience is invalid", and in some orgs as "user hasn't
+    approved this consumer").
     """
     entries = error_entries(body)
     entry = entries[0] if entries else ErrorEntry(None, "")
@@ -297,6 +313,11 @@ def classify_login_failure(status: int, body: Any, login_url: str,
     said = f"{entry.code or 'HTTP ' + str(status)}: {entry.message}".rstrip(": ")
     lowered = entry.message.lower()
     likely = next((hint for phrase, hint in LOGIN_HINTS if phrase in lowered), "")
+    if audience is not None and entry.code == "invalid_grant":
+        if "audience" in lowered:
+            likely = _audience_advice(audience)
+        elif "approved" in lowered:  # how a wrong audience shows in some orgs
+            likely = f"{likely} Or: {_audience_advice(audience)}"
     message = " ".join(p for p in (f"Salesforce refused the login at {login_url} ({said}).",
                                    likely, _LOGIN_CHECKS) if p)
     return ConfigurationError(message, system=SYSTEM, status=status, code=entry.code,
