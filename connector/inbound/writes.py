@@ -26,15 +26,19 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
     keys = {openid: tuple(p.key for p in ps) for openid, ps in groups.items()}
     writes: list[Write] = []
 
-    creates: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    # Upserted by a key no lookup found, so created: the org's assignment rule runs on
+    # them when the mapping asks (``salesforce_rules.assignment_rules``).
+    latest = latest_person_plans(plans)
+    creates: dict[tuple[str, str, bool], list[tuple[str, dict]]] = {}
     for openid, (obj, key_field, record) in persons.to_create.items():
-        creates.setdefault((obj, key_field), []).append((openid, record))
-    for (obj, key_field), items in creates.items():
+        assign = latest[openid].person.assign_on_create
+        creates.setdefault((obj, key_field, assign), []).append((openid, record))
+    for (obj, key_field, assign), items in creates.items():
         writes.append(Write("upsert", obj, key_field, tuple(r for _, r in items),
-                            tuple(keys[o] for o, _ in items)))
+                            tuple(keys[o] for o, _ in items), assign=assign))
 
     updates: dict[str, list[tuple[str, dict]]] = {}
-    for openid, plan in latest_person_plans(plans).items():
+    for openid, plan in latest.items():
         obj, person_id = persons.found.get(openid, (None, None))
         if not obj or isinstance(person_id, Ref):
             continue  # nobody to update, or created by this batch with every field
