@@ -86,6 +86,7 @@ class SalesforceSandbox:
         self.admin = Actor(self.admin_id, None)
         self.schema = Schema()
         self.store = Store(self.schema, user_id=self.user_id)
+        self.store.principals.update({self.user_id: "User", self.admin_id: "User"})
         # The Lead assignment rule (active) and duplicate rule (off): org_rules.py.
         self.rules = OrgRules(self.store)
         self.outbound = OutboundMessenger(self.org_id)

@@ -93,6 +93,7 @@ class OrgRules:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.queue_id = IdFactory().new("00G")  # the "Web and WeChat Leads" queue
+        store.principals[self.queue_id] = "Group"
         self.duplicate_action: Action = "Allow"
         self.assignment_rule_id = store.create("AssignmentRule", {
             "Name": ASSIGNMENT_RULE, "SobjectType": "Lead", "Active": True}, trusted=True)

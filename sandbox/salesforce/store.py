@@ -57,6 +57,9 @@ class Store:
         self._undo: list[tuple[str, str, dict | None]] | None = None
         self.authors = Authors(user_id, self.lock)
         self.before_save: BeforeSave | None = None
+        # Ids of records the sandbox has no object for (its users, queues): id -> object,
+        # so an OwnerId may point at them.
+        self.principals: dict[str, str] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -282,6 +285,8 @@ class Store:
         return changes
 
     def _check_reference(self, field: Field, value: str) -> None:
+        if self.principals.get(value) in field.reference_to:
+            return
         target = self.schema.by_prefix(value[:3])
         if target is None or target.name not in field.reference_to:
             raise record_error("FIELD_INTEGRITY_EXCEPTION",
