@@ -46,7 +46,8 @@ def build_context(settings: Settings | None = None, redis: Redis | None = None
         redis=redis,
         mapping=mapping,
         salesforce=SalesforceGateway(settings, sessions=SessionStore(
-            redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME)),
+            redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME),
+            allow_duplicates=mapping.salesforce_rules.allow_duplicates),
         wechat=WeChatAccounts.from_settings(settings, redis),
         queues=RqQueues(redis),
     )

@@ -211,6 +211,7 @@ def plan_event(event: InboundEvent, follower: Follower, mapping: Mapping,
                                  if rule.on == "always"
                                  and rule.conflict not in (None, "dont_sync")})
             },
+            assign_on_create=mapping.salesforce_rules.assignment_rules == "on_create",
         )
 
     campaigns = mapping.campaigns

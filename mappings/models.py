@@ -31,6 +31,7 @@ from mappings.rules import (  # noqa: F401 - re-exported
     FieldUse,
     Strict,
 )
+from mappings.salesforce_rules_section import SalesforceRulesSection
 from mappings.vocabulary import (  # noqa: F401 - re-exported
     EVENT_KINDS,
     SOURCES,
@@ -199,6 +200,8 @@ class Mapping(Strict):
     way_back: WayBackSection = Field(default_factory=WayBackSection)
     messages: MessagesSection = Field(default_factory=MessagesSection)
     lifecycle: LifecycleSection | None = None
+    # Shared by every account: one collection call carries the writes of many accounts.
+    salesforce_rules: SalesforceRulesSection = Field(default_factory=SalesforceRulesSection)
     accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
         default_factory=dict)
     # The effective mapping of each account in ``accounts``, built once (for_account is

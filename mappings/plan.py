@@ -35,7 +35,9 @@ class PersonPlan:
     ``create_object`` is upserted by ``create_key`` (idempotent) with ``create_fields``.
     ``update_fields`` (per object) are written to a matched record, each unless its
     ``conflicts`` policy (per object and field, e.g. ``newest``) keeps the value in
-    Salesforce; fields without a policy are always written.
+    Salesforce; fields without a policy are always written. ``assign_on_create``: a
+    created record goes through the org's active assignment rule (the mapping's
+    ``salesforce_rules.assignment_rules``).
     """
 
     lookups: tuple[Lookup, ...]
@@ -44,6 +46,7 @@ class PersonPlan:
     create_fields: dict[str, Any] = field(default_factory=dict)
     update_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     conflicts: dict[str, dict[str, str]] = field(default_factory=dict)
+    assign_on_create: bool = True
 
 
 @dataclass(frozen=True)

@@ -102,13 +102,15 @@ def _private_key_pem() -> tuple[str, str]:
 def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: int = 7,
                   host: str = "127.0.0.1", salesforce_port: int = 0,
                   wechat_port: int = 0, accounts: int = 1,
-                  list_page: int = LIST_PAGE) -> RunningSandbox:
+                  list_page: int = LIST_PAGE, org_kind: str = "production") -> RunningSandbox:
     """Start the Salesforce and WeChat emulators over HTTPS on ``host``.
 
     ``accounts`` > 1: that many Official Accounts, each its own WeChat emulator (on a
     free port; ``followers`` people each, from seeds ``seed + 1``...); all but the first
     go into ``env["WECHAT_ACCOUNTS"]`` and ``more_wechat``. ``list_page``: OpenIDs per
     page of the follower and tag lists (small, so the bridge's paging is exercised).
+    ``org_kind``: the kind of org the Salesforce emulator plays (production, sandbox,
+    scratch), which decides the JWT audience it takes (``env["SALESFORCE_JWT_AUDIENCE"]``).
     """
     directory = Path(directory or tempfile.mkdtemp(prefix="bridge-sandbox-"))
     tls = SandboxTLS.create(directory / "tls")
@@ -116,7 +118,7 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
     client_id = "3MVG9sandbox" + secrets.token_hex(12)
     username = "integration@bridge.sandbox"
     salesforce = SalesforceSandbox(client_id=client_id, username=username,
-                                   public_key_pem=public_pem)
+                                   public_key_pem=public_pem, org_kind=org_kind)
     app_id = "wx" + secrets.token_hex(8)
     app_secret = secrets.token_hex(16)
     population = Population.generate(followers, seed=seed)
@@ -136,6 +138,8 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         # (a shell's `. file`, python-dotenv, docker --env-file, heroku config:set)
         "SALESFORCE_PRIVATE_KEY": base64.b64encode(private_pem.encode()).decode(),
         "SALESFORCE_API_VERSION": API_VERSION,
+        # The emulator's URL is no audience a real org takes: say which one it plays.
+        "SALESFORCE_JWT_AUDIENCE": salesforce.auth.audience,
         # The org whose Outbound Messages the bridge accepts (its login's org, too).
         "SALESFORCE_ORG_ID": salesforce.org_id,
         "WECHAT_APP_ID": app_id,

@@ -38,7 +38,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     start_sandbox = require_sandbox().start_sandbox
     box = start_sandbox(followers=args.followers, seed=args.seed, host=args.host,
                         salesforce_port=args.salesforce_port, wechat_port=args.wechat_port,
-                        accounts=args.accounts)
+                        accounts=args.accounts, org_kind=args.org_kind)
     for name in ("Spring poster", "Product label"):
         campaign_id = box.salesforce.seed("Campaign", Name=name, IsActive=True)
         print(f"campaign {name!r}: {campaign_id}  scene sfc_{campaign_id}")
@@ -78,6 +78,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--salesforce-port", type=int, default=0)
     box.add_argument("--wechat-port", type=int, default=0)
+    box.add_argument("--org-kind", choices=("production", "sandbox", "scratch"),
+                     default="production", help="the kind of org the Salesforce emulator "
+                     "plays: its JWT audience is login.salesforce.com (production) or "
+                     "test.salesforce.com (sandbox, scratch)")
     box.add_argument("--callback-url",
                      help="the bridge's /wechat/callback: job-finish reports and the acts "
                      "posted to /__sandbox__/wechat/acts are delivered there, like WeChat")

@@ -237,11 +237,12 @@ def _execute(gateway: SalesforceGateway, write: Write, ids: dict[Ref, str],
     for chunk in chunks(ready, CHUNK):
         records = [r for r, _ in chunk]
         if write.action == "upsert":
-            results = gateway.upsert_many(write.object, write.key_field, records)
+            results = gateway.upsert_many(write.object, write.key_field, records,
+                                          assign=write.assign)
         elif write.action == "update":
             results = gateway.update_many(write.object, records)
         else:
-            results = gateway.create_many(write.object, records)
+            results = gateway.create_many(write.object, records, assign=write.assign)
         for (record, events), result in zip(chunk, results, strict=True):
             ref = Ref(write.object, write.key_field, record[write.key_field]) \
                 if write.action == "upsert" else None

@@ -32,6 +32,8 @@ class Write:
     (a campaign member), which is what the events wanted. ``links_optional``: a field
     whose Ref could not be created is left out and the record still written (a follower
     is worth recording without its person); otherwise the record is skipped.
+    ``assign``: the org's active assignment rule runs on these records (persons created
+    by a key no lookup found; every other write, updates first, says it must not).
     """
 
     action: Literal["upsert", "update", "create"]
@@ -41,10 +43,12 @@ class Write:
     events: tuple[tuple[str, ...], ...]
     duplicate_ok: bool = False
     links_optional: bool = False
+    assign: bool = False
 
     def to_json(self) -> dict[str, Any]:
         def show(value: Any) -> Any:
             return str(value) if isinstance(value, Ref) else value
 
         return {"action": self.action, "object": self.object, "key_field": self.key_field,
+                "assign": self.assign,
                 "records": [{k: show(v) for k, v in r.items()} for r in self.records]}

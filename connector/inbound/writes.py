@@ -28,18 +28,22 @@ def plan_writes(plans: list[EventPlan], persons: Persons,
 
     # One record per key: followers who share it (a UnionID across accounts, an e-mail)
     # make one person, the later follower's values winning as a second upsert's would;
-    # Salesforce refuses every record of a call that carries a key twice.
-    creates: dict[tuple[str, str], dict[str, tuple[dict, tuple[str, ...]]]] = {}
+    # Salesforce refuses every record of a call that carries a key twice. Upserted by a
+    # key no lookup found, so created: the org's assignment rule runs on them when the
+    # mapping asks (``salesforce_rules.assignment_rules``).
+    latest = latest_person_plans(plans)
+    creates: dict[tuple[str, str, bool], dict[str, tuple[dict, tuple[str, ...]]]] = {}
     for openid, (obj, key_field, record) in persons.to_create.items():
-        same = creates.setdefault((obj, key_field), {})
+        assign = latest[openid].person.assign_on_create
+        same = creates.setdefault((obj, key_field, assign), {})
         merged, events = same.get(record[key_field], ({}, ()))
         same[record[key_field]] = ({**merged, **record}, events + keys[openid])
-    for (obj, key_field), items in creates.items():
+    for (obj, key_field, assign), items in creates.items():
         writes.append(Write("upsert", obj, key_field, tuple(r for r, _ in items.values()),
-                            tuple(e for _, e in items.values())))
+                            tuple(e for _, e in items.values()), assign=assign))
 
     updates: dict[str, list[tuple[str, dict]]] = {}
-    for openid, plan in latest_person_plans(plans).items():
+    for openid, plan in latest.items():
         obj, person_id = persons.found.get(openid, (None, None))
         if not obj or isinstance(person_id, Ref):
             continue  # nobody to update, or created by this batch with every field

@@ -40,19 +40,33 @@ class Token:
     identity_url: str | None = None
 
 
-def jwt_audience(login_url: str) -> str:
-    """The ``aud`` claim Salesforce expects for ``login_url``.
+LOGIN_AUDIENCE = "https://login.salesforce.com"
+TEST_AUDIENCE = "https://test.salesforce.com"
 
-    Salesforce's documented audiences are login.salesforce.com (production, including My
-    Domain logins) and test.salesforce.com (sandboxes, including ``*.sandbox.my.``
-    domains). Any other host (an Experience Cloud site, the local sandbox) is its own
-    audience, so it is used as given.
+
+def jwt_audience(login_url: str, configured: str | None = None) -> str:
+    """The ``aud`` claim of the JWT: ``configured`` (SALESFORCE_JWT_AUDIENCE) when set,
+    else a guess from ``login_url``.
+
+    Salesforce accepts login.salesforce.com (production and Developer Edition orgs,
+    whatever their My Domain), test.salesforce.com (sandboxes and scratch orgs, whatever
+    their My Domain) or an Experience Cloud site's URL; nothing else, the My Domain URL
+    included ("audience is invalid"). The host tells the kind of org only for the
+    documented domains: ``test.``, ``*.sandbox.my.`` and ``*.scratch.my.salesforce.com``,
+    and a legacy sandbox domain ``<domain>--<sandbox>.my.salesforce.com`` mean test;
+    ``login.`` and other ``*.salesforce.com`` hosts mean login. Any other host (an
+    Experience Cloud site, a custom domain) is used as given, which is right only for a
+    site: SALESFORCE_JWT_AUDIENCE settles it.
     """
+    if configured:
+        return configured
     host = (urlsplit(login_url).hostname or "").lower()
-    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
-        return "https://test.salesforce.com"
-    if host == "login.salesforce.com" or host.endswith(".my.salesforce.com"):
-        return "https://login.salesforce.com"
+    if host == "test.salesforce.com" or host.endswith(
+            (".sandbox.my.salesforce.com", ".scratch.my.salesforce.com")) or (
+            host.endswith(".my.salesforce.com") and "--" in host.split(".", 1)[0]):
+        return TEST_AUDIENCE
+    if host == "login.salesforce.com" or host.endswith(".salesforce.com"):
+        return LOGIN_AUDIENCE
     return login_url.rstrip("/")
 
 
@@ -69,7 +83,8 @@ def build_assertion(settings: Settings, now: float | None = None) -> str:
     claims = {
         "iss": settings.SALESFORCE_CLIENT_ID,
         "sub": settings.SALESFORCE_USERNAME,
-        "aud": jwt_audience(settings.SALESFORCE_LOGIN_URL),
+        "aud": jwt_audience(settings.SALESFORCE_LOGIN_URL,
+                            settings.SALESFORCE_JWT_AUDIENCE),
         "exp": issued + ASSERTION_LIFETIME,
     }
     try:
@@ -121,7 +136,9 @@ def fetch_token(settings: Settings) -> Token:
     except ValueError:
         body = text
     if status != 200:
-        raise classify_login_failure(status, body, login_url, headers)
+        audience = jwt_audience(login_url, settings.SALESFORCE_JWT_AUDIENCE)
+        raise classify_login_failure(status, body, login_url, headers,
+                                     audience=audience if "assertion" in data else None)
     if not isinstance(body, dict) or not body.get("access_token") or not body.get("instance_url"):
         raise FatalError(f"login at {login_url} answered 200 without access_token and "
                          "instance_url", system=SYSTEM, status=200, code="UNEXPECTED_RESPONSE")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connector.errors import (
@@ -34,6 +34,7 @@ from connector.errors import (
 
 SYSTEM = "salesforce"
 DUPLICATE_VALUE = "DUPLICATE_VALUE"
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
 REQUEST_ID_HEADERS = ("sforce-request-id", "x-sfdc-request-id", "x-request-id")
 _ALREADY_MEMBER = re.compile(r"already a campaign member", re.IGNORECASE)
@@ -72,11 +73,19 @@ class DuplicateMemberError(FatalError):
 
 @dataclass(frozen=True)
 class ErrorEntry:
-    """One error of a Salesforce answer, whichever key carried its code."""
+    """One error of a Salesforce answer, whichever key carried its code.
+
+    A DUPLICATES_DETECTED error's ``duplicateResult`` gives ``duplicate_rule`` (its
+    developer name), ``matches`` (the matching records' ids) and ``allow_save`` (False:
+    the rule blocks, no header saves past it).
+    """
 
     code: str | None
     message: str
     fields: tuple[str, ...] = ()
+    duplicate_rule: str | None = None
+    matches: tuple[str, ...] = ()
+    allow_save: bool | None = None
 
 
 # Code -> (branch, what the operator or admin should do). {obj} and {fields} are filled in.
@@ -123,7 +132,7 @@ CODE_BRANCHES: dict[str, tuple[type[BridgeError], str]] = {
     "FIELD_INTEGRITY_EXCEPTION": (FatalError, "{fields} on {obj} holds a value Salesforce "
                                   "refuses; check the mapped value."),
     DUPLICATE_VALUE: (FatalError, "Another {obj} record already has this value in {fields}."),
-    "DUPLICATES_DETECTED": (FatalError, "A duplicate rule on {obj} blocked the record."),
+    DUPLICATES_DETECTED: (FatalError, "A duplicate rule on {obj} blocked the record."),
     "DUPLICATE_EXTERNAL_ID": (FatalError, "Several {obj} records share this external id; "
                               "merge them in Salesforce."),
     "MALFORMED_ID": (FatalError, "An id in the request is not a Salesforce id."),
@@ -155,7 +164,7 @@ LOGIN_HINTS: tuple[tuple[str, str], ...] = (  # first match wins: specific phras
     ("not admin approved", "The integration user is not pre-authorised for the Connected App."),
     ("no client credentials user", "Client credentials flow needs a 'Run As' user in the "
      "Connected App's policies, and the My Domain URL as SALESFORCE_LOGIN_URL."),
-    ("audience", "The login URL does not match the org: check SALESFORCE_LOGIN_URL."),
+    ("audience", "The JWT's audience (aud) is not the one this org takes."),
     ("invalid assertion", "The JWT was refused: the uploaded certificate may not match the "
      "private key, or the server clock may be off."),
     ("signature", "The JWT signature was refused: upload the certificate that matches "
@@ -188,8 +197,47 @@ def error_entries(body: Any) -> list[ErrorEntry]:
         message = str(item.get("message") or "")
         fields = item.get("fields") or _missing_fields(message)
         entries.append(ErrorEntry(str(code) if code else None, message,
-                                  tuple(str(f) for f in fields)))
+                                  tuple(str(f) for f in fields),
+                                  **_duplicate_result(item.get("duplicateResult"))))
     return entries
+
+
+def _duplicate_result(result: Any) -> dict[str, Any]:
+    """The rule and matching ids of a DuplicateResult (``{duplicateRule, allowSave,
+    matchResults: [{matchRecords: [{record: {Id}}]}]}``, Object Reference
+    "DuplicateResult"); nothing for a missing or odd one."""
+    if not isinstance(result, Mapping):
+        return {}
+    ids = [str(record["record"]["Id"])
+           for match in result.get("matchResults") or () if isinstance(match, Mapping)
+           for record in match.get("matchRecords") or ()
+           if isinstance(record, Mapping) and isinstance(record.get("record"), Mapping)
+           and record["record"].get("Id")]
+    allow = result.get("allowSave")
+    return {"duplicate_rule": str(result.get("duplicateRule") or "") or None,
+            "matches": tuple(dict.fromkeys(ids)),
+            "allow_save": allow if isinstance(allow, bool) else None}
+
+
+def _duplicate_hint(entry: ErrorEntry, obj: str) -> str:
+    """What to do about a record a duplicate rule refused: the rule, the records it
+    matched, and how the mapping saves anyway (an Allow rule) or why it cannot (Block)."""
+    rule = f"The duplicate rule {entry.duplicate_rule}" if entry.duplicate_rule \
+        else "A duplicate rule"
+    shown = ", ".join(entry.matches[:5]) + (f" and {len(entry.matches) - 5} more"
+                                            if len(entry.matches) > 5 else "")
+    found = f" matched {obj} {shown}" if entry.matches else f" refused the {obj} record"
+    if entry.allow_save is False:
+        fix = ("Its action is Block, which nothing in a request saves past: merge the "
+               "records, or change the rule's action to Allow in Setup > Duplicate "
+               "Management > Duplicate Rules and set salesforce_rules.allow_duplicates: "
+               "true in the mapping file.")
+    else:
+        fix = ("Merge the records, or set salesforce_rules.allow_duplicates: true in the "
+               "mapping file to save such records anyway (sent as Sforce-Duplicate-Rule-"
+               "Header: allowSave=true, which needs SALESFORCE_API_VERSION 52.0 or "
+               "later; it saves past a rule whose action is Allow).")
+    return f"{rule}{found}. {fix}"
 
 
 # Salesforce's own wording when a top-level error array carries no ``fields`` list.
@@ -287,6 +335,10 @@ def classify_entry(entry: ErrorEntry, target: Target, *, status: int | None = No
         cls, hint = _branch(code, status)
     if cls is FatalError and code == DUPLICATE_VALUE and _ALREADY_MEMBER.search(entry.message):
         cls = DuplicateMemberError
+    if code == DUPLICATES_DETECTED:
+        # braces escaped: the hint is formatted with {obj} and {fields} below
+        hint = _duplicate_hint(entry, target.sobject or "the object").replace(
+            "{", "{{").replace("}", "}}")
     kwargs: dict[str, Any] = {
         "system": SYSTEM, "status": status, "code": code, "fields": list(entry.fields),
         "request_id": header(headers, *REQUEST_ID_HEADERS),
@@ -308,7 +360,7 @@ def classify_response(status: int | None, body: Any, target: Target,
     if len(entries) > 1:
         fields = tuple(dict.fromkeys(f for e in entries for f in e.fields))
         message = " / ".join(e.message.strip() for e in entries if e.message.strip())
-        first = ErrorEntry(first.code, message, fields)
+        first = replace(first, message=message, fields=fields)
     return classify_entry(first, target, status=status, headers=headers)
 
 
@@ -328,12 +380,28 @@ def _subject(target: Target) -> str:
     return f"{target.operation} {target.sobject}" if target.sobject else target.operation
 
 
+# What Salesforce takes as a JWT's aud, whatever the org's My Domain (OAuth 2.0 JWT
+# Bearer Flow, https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_jwt_flow.htm).
+AUDIENCES = ("https://login.salesforce.com (production and Developer Edition orgs), "
+             "https://test.salesforce.com (sandboxes and scratch orgs), or the URL of an "
+             "Experience Cloud site")
+
+
+def _audience_advice(audience: str) -> str:
+    return (f"The JWT's audience (aud) was {audience}; Salesforce takes {AUDIENCES}. Set "
+            "SALESFORCE_JWT_AUDIENCE to the one for this org.")
+
+
 def classify_login_failure(status: int, body: Any, login_url: str,
-                           headers: Mapping[str, str] | None = None) -> BridgeError:
+                           headers: Mapping[str, str] | None = None, *,
+                           audience: str | None = None) -> BridgeError:
     """A refused token request: retriable for 5xx/429, else a ConfigurationError.
 
     The message names the most likely cause when Salesforce's wording gives it away, and
-    always lists what the admin should check.
+    always lists what the admin should check. ``audience``: the JWT's aud (JWT bearer
+    flow), listed with the audiences to try when Salesforce refused an ``invalid_grant``
+    (a wrong audience shows as "audience is invalid", and in some orgs as "user hasn't
+    approved this consumer").
     """
     entries = error_entries(body)
     entry = entries[0] if entries else ErrorEntry(None, "")
@@ -346,6 +414,11 @@ def classify_login_failure(status: int, body: Any, login_url: str,
     said = f"{entry.code or 'HTTP ' + str(status)}: {entry.message}".rstrip(": ")
     lowered = entry.message.lower()
     likely = next((hint for phrase, hint in LOGIN_HINTS if phrase in lowered), "")
+    if audience is not None and entry.code == "invalid_grant":
+        if "audience" in lowered:
+            likely = _audience_advice(audience)
+        elif "approved" in lowered:  # how a wrong audience shows in some orgs
+            likely = f"{likely} Or: {_audience_advice(audience)}"
     message = " ".join(p for p in (f"Salesforce refused the login at {login_url} ({said}).",
                                    likely, _LOGIN_CHECKS) if p)
     return ConfigurationError(message, system=SYSTEM, status=status, code=entry.code,

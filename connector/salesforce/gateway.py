@@ -4,6 +4,15 @@ Every call logs in lazily (once per gateway, kept for the process), has a timeou
 counted in :attr:`SalesforceGateway.api_calls`, and fails only with the bridge's error
 tree. An expired session (401 INVALID_SESSION_ID) costs one new login and one repeat of
 the call; a second refusal is raised.
+
+Every write says whether the org's assignment rules run (``Sforce-Auto-Assign``: without
+the header Salesforce runs the active Lead assignment rule on every API create *and
+update*, so a bridge that left it out would hand a sales rep's Lead back to the queue on
+each scan). Only the verbs that create take ``assign=True``; updates always send FALSE.
+An sObject Collections upsert carries one header for all its records, creates and updates
+alike: callers ask for ``assign`` only when every key is new (the persons no lookup
+found), so the rule then runs on creates, or, if another process created one in the
+meantime, once on a Lead the bridge itself created moments before.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ log = logging.getLogger("connector.salesforce")
 
 T = TypeVar("T")
 COLLECTION_SIZE = 200  # sObject Collections take at most 200 records per call
+# REST API Developer Guide, "Assignment Rule Header" and "Duplicate Rule Header".
+AUTO_ASSIGN = "Sforce-Auto-Assign"
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 
 
 def _api_name(value: str, what: str = "object or field name") -> str:
@@ -74,10 +86,14 @@ class SalesforceGateway:
         api_usage: ``(used, limit)`` daily API requests from the last ``Sforce-Limit-Info``.
     """
 
-    def __init__(self, settings: Settings, *, sessions: SessionStore | None = None) -> None:
-        """``sessions``: share the login with other processes (see ``sessions.py``)."""
+    def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
+                 allow_duplicates: bool = False) -> None:
+        """``sessions``: share the login with other processes (see ``sessions.py``).
+        ``allow_duplicates``: save records a duplicate rule only alerts about (the
+        mapping's ``salesforce_rules.allow_duplicates``); a Block rule still refuses."""
         self._settings = settings
         self._sessions = sessions
+        self.allow_duplicates = allow_duplicates
         self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT,
                                     getattr(settings, "SALESFORCE_CLIENT_NAME", None))
         self._sf: Salesforce | None = None
@@ -97,6 +113,14 @@ class SalesforceGateway:
         """Release pooled connections; the gateway logs in again if used afterwards."""
         self._http.close()
         self._sf = None
+
+    def _write_headers(self, assign: bool = False) -> dict[str, str]:
+        """The headers of a write: assignment rules on (creates the caller asked for) or
+        off, and the duplicate rules' allowSave when the mapping asks to save anyway."""
+        headers = {AUTO_ASSIGN: "TRUE" if assign else "FALSE"}
+        if self.allow_duplicates:
+            headers[DUPLICATE_RULE_HEADER] = "allowSave=true"
+        return headers
 
     # -- session -----------------------------------------------------------------------
 
@@ -263,15 +287,18 @@ class SalesforceGateway:
 
     # -- single-record writes ----------------------------------------------------------
 
-    def create(self, sobject: str, fields: dict[str, Any]) -> str:
-        """Create one record and return its id.
+    def create(self, sobject: str, fields: dict[str, Any], *, assign: bool = False) -> str:
+        """Create one record and return its id (``assign``: run the active assignment
+        rule on it).
 
         Raises:
             FatalError: Salesforce refused the record (the message names field and fix).
         """
         path = f"sobjects/{_api_name(sobject)}"
         target = Target("create", sobject)
-        answer = self._call(target, lambda sf: sf.restful(path, method="POST", json=fields))
+        headers = self._write_headers(assign)
+        answer = self._call(target, lambda sf: sf.restful(path, method="POST", json=fields,
+                                                          headers=headers))
         result = parse_save_result(answer, target, created_default=True)
         if not result.success or not result.id:
             raise result.errors[0] if result.errors else _no_id(target)
@@ -286,11 +313,14 @@ class SalesforceGateway:
         """
         path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         target = Target("update", sobject, record_id)
-        self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields))
+        headers = self._write_headers()
+        self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields,
+                                                 headers=headers))
 
     def upsert(self, sobject: str, ext_field: str, ext_value: str,
-               fields: dict[str, Any]) -> SaveResult:
-        """Insert or update the record whose ``ext_field`` is ``ext_value``.
+               fields: dict[str, Any], *, assign: bool = False) -> SaveResult:
+        """Insert or update the record whose ``ext_field`` is ``ext_value`` (``assign``:
+        run the assignment rule, on an update too: only for a key known to be new).
 
         The external id goes in the URL (escaped by format_external_id); a copy of it in
         ``fields`` is left out of the body, where Salesforce would refuse it. Refused with
@@ -303,22 +333,29 @@ class SalesforceGateway:
         path = f"sobjects/{_api_name(sobject)}/{key}"
         target = Target("upsert", sobject)
         body = {k: v for k, v in fields.items() if k != ext_field}
+        headers = self._write_headers(assign)
+
+        def send(sf: Salesforce) -> Any:
+            return sf.restful(path, method="PATCH", json=body, headers=headers)
+
         try:
-            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+            answer = self._call(target, send)
         except FatalError as error:
             if error.code != DUPLICATE_VALUE:
                 raise
             log.info("upsert %s: refused as a duplicate, sent once more (a race with another "
                      "writer)", sobject)
-            answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+            answer = self._call(target, send)
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
 
     # -- sObject Collections -----------------------------------------------------------
 
-    def create_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[SaveResult]:
-        """Create records, 200 per call, ``allOrNone: false``; one SaveResult per record.
+    def create_many(self, sobject: str, records: Sequence[dict[str, Any]], *,
+                    assign: bool = False) -> list[SaveResult]:
+        """Create records, 200 per call, ``allOrNone: false``; one SaveResult per record
+        (``assign``: run the active assignment rule on them).
 
         Per-record failures are in the results. Not idempotent: after a raised failure of a
         later chunk, the earlier chunks are written.
@@ -327,7 +364,7 @@ class SalesforceGateway:
             RetriableError, FatalError: a whole call failed.
         """
         return self._collection("POST", "composite/sobjects", Target("create_many", sobject),
-                                records, created=True)
+                                records, created=True, assign=assign)
 
     def update_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[SaveResult]:
         """Update records (each with its ``Id``), 200 per call; one SaveResult per record.
@@ -340,8 +377,8 @@ class SalesforceGateway:
         return self._collection("PATCH", "composite/sobjects", Target("update_many", sobject),
                                 records, created=False)
 
-    def upsert_many(self, sobject: str, ext_field: str,
-                    records: Sequence[dict[str, Any]]) -> list[SaveResult]:
+    def upsert_many(self, sobject: str, ext_field: str, records: Sequence[dict[str, Any]],
+                    *, assign: bool = False) -> list[SaveResult]:
         """Upsert records by ``ext_field`` (each must carry it), 200 per call.
 
         ``SaveResult.created`` says which records are new. No call carries a key twice
@@ -350,6 +387,9 @@ class SalesforceGateway:
         wrote. A record refused with DUPLICATE_VALUE is sent once more: an upsert of a
         new key that lost the race to another writer's insert (the unique index refused
         it) finds that record the second time; a genuine duplicate fails again, returned.
+        ``assign``: run the active assignment rule, which then runs on the records updated
+        too (one header per call): ask for it only when every key is new (see the module
+        docstring).
 
         Raises:
             RetriableError, FatalError: a whole call failed.
@@ -357,25 +397,26 @@ class SalesforceGateway:
         path = f"composite/sobjects/{_api_name(sobject)}/{_api_name(ext_field)}"
         target = Target("upsert_many", sobject)
         results = self._collection("PATCH", path, target, records, created=False,
-                                   key=ext_field)
+                                   key=ext_field, assign=assign)
         lost = [i for i, r in enumerate(results)
                 if any(e.code == DUPLICATE_VALUE for e in r.errors)]
         if lost:
             log.info("upsert_many %s: %d records refused as duplicates, sent once more "
                      "(a race with another writer)", sobject, len(lost))
             again = self._collection("PATCH", path, target, [records[i] for i in lost],
-                                     created=False, key=ext_field)
+                                     created=False, key=ext_field, assign=assign)
             for i, result in zip(lost, again, strict=True):
                 results[i] = result
         return results
 
     def _collection(self, method: str, path: str, target: Target,
                     records: Sequence[dict[str, Any]], *, created: bool,
-                    key: str | None = None) -> list[SaveResult]:
+                    key: str | None = None, assign: bool = False) -> list[SaveResult]:
         """One call per 200 records, ``key`` (an upsert's field) never twice in a call;
         the results in the order of ``records``."""
         sobject = _api_name(target.sobject or "")
         results: list[SaveResult | None] = [None] * len(records)
+        headers = self._write_headers(assign)
         # Case folded: of two keys differing in case, a case-insensitive field holds one.
         pieces = chunks_apart(records, COLLECTION_SIZE,
                               lambda r: _key_value(r, key) if key else None)
@@ -383,7 +424,8 @@ class SalesforceGateway:
             chunk = [records[i] for i in piece]
             body = {"allOrNone": False,
                     "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
-            answer = self._call(target, partial(_restful, path=path, method=method, body=body))
+            answer = self._call(target, partial(_restful, path=path, method=method, body=body,
+                                                headers=headers))
             parsed = parse_save_results(answer, target, len(chunk), created_default=created)
             for i, result in zip(piece, parsed, strict=True):
                 results[i] = result
@@ -408,8 +450,9 @@ def _query_more(sf: Salesforce, *, url: str) -> dict:
     return sf.query_more(url, identifier_is_url=True)
 
 
-def _restful(sf: Salesforce, *, path: str, method: str, body: dict) -> Any:
-    return sf.restful(path, method=method, json=body)
+def _restful(sf: Salesforce, *, path: str, method: str, body: dict,
+             headers: dict[str, str]) -> Any:
+    return sf.restful(path, method=method, json=body, headers=headers)
 
 
 def _no_id(target: Target) -> BridgeError:

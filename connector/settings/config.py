@@ -30,6 +30,10 @@ from connector.settings.accounts import (
     check_token,
 )
 
+# sObject Collections upsert "is available in API version 46 and later" (REST API
+# Developer Guide, https://developer.salesforce.com/docs/platform/api-rest/guide/
+# resources-composite-sobjects-collections-upsert.html).
+MIN_API_VERSION = 46.0
 DEFAULT_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "default.yaml"
 
 # What each variable expects, in the words of the person who has to set it.
@@ -43,7 +47,11 @@ EXPECTS: dict[str, str] = {
     "SALESFORCE_PRIVATE_KEY": "the PEM private key whose certificate is uploaded to the "
     "Connected App (literal \\n line breaks, or the whole PEM base64-encoded, accepted)",
     "SALESFORCE_CLIENT_SECRET": "the Consumer Secret (client credentials flow, instead of a key)",
-    "SALESFORCE_API_VERSION": "an API version such as 62.0",
+    "SALESFORCE_API_VERSION": "an API version such as 62.0, at least 46.0",
+    "SALESFORCE_JWT_AUDIENCE": "the JWT's aud claim: https://login.salesforce.com "
+    "(production and Developer Edition orgs), https://test.salesforce.com (sandboxes and "
+    "scratch orgs) or an Experience Cloud site URL; unset: inferred from "
+    "SALESFORCE_LOGIN_URL",
     "WECHAT_APP_ID": "the Official Account AppID (wx followed by 16 hex characters)",
     "WECHAT_APP_SECRET": "the Official Account AppSecret",
     "WECHAT_TOKEN": "the Token set under Settings > Basic configuration > Server configuration "
@@ -85,6 +93,8 @@ class SalesforceSettings(BaseSettings):
     SALESFORCE_PRIVATE_KEY: SecretStr | None = None
     SALESFORCE_CLIENT_SECRET: SecretStr | None = None
     SALESFORCE_API_VERSION: str = "62.0"
+    # The JWT bearer flow's audience; None: inferred from the login URL (auth.py).
+    SALESFORCE_JWT_AUDIENCE: str | None = None
     SALESFORCE_TIMEOUT: float = Field(default=30.0, gt=0)
 
     @field_validator("SALESFORCE_LOGIN_URL")
@@ -100,7 +110,23 @@ class SalesforceSettings(BaseSettings):
         value = value.lstrip("vV")
         if not re.fullmatch(r"\d{2}\.0", value):
             raise ValueError("must look like 62.0")
+        if float(value) < MIN_API_VERSION:
+            # sObject Collections upsert (PATCH composite/sobjects/{object}/{field}), by
+            # which the bridge writes followers and persons, exists from 46.0 (Summer '19):
+            # older versions answer 404 NOT_FOUND on every batch.
+            raise ValueError(f"is {value}, older than {MIN_API_VERSION}: the bridge writes "
+                             "through sObject Collections upsert, which Salesforce added in "
+                             "API version 46.0")
         return value
+
+    @field_validator("SALESFORCE_JWT_AUDIENCE")
+    @classmethod
+    def _audience(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"^https://[^/\s]+", value.strip()):
+            raise ValueError("must be an https:// URL")
+        return value.strip().rstrip("/")
 
     @field_validator("SALESFORCE_PRIVATE_KEY")
     @classmethod

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sandbox.salesforce import describe, soql, soql_eval
 from sandbox.salesforce.errors import SalesforceError, not_found
 from sandbox.salesforce.ids import IdFactory
+from sandbox.salesforce.org_rules import RequestOptions, api_request
 from sandbox.salesforce.store import MultipleMatches, Store
 from sandbox.salesforce.usage import ApiUsage
 
@@ -133,12 +134,14 @@ class DataApi:
         """
         handler, args, kind = self.route(req)
         self.usage.charge(kind)
-        return handler(req, args)
+        with api_request(RequestOptions.of(req.version, req.headers)):
+            return handler(req, args)
 
     def invoke(self, req: ApiRequest) -> ApiResponse:
         """Route and run without counting: for sub-requests of one counted call."""
         handler, args, _kind = self.route(req)
-        return handler(req, args)
+        with api_request(RequestOptions.of(req.version, req.headers)):
+            return handler(req, args)
 
     # -- describe ---------------------------------------------------------------------------
 

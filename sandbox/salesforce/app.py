@@ -6,7 +6,9 @@ token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` 
 not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
 ``required-fields``, ``stats``, ``reset-stats``, ``records/{object}/{id}`` (PATCH, DELETE:
 an admin's edit), ``writes`` (record writes per client), ``outbound`` (outbound message
-rules and deliveries, see ``outbound.py``).
+rules and deliveries, see ``outbound.py``), ``assignment-rule`` and ``duplicate-rule``
+(GET the org's Lead rules; POST ``{"active": true, "action": "Block"}`` switches one, see
+``org_rules.py``).
 
 Writes through the API are the integration user's, with the client its
 ``Sforce-Call-Options`` header names; :meth:`SalesforceSandbox.edit` and the ``records``
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request, Response
@@ -29,6 +32,7 @@ from sandbox.salesforce.auth import Auth, OAuthError
 from sandbox.salesforce.authors import Actor, client_of
 from sandbox.salesforce.errors import DEFAULT_CODES, SalesforceError, dumps, not_found
 from sandbox.salesforce.ids import IdFactory
+from sandbox.salesforce.org_rules import OrgRules
 from sandbox.salesforce.outbound import OutboundMessenger
 from sandbox.salesforce.record_faults import record_fault_answer
 from sandbox.salesforce.schema import Schema
@@ -49,6 +53,14 @@ class RequiredFields(BaseModel):
     fields: list[str]
 
 
+class RuleSwitch(BaseModel):
+    """Body of ``POST /__sandbox__/assignment-rule`` and ``/duplicate-rule``: an admin
+    switching the Lead rule on or off (``action``: the duplicate rule's Allow or Block)."""
+
+    active: bool
+    action: Literal["Allow", "Block"] | None = None
+
+
 class OutboundRuleSpec(BaseModel):
     """Body of ``POST /__sandbox__/outbound``: send ``object`` records' ``fields`` to
     ``url`` whenever one of them changes (and on create)."""
@@ -65,7 +77,9 @@ class SalesforceSandbox:
     """
 
     def __init__(self, *, client_id: str, username: str, public_key_pem: str | bytes,
-                 client_secret: str | None = None, api_limit: int = 15000) -> None:
+                 client_secret: str | None = None, api_limit: int = 15000,
+                 org_kind: str = "production") -> None:
+        """``org_kind``: production, sandbox or scratch (the JWT audience it takes)."""
         ids = IdFactory()
         self.org_id, self.user_id = ids.new("00D"), ids.new("005")
         # A second user: the admin who loads data and edits records in the UI.
@@ -73,11 +87,15 @@ class SalesforceSandbox:
         self.admin = Actor(self.admin_id, None)
         self.schema = Schema()
         self.store = Store(self.schema, user_id=self.user_id)
+        self.store.principals.update({self.user_id: "User", self.admin_id: "User"})
+        # The Lead assignment rule (active) and duplicate rule (off): org_rules.py.
+        self.rules = OrgRules(self.store)
         self.outbound = OutboundMessenger(self.org_id)
         self.store.authors.observe(self.outbound.notice)
         self.usage = ApiUsage(api_limit)
         self.auth = Auth(client_id=client_id, username=username, public_key_pem=public_key_pem,
-                         client_secret=client_secret, org_id=self.org_id, user_id=self.user_id)
+                         client_secret=client_secret, org_id=self.org_id, user_id=self.user_id,
+                         org_kind=org_kind)
         self.data_api = api.DataApi(self.store, self.usage)
         composite.add_routes(self.data_api)
         self.faults = FaultInjector()
@@ -311,6 +329,21 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
         except SalesforceError as exc:
             return _render(request, exc.status, [exc.top_level()])
         return Response(status_code=204)
+
+    @app.get(f"{CONTROL_PREFIX}/assignment-rule")
+    @app.get(f"{CONTROL_PREFIX}/duplicate-rule")
+    def org_rules() -> dict:
+        return sandbox.rules.state()
+
+    @app.post(f"{CONTROL_PREFIX}/assignment-rule")
+    def switch_assignment(spec: RuleSwitch) -> dict:
+        sandbox.rules.set_assignment(spec.active)
+        return sandbox.rules.state()
+
+    @app.post(f"{CONTROL_PREFIX}/duplicate-rule")
+    def switch_duplicates(spec: RuleSwitch) -> dict:
+        sandbox.rules.set_duplicates(spec.active, spec.action)
+        return sandbox.rules.state()
 
     @app.get(f"{CONTROL_PREFIX}/writes")
     def writes() -> dict:

@@ -23,7 +23,17 @@ from sandbox.salesforce.errors import SalesforceError
 log = logging.getLogger(__name__)
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+# The JWT audience an org takes, by the kind of org the sandbox plays: login.salesforce.com
+# for production (and Developer Edition) orgs, test.salesforce.com for sandboxes and
+# scratch orgs, whatever the org's My Domain; its own URL is refused like any other
+# ("audience is invalid"; OAuth 2.0 JWT Bearer Flow,
+# https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_jwt_flow.htm, and
+# the answer quoted in github.com/omniphx/forrest/issues/302). Experience Cloud sites,
+# whose URL is also an audience, are not emulated.
+AUDIENCES = {"production": "https://login.salesforce.com",
+             "sandbox": "https://test.salesforce.com",
+             "scratch": "https://test.salesforce.com"}
+ORG_KINDS = tuple(AUDIENCES)
 # Salesforce wants exp within about three minutes; allow five plus clock skew.
 MAX_ASSERTION_LIFETIME = 300
 CLOCK_SKEW = 30
@@ -44,7 +54,16 @@ class Auth:
     """Issues and checks access tokens for one org and one integration user."""
 
     def __init__(self, *, client_id: str, username: str, public_key_pem: str | bytes,
-                 client_secret: str | None, org_id: str, user_id: str) -> None:
+                 client_secret: str | None, org_id: str, user_id: str,
+                 org_kind: str = "production") -> None:
+        """``org_kind``: production, sandbox or scratch, which decides the JWT audience.
+
+        Raises:
+            ValueError: an unknown org kind.
+        """
+        if org_kind not in AUDIENCES:
+            raise ValueError(f"org_kind must be one of {', '.join(ORG_KINDS)}")
+        self.org_kind = org_kind
         self._client_id = client_id
         self._username = username
         self._public_key = public_key_pem.encode() if isinstance(public_key_pem, str) \
@@ -62,7 +81,7 @@ class Auth:
         """
         grant = form.get("grant_type", "")
         if grant == JWT_GRANT:
-            self._check_assertion(form.get("assertion", ""), base_url)
+            self._check_assertion(form.get("assertion", ""))
         elif grant == "client_credentials":
             self._check_client(form, authorization)
         else:
@@ -92,8 +111,13 @@ class Auth:
         with self._lock:
             self._sessions.clear()
 
-    def _check_assertion(self, assertion: str, base_url: str) -> None:
-        audiences = [*LOGIN_AUDIENCES, base_url, base_url + "/"]
+    @property
+    def audience(self) -> str:
+        """The one JWT audience this org takes."""
+        return AUDIENCES[self.org_kind]
+
+    def _check_assertion(self, assertion: str) -> None:
+        audiences = [self.audience, self.audience + "/"]
         try:
             # exp is checked below: simple-salesforce sends it as a numeric string, which
             # Salesforce accepts and PyJWT's own check rejects.

@@ -15,10 +15,15 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.salesforce.api import ApiRequest, ApiResponse, DataApi
-from sandbox.salesforce.errors import SalesforceError, record_error, rolled_back
+from sandbox.salesforce.errors import SalesforceError, not_found, record_error, rolled_back
 from sandbox.salesforce.store import MultipleMatches, Store
 
 MAX_RECORDS = 200
+# "This request is available in API version 46 and later" (Upsert Records Using sObject
+# Collections, https://developer.salesforce.com/docs/platform/api-rest/guide/
+# resources-composite-sobjects-collections-upsert.html); before it the resource does not
+# exist: 404 NOT_FOUND "The requested resource does not exist" (reference V3c's answer).
+MIN_UPSERT_VERSION = 46
 MAX_SUBREQUESTS = 25
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HALTED = ("The transaction was rolled back since another operation in the same transaction "
@@ -74,6 +79,8 @@ class _Collections:
         return ApiResponse(200, self._run(records, all_or_none, one))
 
     def upsert(self, req: ApiRequest, args: list[str]) -> ApiResponse:
+        if float(req.version) < MIN_UPSERT_VERSION:
+            raise not_found()
         sobject, ext_field = args
         self.store.sobject(sobject)
         records, all_or_none = self._records(req)

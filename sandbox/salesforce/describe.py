@@ -90,14 +90,15 @@ def describe_global_entry(obj: SObject, version: str) -> dict:
     """One entry of ``sobjects`` in describeGlobal."""
     return {
         "activateable": False, "associateEntityType": None, "associateParentEntity": None,
-        "createable": True, "custom": obj.custom, "customSetting": False,
-        "deepCloneable": False, "deletable": True, "deprecatedAndHidden": False,
+        "createable": not obj.read_only, "custom": obj.custom, "customSetting": False,
+        "deepCloneable": False, "deletable": not obj.read_only, "deprecatedAndHidden": False,
         "feedEnabled": False, "hasSubtypes": False, "isInterface": False, "isSubtype": False,
         "keyPrefix": obj.key_prefix, "label": obj.label, "labelPlural": obj.label_plural,
         "layoutable": True, "mergeable": obj.name in ("Lead", "Contact", "Account"),
         "mruEnabled": True, "name": obj.name, "queryable": True, "replicateable": True,
         "retrieveable": True, "searchable": True, "triggerable": True,
-        "undeletable": True, "updateable": True, "urls": _urls(obj, version),
+        "undeletable": not obj.read_only, "updateable": not obj.read_only,
+        "urls": _urls(obj, version),
     }
 
 

@@ -31,24 +31,40 @@ class SalesforceError(Exception):
     """A failure Salesforce would report; ``fields`` None means the shape has no list."""
 
     def __init__(self, code: str, message: str | None = None, *, status: int = 400,
-                 fields: list[str] | None = None) -> None:
+                 fields: list[str] | None = None,
+                 duplicate_result: dict | None = None) -> None:
         self.code = code
         self.message = message if message is not None else DEFAULT_MESSAGES.get(code, code)
         self.status = status
         self.fields = fields
+        # A DuplicateError's details (Object Reference, "DuplicateError": an Error with
+        # a duplicateResult), in both shapes below.
+        self.duplicate_result = duplicate_result
         super().__init__(f"{code}: {self.message}")
 
     def top_level(self) -> dict:
-        """One entry of a top-level REST error array (``errorCode``)."""
+        """One entry of a top-level REST error array (``errorCode``).
+
+        A duplicate's entry is ``{"duplicateResult", "errorCode", "message"}``, without
+        ``fields``, as real orgs answer a single-record create (the answer quoted in
+        aiosalesforce's tests/test_exceptions.py, from API v54.0).
+        """
+        if self.duplicate_result is not None:
+            return {"duplicateResult": self.duplicate_result, "errorCode": self.code,
+                    "message": self.message}
         entry: dict = {"message": self.message, "errorCode": self.code}
         if self.fields is not None:
             entry["fields"] = list(self.fields)
         return entry
 
     def save_result_error(self) -> dict:
-        """One entry of a SaveResult's ``errors`` (``statusCode``)."""
-        return {"statusCode": self.code, "message": self.message,
-                "fields": list(self.fields or [])}
+        """One entry of a SaveResult's ``errors`` (``statusCode``), with the
+        ``duplicateResult`` of a DuplicateError."""
+        entry = {"statusCode": self.code, "message": self.message,
+                 "fields": list(self.fields or [])}
+        if self.duplicate_result is not None:
+            entry["duplicateResult"] = self.duplicate_result
+        return entry
 
 
 def record_error(code: str, message: str, fields: list[str] | None = None) -> SalesforceError:

@@ -87,6 +87,8 @@ class SObject:
     fields: tuple[Field, ...]
     label_plural: str = ""
     one_of_required: tuple[str, ...] = ()
+    # Setup objects the API can only read (AssignmentRule, DuplicateRule).
+    read_only: bool = False
     by_lower: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +156,16 @@ def _object(name: str, label: str, prefix: str, *fields: Field, plural: str = ""
                    label_plural=plural or label + "s", one_of_required=one_of_required)
 
 
+def _setup_object(name: str, label: str, prefix: str, id_label: str, *fields: Field,
+                  deletable: bool) -> SObject:
+    """A read-only setup object: every field read-only, and no IsDeleted unless the
+    object has one (AssignmentRule has none, DuplicateRule has)."""
+    system = tuple(replace(f, label=id_label) if f.name == "Id" else f
+                   for f in _system_fields(label) if deletable or f.name != "IsDeleted")
+    return SObject(name, label, prefix, system + tuple(_read_only(f) for f in fields),
+                   read_only=True)
+
+
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other", "WeChat")
 LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
                  "Closed - Not Converted")
@@ -193,6 +205,10 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             _read_only(_f("IsConverted", "boolean", label="Converted")),
             _read_only(_f("ConvertedContactId", "reference", label="Converted Contact ID",
                           reference_to=("Contact",))),
+            # The creating user unless given; an assignment rule may set a queue
+            # (org_rules.py). Groups and Users are not emulated as objects.
+            _f("OwnerId", "reference", label="Owner ID", reference_to=("Group", "User"),
+               nillable=False, defaulted=True),
         ),
         _object(
             "Contact", "Contact", "003",
@@ -245,6 +261,28 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             _f("HasResponded", "boolean", label="Responded"),
             _f("SortOrder", "int", label="Sort Order", digits=9),
             plural="Campaign Member Statuses",
+        ),
+        # The org's rules, as the API shows them: read only, queryable (Object Reference:
+        # AssignmentRule, https://developer.salesforce.com/docs/platform/object-reference/
+        # references/standard-objects/object-assignmentrule.html; DuplicateRule, .../
+        # object-duplicaterule.html; field lengths from the Field Reference). What the
+        # rules do is sandbox.salesforce.org_rules.
+        _setup_object(
+            "AssignmentRule", "Assignment Rule", "01Q", "Rule ID",
+            _text("Name", 120),
+            _picklist("SobjectType", ("Case", "Lead"), restricted=True,
+                      label="SObject Type"),
+            _f("Active", "boolean"),
+            deletable=False,
+        ),
+        _setup_object(
+            "DuplicateRule", "Duplicate Rule", "0Bm", "Duplicate Rule ID",
+            _required("DeveloperName", 80, label="Object Name"),
+            _required("MasterLabel", 80, label="Rule Name"),
+            _picklist("SobjectType", ("Account", "Contact", "Lead"), restricted=True,
+                      label="Custom Object Definition ID"),
+            _f("IsActive", "boolean", label="Active"),
+            deletable=True,
         ),
     )
 

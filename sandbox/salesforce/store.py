@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sandbox.salesforce import values
@@ -34,8 +34,18 @@ class MultipleMatches(Exception):  # noqa: N818 - named after the situation, lik
         self.sobject, self.field, self.ids = sobject, field, ids
 
 
+# A check run on each record before it is saved: (object, record to save, record before
+# or None on create); it may change the record (an owner) or raise (a duplicate).
+BeforeSave = Callable[[SObject, dict, dict | None], None]
+_READ_ONLY = ("entity type cannot be {}: {}")  # CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY's text
+
+
 class Store:
-    """All records of one sandbox, keyed by object then 18-character id."""
+    """All records of one sandbox, keyed by object then 18-character id.
+
+    ``before_save``: the org's automation (assignment and duplicate rules, ``org_rules``),
+    run on every write but a trusted one (seeding).
+    """
 
     def __init__(self, schema: Schema, *, user_id: str, id_seed: int | None = None) -> None:
         self.schema = schema
@@ -46,6 +56,10 @@ class Store:
         self._autonumbers: dict[str, Iterator[int]] = {}
         self._undo: list[tuple[str, str, dict | None]] | None = None
         self.authors = Authors(user_id, self.lock)
+        self.before_save: BeforeSave | None = None
+        # Ids of records the sandbox has no object for (its users, queues): id -> object,
+        # so an OwnerId may point at them.
+        self.principals: dict[str, str] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -114,6 +128,8 @@ class Store:
                 INVALID_CROSS_REFERENCE_KEY, DUPLICATE_VALUE.
         """
         obj = self.sobject(sobject)
+        if obj.read_only and not trusted:
+            _refuse_setup_object(obj, "inserted")
         if any(k.lower() == "id" for k in fields):
             raise record_error("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
         changes = self._validate(obj, fields, creating=True, trusted=trusted)
@@ -126,6 +142,10 @@ class Store:
             record_id = self._ids.new(obj.key_prefix)
             stamp = values.now()
             actor = self.authors.current()
+            if obj.field("OwnerId") is not None and record.get("OwnerId") is None:
+                record["OwnerId"] = actor.user_id  # the creator owns a record by default
+            if self.before_save is not None and not trusted:
+                self.before_save(obj, record, None)
             record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp,
                           CreatedById=actor.user_id, LastModifiedDate=stamp,
                           LastModifiedById=actor.user_id, SystemModstamp=stamp)
@@ -138,22 +158,28 @@ class Store:
             self.authors.wrote(obj.name, None, created, actor)
         return record_id
 
-    def update(self, sobject: str, record_id: str, fields: dict) -> None:
-        """Change fields of one live record.
+    def update(self, sobject: str, record_id: str, fields: dict, *,
+               trusted: bool = False) -> None:
+        """Change fields of one live record (``trusted``: as Setup would, read-only
+        fields and setup objects included, no automation).
 
         Raises:
             SalesforceError: as :meth:`create`, plus MALFORMED_ID, ENTITY_IS_DELETED and
                 INVALID_CROSS_REFERENCE_KEY (record errors) for a bad, deleted or unknown id.
         """
         obj = self.sobject(sobject)
+        if obj.read_only and not trusted:
+            _refuse_setup_object(obj, "updated")
         fields = {k: v for k, v in fields.items() if k.lower() != "id"}
-        changes = self._validate(obj, fields, creating=False)
+        changes = self._validate(obj, fields, creating=False, trusted=trusted)
         with self.lock:
             current = self._live(obj, record_id)
             record = {**current, **changes}
             self._check_required(obj, record, creating=False)
             self._check_unique(obj, record)
             self._check_member_status(obj, record, given=True)
+            if self.before_save is not None and not trusted:
+                self.before_save(obj, record, current)
             stamp = values.now()
             actor = self.authors.current()
             record.update(LastModifiedDate=stamp, LastModifiedById=actor.user_id,
@@ -169,6 +195,8 @@ class Store:
             SalesforceError: as :meth:`update` for a bad, deleted or unknown id.
         """
         obj = self.sobject(sobject)
+        if obj.read_only:
+            _refuse_setup_object(obj, "deleted")
         with self.lock:
             current = self._live(obj, record_id)
             stamp = values.now()
@@ -277,6 +305,8 @@ class Store:
         return changes
 
     def _check_reference(self, field: Field, value: str) -> None:
+        if self.principals.get(value) in field.reference_to:
+            return
         target = self.schema.by_prefix(value[:3])
         if target is None or target.name not in field.reference_to:
             raise record_error("FIELD_INTEGRITY_EXCEPTION",
@@ -388,6 +418,15 @@ class _Transaction:
                 table.pop(record_id, None)
             else:
                 table[record_id] = before
+
+
+def _refuse_setup_object(obj: SObject, verb: str) -> None:
+    """Setup objects are read only through the API: Salesforce answers
+    CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY "entity type cannot be inserted: <label>" (as
+    quoted from orgs, e.g. for Flow and Contact; the Object Reference lists only query
+    and retrieve for AssignmentRule and DuplicateRule)."""
+    raise record_error("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+                       _READ_ONLY.format(verb, obj.label))
 
 
 def _derive(obj: SObject, record: dict) -> dict:

@@ -70,6 +70,7 @@ def make_gateway(server, sandbox, keys, sandbox_tls, monkeypatch):
             "SALESFORCE_PRIVATE_KEY": keys[0],
             "SALESFORCE_CLIENT_SECRET": None,
             "SALESFORCE_API_VERSION": "62.0",
+            "SALESFORCE_JWT_AUDIENCE": "https://login.salesforce.com",  # a production org
             "SALESFORCE_TIMEOUT": 5.0,
             "WECHAT_APP_ID": "wx0123456789abcdef",
             "WECHAT_APP_SECRET": "not-a-secret",
@@ -112,6 +113,19 @@ def test_jwt_login_is_lazy_and_reused(gateway, sandbox):
         assert [r["LastName"] for r in rows] == ["Follower"]
         assert "attributes" not in rows[0]
     assert (gateway.login_calls, gateway.api_calls) == (1, 2)
+
+
+def test_a_wrong_jwt_audience_names_the_audiences_to_try(make_gateway):
+    # Unset, the audience is guessed from the login URL: the sandbox's own URL, which no
+    # org takes (a My Domain URL neither).
+    gateway = make_gateway(SALESFORCE_JWT_AUDIENCE=None)
+    with pytest.raises(ConfigurationError) as caught:
+        gateway.query("SELECT Id FROM Lead LIMIT 1")
+    message = caught.value.message
+    assert caught.value.code == "invalid_grant" and "audience is invalid" in message
+    for text in ("https://login.salesforce.com", "https://test.salesforce.com",
+                 "Experience Cloud", "SALESFORCE_JWT_AUDIENCE"):
+        assert text in message
 
 
 def test_client_credentials_login_without_a_key(make_gateway):

@@ -140,12 +140,42 @@ def test_jwt_login_failures(org, keys, claims, other_key, error, description):
     assert response.json() == {"error": error, "error_description": description}
 
 
-def test_jwt_accepts_string_exp_and_own_audience(org, keys):
-    # simple-salesforce sends exp as a string; a sandbox user may address the sandbox itself.
-    token = assertion(keys[0], aud=org[1], exp=str(int(time.time()) + 180))
+def test_jwt_accepts_string_exp(org, keys):
+    # simple-salesforce sends exp as a string, which Salesforce takes.
+    token = assertion(keys[0], exp=str(int(time.time()) + 180))
     response = requests.post(f"{org[1]}/services/oauth2/token",
                              data={"grant_type": JWT_GRANT, "assertion": token})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("kind", "taken"), [
+    ("production", "https://login.salesforce.com"),
+    ("sandbox", "https://test.salesforce.com"),
+    ("scratch", "https://test.salesforce.com"),
+])
+def test_jwt_audience_is_the_one_of_the_org_kind(keys, sandbox_tls, monkeypatch, kind, taken):
+    # A real org takes login.salesforce.com (production) or test.salesforce.com
+    # (sandbox, scratch org), never its own My Domain URL: "audience is invalid".
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
+    sandbox = SalesforceSandbox(client_id=CLIENT_ID, username=USERNAME,
+                                public_key_pem=keys[1].decode(), org_kind=kind)
+    server = serve(sandbox.app, tls=sandbox_tls)
+    try:
+        others = {"https://login.salesforce.com", "https://test.salesforce.com",
+                  server.url} - {taken}
+        for aud in (taken, *sorted(others)):
+            response = requests.post(f"{server.url}/services/oauth2/token",
+                                     data={"grant_type": JWT_GRANT,
+                                           "assertion": assertion(keys[0], aud=aud)})
+            if aud == taken:
+                assert response.status_code == 200, response.text
+            else:
+                assert response.status_code == 400
+                assert response.json() == {"error": "invalid_grant",
+                                           "error_description": "audience is invalid"}
+    finally:
+        gc.collect()
+        server.stop()
 
 
 @pytest.mark.parametrize(("data", "auth", "error"), [

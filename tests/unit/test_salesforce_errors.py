@@ -244,7 +244,7 @@ def test_duplicate_member_is_flagged_without_callers_parsing_text(message, sobje
          ConfigurationError, ["pre-authorised", "Connected App", "certificate",
                               "SALESFORCE_LOGIN_URL"]),
         (400, {"error": "invalid_grant", "error_description": "audience is invalid"},
-         ConfigurationError, ["check SALESFORCE_LOGIN_URL"]),
+         ConfigurationError, ["audience (aud) is not the one this org takes"]),
         (400, {"error": "invalid_client_id", "error_description": "client identifier invalid"},
          ConfigurationError, ["SALESFORCE_CLIENT_ID"]),
         (400, {"error": "invalid_grant", "error_description": "invalid assertion"},
