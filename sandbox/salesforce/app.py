@@ -4,7 +4,9 @@ Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything und
 ``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
 token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no auth,
 not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
-``required-fields``, ``stats``, ``reset-stats``, ``records/{object}/{id}`` (PATCH, DELETE:
+``required-fields``, ``stats``, ``reset-stats``, ``api-usage`` (POST ``{"calls": n or
+null, "seconds": s}``: another app spends ``calls`` of the daily limit, all that remain
+by default, for ``s`` seconds; see ``usage.py``), ``records/{object}/{id}`` (PATCH, DELETE:
 an admin's edit), ``writes`` (record writes per client), ``outbound`` (outbound message
 rules and deliveries, see ``outbound.py``).
 
@@ -20,7 +22,7 @@ import logging
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.faults import FaultInjector
@@ -46,6 +48,14 @@ class RequiredFields(BaseModel):
 
     object: str
     fields: list[str]
+
+
+class SpendSpec(BaseModel):
+    """Body of ``POST /__sandbox__/api-usage``: ``calls`` of the daily limit (None: all
+    that remain) used by another app, ageing out of the 24-hour window in ``seconds``."""
+
+    calls: int | None = Field(default=None, ge=0)
+    seconds: float = Field(gt=0)
 
 
 class OutboundRuleSpec(BaseModel):
@@ -143,6 +153,12 @@ class SalesforceSandbox:
     def reset_counters(self) -> None:
         """Zero the counters, which also restores the daily API allowance."""
         self.usage.reset()
+
+    def spend_api_calls(self, calls: int | None = None, *, seconds: float) -> int:
+        """Another app of the org uses ``calls`` of the daily limit (None: all that remain,
+        so the bridge's calls are refused with REQUEST_LIMIT_EXCEEDED); they age out of
+        the rolling window after ``seconds``. Returns the calls spent."""
+        return self.usage.spend(calls, seconds=seconds)
 
     def expire_sessions(self) -> None:
         """Invalidate every access token; clients must log in again."""
@@ -278,11 +294,17 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
 
     @app.get(f"{CONTROL_PREFIX}/stats")
     def stats() -> dict:
-        return {"api_calls": sandbox.api_calls, "limit": sandbox.usage.limit}
+        return {"api_calls": sandbox.api_calls, "used": sandbox.usage.used,
+                "limit": sandbox.usage.limit}
 
     @app.post(f"{CONTROL_PREFIX}/reset-stats", status_code=204)
     def reset_stats() -> None:
         sandbox.reset_counters()
+
+    @app.post(f"{CONTROL_PREFIX}/api-usage")
+    def spend_api_calls(spec: SpendSpec) -> dict:
+        spent = sandbox.spend_api_calls(spec.calls, seconds=spec.seconds)
+        return {"spent": spent, "used": sandbox.usage.used, "limit": sandbox.usage.limit}
 
     @app.patch(f"{CONTROL_PREFIX}/records/{{sobject}}/{{record_id}}", status_code=204)
     async def admin_edit(sobject: str, record_id: str, request: Request) -> Response:
