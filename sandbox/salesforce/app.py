@@ -160,6 +160,11 @@ class SalesforceSandbox:
         the rolling window after ``seconds``. Returns the calls spent."""
         return self.usage.spend(calls, seconds=seconds)
 
+    def pass_time(self, seconds: float) -> None:
+        """Move the daily limit's rolling window on by ``seconds``: calls made more than a
+        day before then age out (records and sessions are untouched)."""
+        self.usage.pass_time(seconds)
+
     def expire_sessions(self) -> None:
         """Invalidate every access token; clients must log in again."""
         self.auth.expire_all()
@@ -295,7 +300,7 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
     @app.get(f"{CONTROL_PREFIX}/stats")
     def stats() -> dict:
         return {"api_calls": sandbox.api_calls, "used": sandbox.usage.used,
-                "limit": sandbox.usage.limit}
+                "limit": sandbox.usage.limit, "refused": sandbox.usage.refused}
 
     @app.post(f"{CONTROL_PREFIX}/reset-stats", status_code=204)
     def reset_stats() -> None:

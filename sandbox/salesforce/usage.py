@@ -30,8 +30,9 @@ class ApiUsage:
     """Counts REST calls against a daily limit over a rolling window.
 
     ``snapshot()`` counts the calls served since the last :meth:`reset` (``total`` plus
-    one key per kind); ``used`` is what the limit sees: every call, this client's or
-    another's, of the last ``window`` seconds. ``clock`` is injectable for tests.
+    one key per kind), ``refused`` the calls refused for the limit; ``used`` is what the
+    limit sees: every call, this client's or another's, of the last ``window`` seconds.
+    ``clock`` is injectable for tests.
     """
 
     def __init__(self, limit: int, *, window: float = DAY_SECONDS,
@@ -39,12 +40,17 @@ class ApiUsage:
         self.limit = limit
         self.window = window
         self._clock = clock
+        self._passed = 0.0  # seconds pass_time() moved the window on
         self._counts: Counter[str] = Counter()
         self._calls: deque[float] = deque()  # when each call of the window ages out
+        self.refused = 0
         self._lock = threading.Lock()
 
+    def _now(self) -> float:
+        return self._clock() + self._passed
+
     def _age_out(self) -> int:
-        now = self._clock()
+        now = self._now()
         while self._calls and self._calls[0] <= now:
             self._calls.popleft()
         return len(self._calls)
@@ -64,8 +70,9 @@ class ApiUsage:
         """
         with self._lock:
             if self._age_out() >= self.limit:
+                self.refused += 1
                 raise SalesforceError("REQUEST_LIMIT_EXCEEDED", status=403)
-            self._calls.append(self._clock() + self.window)
+            self._calls.append(self._now() + self.window)
             self._counts["total"] += 1
             self._counts[kind] += 1
 
@@ -76,12 +83,18 @@ class ApiUsage:
         with self._lock:
             count = self.limit - self._age_out() if calls is None else calls
             count = max(0, count)
-            expires = self._clock() + seconds
+            expires = self._now() + seconds
             # the window stays ordered by expiry: they go between earlier and later calls
             kept = [t for t in self._calls if t > expires]
             older = [t for t in self._calls if t <= expires]
             self._calls = deque(older + [expires] * count + kept)
             return count
+
+    def pass_time(self, seconds: float) -> None:
+        """Move the window on by ``seconds`` (a test's "hours later"): the calls made
+        more than a day before then age out."""
+        with self._lock:
+            self._passed += seconds
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -92,6 +105,7 @@ class ApiUsage:
         with self._lock:
             self._counts.clear()
             self._calls.clear()
+            self.refused = 0
 
     def header(self) -> str:
         """The ``Sforce-Limit-Info`` value: the window's calls against the limit
