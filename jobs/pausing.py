@@ -13,9 +13,16 @@ older ones age out, often hours: longer than the retry horizon (``jobs/retry.py`
   calls are free again, ends the pause and goes on;
 - a deferral is an rq ``Retry`` that does not spend the job's retries: it is counted
   in the job's meta (``deferrals``), which :func:`deferrals` gives ``jobs/retry.py`` to
-  subtract. Nothing reaches the failed registry, and no job gives up, for the limit.
+  subtract. Nothing reaches the failed registry, and no job gives up, for the limit;
+- a job waits longer at each deferral (the probe interval, doubling, at most
+  :data:`WAIT_CAP` seconds), so thousands of waiting events cost few wake-ups in an
+  hours-long pause; the probe that ends the pause puts every waiting job back on its
+  queue at once (:func:`wake_waiting`; their ids are kept in ``bridge:salesforce:
+  waiting``), so none waits out its deferral for nothing.
 
-The clock's poll is not deferred (the clock enqueues the next one anyway): it skips.
+The clock's poll is not deferred (the clock enqueues the next one anyway): it skips, but
+it probes like any job, so the pause ends within an interval of the limit freeing calls
+even while every waiting job sleeps.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from __future__ import annotations
 import logging
 import random
 
-from rq import Retry, get_current_job
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from connector.context import WorkerContext
@@ -35,6 +44,8 @@ from jobs.runtime import get_context
 log = logging.getLogger(__name__)
 
 DEFERRALS = "deferrals"
+WAITING = "bridge:salesforce:waiting"  # "<queue> <job id>" of the jobs a pause deferred
+WAIT_CAP = 3600  # seconds: the longest a deferred job sleeps before it looks again
 
 
 def budget_of(ctx: WorkerContext) -> ApiBudget:
@@ -47,11 +58,18 @@ def deferrals(job: Job | None = None) -> int:
     return int(job.meta.get(DEFERRALS, 0)) if job else 0
 
 
-def defer(seconds: float, what: str, why: str) -> Retry:
-    """The ``Retry`` that re-schedules the current job in about ``seconds`` without
-    spending its retries (see :func:`deferrals`)."""
+def wait_seconds(probe_seconds: float, deferred: int) -> int:
+    """How long a job deferred ``deferred`` times before sleeps now: the probe interval,
+    doubled at each deferral, at most :data:`WAIT_CAP` (or the interval, if longer)."""
+    return round(min(probe_seconds * 2 ** min(deferred, 16), max(WAIT_CAP, probe_seconds)))
+
+
+def defer(probe_seconds: float, what: str, why: str) -> Retry:
+    """The ``Retry`` that re-schedules the current job (see :func:`wait_seconds`)
+    without spending its retries (see :func:`deferrals`), and notes it for
+    :func:`wake_waiting`."""
     job = get_current_job()
-    delay = max(1, round(seconds))
+    delay = max(1, wait_seconds(probe_seconds, deferrals(job)))
     # up to 20 % more, as jobs.retry.with_jitter (not imported: retry imports this
     # module), so the jobs that waited do not all come back in the same second
     delay += random.Random().randint(0, max(1, delay // 5))  # noqa: S311 - not crypto
@@ -59,14 +77,31 @@ def defer(seconds: float, what: str, why: str) -> Retry:
     if job is not None:
         job.meta[DEFERRALS] = deferrals(job) + 1
         job.save_meta()
+        job.connection.sadd(WAITING, f"{job.origin} {job.id}")
         done = job.number_of_retries or 0
     log.info("%s waits %d s for Salesforce: %s", what, delay, why)
     # rq fails a job whose retries reach ``max``: one more than it has had, always.
     return Retry(max=done + 1, interval=delay)
 
 
+def wake_waiting(redis: Redis) -> int:
+    """Put the jobs a pause deferred back on their queues now (rq's scheduler would at
+    their time); how many. A job no longer scheduled (running, gone) is left alone."""
+    woken = 0
+    while (member := redis.spop(WAITING)) is not None:
+        name, _, job_id = (member.decode() if isinstance(member, bytes) else member
+                           ).partition(" ")
+        try:
+            Queue(name, connection=redis).scheduled_job_registry.requeue(job_id)
+        except (InvalidJobOperation, NoSuchJobError):
+            continue
+        woken += 1
+    return woken
+
+
 def probe(ctx: WorkerContext, budget: ApiBudget) -> bool:
-    """Ask Salesforce whether calls go again (one ``GET limits``); True ends the pause."""
+    """Ask Salesforce whether calls go again (one ``GET limits``); True ends the pause
+    and wakes the jobs that waited for it."""
     usage: ApiUsage | None = None
     error: BridgeError | None = None
     try:
@@ -78,6 +113,7 @@ def probe(ctx: WorkerContext, budget: ApiBudget) -> bool:
             log.warning("Salesforce probe: the limits could not be read (%s); calls go "
                         "again", error)
         budget.resume(usage)
+        log.info("%d waiting jobs put back on their queues", wake_waiting(ctx.redis))
         return True
     budget.probed(usage, str(error) if error else f"usage {usage}")
     return False

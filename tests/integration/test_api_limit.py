@@ -10,6 +10,7 @@ import requests
 from rq import SimpleWorker
 from rq.job import Job
 
+from connector.cli.main import main as connector
 from connector.errors import RateLimitedError
 from connector.salesforce import ApiUsage
 from connector.salesforce.budget import PROBE
@@ -44,7 +45,13 @@ def limited_bridge(make_bridge, monkeypatch):
     return make_bridge()
 
 
-def test_a_burst_waits_out_the_spent_limit_and_then_lands_completely(limited_bridge):
+def printed_status(capsys) -> str:
+    capsys.readouterr()
+    assert connector(["status"]) == 0  # REDIS_URL is the bridge's
+    return capsys.readouterr().out
+
+
+def test_a_burst_waits_out_the_spent_limit_and_then_lands_completely(limited_bridge, capsys):
     bridge = limited_bridge
     sf, wx = bridge.box.salesforce, bridge.box.wechat
     campaign = sf.seed("Campaign", Name="Poster", IsActive=True)
@@ -52,7 +59,8 @@ def test_a_burst_waits_out_the_spent_limit_and_then_lands_completely(limited_bri
     sf.spend_api_calls(seconds=3 * 3600)  # another app spent the org's limit until then
     for openid in people:
         assert bridge.sender.deliver(wx.scan(openid, f"sfc_{campaign}")).acknowledged
-    enqueue_changes(bridge.redis, "Lead", ["00Q000000000001AAA"], origin="om", key="n1")
+    [change] = enqueue_changes(bridge.redis, "Lead", ["00Q000000000001AAA"], origin="om",
+                               key="n1")
     bridge.work()
     SimpleWorker([changes_queue(bridge.redis)], connection=bridge.redis).work(
         burst=True, logging_level="WARNING")
@@ -68,14 +76,17 @@ def test_a_burst_waits_out_the_spent_limit_and_then_lands_completely(limited_bri
     # a probe per interval
     assert sf.usage.refused <= 2 + status["paused"]["probes"] < len(people)
     assert "PAUSED" in salesforce_lines(status)[0]
+    out = printed_status(capsys)
+    assert "salesforce: PAUSED since" in out and "TotalRequests Limit exceeded." in out
+    assert f"scheduled retries: {len(people)}  failed: 0" in out
     waiting = Job.fetch(inbound.scheduled_job_registry.get_job_ids()[0],
                         connection=bridge.redis)
     assert waiting.meta["deferrals"] >= 1
 
     sf.pass_time(3 * 3600)  # hours later, the other app's calls have aged out
-    assert sf.usage.used < sf.usage.limit
     wait_until(lambda: not bridge.redis.exists(PROBE), "the next probe's turn")
-    assert come_back(inbound) == len(people)
+    poll_changes()  # the clock's next poll probes: calls go again, the waiting wake up
+    assert inbound.count == len(people) and change in changes.job_ids
     bridge.work()
 
     assert bridge.count("WeChat_Follower__c") == len(people)
@@ -83,6 +94,7 @@ def test_a_burst_waits_out_the_spent_limit_and_then_lands_completely(limited_bri
     assert inbound.failed_job_registry.count == 0
     assert inbound.scheduled_job_registry.count == 0
     assert collect_status(bridge.redis)["salesforce"]["paused"] is None
+    assert "PAUSED" not in printed_status(capsys)
 
 
 def test_waiting_spends_none_of_a_job_s_retries(limited_bridge):
@@ -114,7 +126,8 @@ def test_waiting_spends_none_of_a_job_s_retries(limited_bridge):
     assert queue.failed_job_registry.count == 0
 
 
-def test_above_the_allocation_the_poll_waits_and_inbound_lands(make_bridge, monkeypatch):
+def test_above_the_allocation_the_poll_waits_and_inbound_lands(make_bridge, monkeypatch,
+                                                               capsys):
     monkeypatch.setenv("SALESFORCE_API_ALLOCATION", "0.5")
     bridge = make_bridge()
     sf, wx = bridge.box.salesforce, bridge.box.wechat
@@ -130,8 +143,8 @@ def test_above_the_allocation_the_poll_waits_and_inbound_lands(make_bridge, monk
     assert sf.api_calls.get("query", 0) == queries  # the poll called nothing
     held = collect_status(bridge.redis)["salesforce"]["held"]["poll"]
     assert "SALESFORCE_API_ALLOCATION" in held and "(90%)" in held
-    assert any("poll held" in line for line in salesforce_lines(
-        collect_status(bridge.redis)["salesforce"]))
+    out = printed_status(capsys)
+    assert "salesforce API usage: " in out and "poll held: the org has used" in out
 
     assert bridge.sender.deliver(wx.follow(second)).acknowledged
     bridge.work()

@@ -23,6 +23,7 @@ from connector.salesforce.limits import (
     probe_frees,
     usage_from_limits,
 )
+from jobs.pausing import wait_seconds
 from sandbox.salesforce.errors import SalesforceError
 from sandbox.salesforce.usage import DAY_SECONDS
 from sandbox.salesforce.usage import ApiUsage as SandboxUsage
@@ -193,3 +194,12 @@ def test_another_app_can_spend_the_limit_for_a_while():
     assert usage.snapshot() == {"total": 1, "query": 1}  # not the bridge's calls
     usage.pass_time(60)  # an operator's "an hour later" in a test
     assert usage.used == 1
+
+
+@pytest.mark.parametrize(("probe_seconds", "deferred", "expected"), [
+    (300, 0, 300), (300, 1, 600), (300, 3, 2400), (300, 4, 3600), (300, 40, 3600),
+    (1, 0, 1), (1, 5, 32),
+    (7200, 3, 7200),  # an interval above the cap is the cap
+])
+def test_a_waiting_job_sleeps_longer_at_each_deferral(probe_seconds, deferred, expected):
+    assert wait_seconds(probe_seconds, deferred) == expected
