@@ -38,6 +38,7 @@ from rq.job import Job
 from connector.context import WorkerContext
 from connector.errors import BridgeError, RetriableError
 from connector.salesforce import ApiBudget, ApiUsage
+from connector.salesforce.budget import PAUSE_KEEP_SECONDS
 from connector.salesforce.limits import probe_frees
 from jobs.runtime import get_context
 
@@ -77,7 +78,9 @@ def defer(probe_seconds: float, what: str, why: str) -> Retry:
     if job is not None:
         job.meta[DEFERRALS] = deferrals(job) + 1
         job.save_meta()
-        job.connection.sadd(WAITING, f"{job.origin} {job.id}")
+        with job.connection.pipeline() as pipe:  # kept no longer than a pause's flag
+            pipe.sadd(WAITING, f"{job.origin} {job.id}").expire(WAITING, PAUSE_KEEP_SECONDS)
+            pipe.execute()
         done = job.number_of_retries or 0
     log.info("%s waits %d s for Salesforce: %s", what, delay, why)
     # rq fails a job whose retries reach ``max``: one more than it has had, always.
