@@ -15,6 +15,7 @@ from rq import Retry
 
 from connector.errors import RetriableError
 from connector.wayback.changes import run_watches
+from jobs.pausing import hold_while_paused
 from jobs.retry import retry_or_give_up
 from jobs.runtime import get_context
 
@@ -26,7 +27,11 @@ def handle_changes(object_name: str, record_ids: list[str]) -> dict[str, Any] | 
         FatalError: Salesforce refused the query (a watched field is missing, say) or a
             retriable failure outlasted the retries.
     """
+    ctx, what = get_context(), f"changes of {len(record_ids)} {object_name}"
+    waiting = hold_while_paused(ctx, what)  # the daily API limit
+    if waiting is not None:
+        return waiting
     try:
-        return run_watches(get_context(), object_name, record_ids)
+        return run_watches(ctx, object_name, record_ids)
     except RetriableError as error:
-        return retry_or_give_up(error, f"changes of {len(record_ids)} {object_name}")
+        return retry_or_give_up(error, what)

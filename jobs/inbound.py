@@ -27,6 +27,7 @@ from connector.errors import BridgeError, RetriableError, SkippableError
 from connector.events import InboundEvent
 from connector.inbound.batch import run_batch
 from jobs import batching
+from jobs.pausing import hold_while_paused
 from jobs.queues import INBOUND
 from jobs.retry import retry_or_give_up
 from jobs.runtime import get_context
@@ -45,6 +46,9 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     """
     ctx = get_context()
     event = InboundEvent.from_dict(event_data)
+    waiting = hold_while_paused(ctx, f"event {event.dedupe_key}")  # the daily API limit
+    if waiting is not None:
+        return waiting
     job = get_current_job()
     owner = f"{job.id if job else 'direct'}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + FOLLOWER_WAIT

@@ -14,6 +14,7 @@ from rq import Retry
 
 from connector.errors import FatalError, RetriableError
 from connector.messaging.run import mark_failed, run_request
+from jobs.pausing import hold_while_paused
 from jobs.retry import retry_or_give_up
 from jobs.runtime import get_context
 
@@ -26,6 +27,9 @@ def send_request(message_id: str) -> dict[str, Any] | Retry:
             retriable failure outlasted the retries.
     """
     ctx = get_context()
+    waiting = hold_while_paused(ctx, f"message request {message_id}")  # daily API limit
+    if waiting is not None:
+        return waiting
     try:
         return run_request(ctx, message_id).as_dict()
     except RetriableError as error:

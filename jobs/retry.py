@@ -17,6 +17,8 @@ import random
 from rq import Retry, get_current_job
 
 from connector.errors import FatalError, RetriableError
+from connector.salesforce.limits import is_daily_limit
+from jobs.pausing import deferrals, wait_for_limit
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ def with_jitter(delay: int, rng: random.Random | None = None) -> int:
 def retries_done() -> int:
     """How many times rq has retried the job running now (0 outside a job)."""
     job = get_current_job()
-    return (job.number_of_retries or 0) if job else 0
+    # a pause's deferrals (jobs/pausing.py) are rq retries too, but spend none of ours
+    return (job.number_of_retries or 0) - deferrals(job) if job else 0
 
 
 def gave_up(error: RetriableError) -> FatalError:
@@ -65,12 +68,17 @@ def retry_or_give_up(error: RetriableError, what: str, done: int | None = None) 
     """The ``Retry`` a job returns after ``error``; ``what`` names the work for the log
     (``event wx-evt-…``), ``done`` the retries so far (default: the current job's).
 
+    Salesforce's daily API limit is no failure to retry: the queues pause until it frees
+    calls, and the job waits without spending its retries (``jobs/pausing.py``).
+
     Raises:
         FatalError: the retries are spent (see :func:`gave_up`).
     """
+    if is_daily_limit(error):
+        return wait_for_limit(error, what)
     delay = retry_delay(error, retries_done() if done is None else done)
     if delay is None:
         raise gave_up(error) from None
     delay = with_jitter(delay)
     log.warning("%s will be retried in %d s: %s", what, delay, error)
-    return Retry(max=MAX_RETRIES + 1, interval=delay)
+    return Retry(max=MAX_RETRIES + 1 + deferrals(), interval=delay)

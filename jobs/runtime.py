@@ -14,7 +14,7 @@ from redis import Redis
 
 from connector.context import WorkerContext
 from connector.redis_connection import connect
-from connector.salesforce import SalesforceGateway, SessionStore
+from connector.salesforce import ApiBudget, SalesforceGateway, SessionStore
 from connector.settings import Settings, get_settings
 from connector.wechat import WeChatAccounts
 from jobs.queues import RqQueues
@@ -47,7 +47,8 @@ def build_context(settings: Settings | None = None, redis: Redis | None = None
         mapping=mapping,
         salesforce=SalesforceGateway(settings, sessions=SessionStore(
             redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME),
-            allow_duplicates=mapping.salesforce_rules.allow_duplicates),
+            allow_duplicates=mapping.salesforce_rules.allow_duplicates,
+            budget=ApiBudget.for_settings(redis, settings)),
         wechat=WeChatAccounts.from_settings(settings, redis),
         queues=RqQueues(redis),
     )

@@ -6,6 +6,7 @@ status``; the web app's refused requests are its own, ``webhooks/rejections.py``
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -14,6 +15,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from connector.inbound import unhandled
+from connector.salesforce import ApiBudget
 from connector.wayback import counters
 from connector.wayback.poll import last_polls
 from jobs.clock import LOCK as CLOCK_LOCK
@@ -46,7 +48,8 @@ def failed_jobs(redis: Redis, queue: Queue, limit: int = 100) -> list[FailedJob]
 
 def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
     """The queues ``connector status`` shows: the inbound queue with its failures and
-    kept events, and the way back's queues."""
+    kept events, the way back's queues, and Salesforce's daily API limit (``salesforce``:
+    whether calls are paused and why, the latest usage, the work held)."""
     queue = inbound_queue(redis)
     return {
         "queued": queue.count,
@@ -56,6 +59,7 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
         "failed": [asdict(f) for f in failed_jobs(redis, queue, failed_limit)],
         "unhandled": unhandled.count(redis),
         "queues": other_queues(redis),
+        "salesforce": ApiBudget(redis).status(),
     }
 
 
@@ -71,6 +75,29 @@ def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
             "failed": [job.description for job in queue.job_class.fetch_many(
                 failed.get_job_ids(0, 9), connection=redis) if job is not None]}
     return out
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def salesforce_lines(section: dict[str, Any]) -> list[str]:
+    """The ``salesforce`` section of :func:`collect_status` in words: why jobs wait."""
+    lines = []
+    pause = section.get("paused")
+    if pause:
+        lines.append(f"salesforce: PAUSED since {_clock(pause['since'])}: the org's daily "
+                     f"API limit is spent; jobs wait (re-scheduled, none fail) until a "
+                     f"probe finds calls free; {pause['probes']} probes so far, next at "
+                     f"{_clock(pause['next_probe'])}")
+        lines.append(f"  why: {pause['why']}")
+    usage = section.get("usage")
+    if usage:
+        share = usage["used"] / usage["limit"] if usage["limit"] else 1.0
+        lines.append(f"salesforce API usage: {usage['used']}/{usage['limit']} ({share:.0%}) "
+                     f"at {_clock(usage['at'])}")
+    lines.extend(f"  {why}" for why in section.get("held", {}).values())
+    return lines
 
 
 def collect_sync(redis: Redis) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from connector.redis_connection import connect
-    from jobs.status import collect_status
+    from jobs.status import collect_status, salesforce_lines
     from webhooks.rejections import RejectionLog
 
     redis = connect()
@@ -95,6 +95,8 @@ def cmd_status(args: argparse.Namespace) -> int:
               + (f"  (run again: {again.get(name)})" if queue["failed_count"] else ""))
         for description in queue["failed"]:
             print(f"  {description}")
+    for line in salesforce_lines(status["salesforce"]):
+        print(line)
     return 0
 
 

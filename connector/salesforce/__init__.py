@@ -7,6 +7,7 @@ re-exported so nobody else needs simple-salesforce to build a query string.
 from simple_salesforce.format import format_external_id, format_soql
 
 from connector.salesforce.auth import Token, fetch_token, jwt_audience
+from connector.salesforce.budget import ApiBudget
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     DuplicateMemberError,
@@ -16,10 +17,13 @@ from connector.salesforce.errors import (
 )
 from connector.salesforce.gateway import COLLECTION_SIZE, SalesforceGateway, strip_attributes
 from connector.salesforce.identity import Identity, parse_identity
+from connector.salesforce.limits import ApiUsage
 from connector.salesforce.results import SaveResult
 from connector.salesforce.sessions import SessionStore
 
 __all__ = [
+    "ApiBudget",
+    "ApiUsage",
     "COLLECTION_SIZE",
     "DUPLICATE_VALUE",
     "DuplicateMemberError",

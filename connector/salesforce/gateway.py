@@ -31,6 +31,7 @@ from connector.chunks import chunks_apart
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.ids import is_api_name, is_record_id
 from connector.salesforce.auth import fetch_token
+from connector.salesforce.budget import ApiBudget
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     SYSTEM,
@@ -40,6 +41,7 @@ from connector.salesforce.errors import (
 )
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
+from connector.salesforce.limits import ApiUsage, usage_from_limits
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
 from connector.salesforce.sessions import SessionStore
 from connector.settings import Settings
@@ -83,19 +85,23 @@ class SalesforceGateway:
     Attributes:
         api_calls: REST calls sent so far (logins excluded; see ``login_calls``).
         login_calls: token requests sent so far.
-        api_usage: ``(used, limit)`` daily API requests from the last ``Sforce-Limit-Info``.
+        last_api_usage: ``ApiUsage(used, limit)`` daily API requests from the last
+            ``Sforce-Limit-Info`` (no call: see :meth:`api_usage`).
     """
 
     def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
-                 allow_duplicates: bool = False) -> None:
+                 allow_duplicates: bool = False, budget: ApiBudget | None = None) -> None:
         """``sessions``: share the login with other processes (see ``sessions.py``).
         ``allow_duplicates``: save records a duplicate rule only alerts about (the
-        mapping's ``salesforce_rules.allow_duplicates``); a Block rule still refuses."""
+        mapping's ``salesforce_rules.allow_duplicates``); a Block rule still refuses.
+        ``budget``: share the org's API usage of every answer (see ``budget.py``)."""
         self._settings = settings
         self._sessions = sessions
         self.allow_duplicates = allow_duplicates
         self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT,
                                     getattr(settings, "SALESFORCE_CLIENT_NAME", None))
+        if budget is not None:
+            self._http.on_usage = budget.observe
         self._sf: Salesforce | None = None
         self._identity: Identity | None = None
         self._describes: dict[str, dict] = {}
@@ -106,7 +112,7 @@ class SalesforceGateway:
         return self._http.calls
 
     @property
-    def api_usage(self) -> tuple[int, int] | None:
+    def last_api_usage(self) -> ApiUsage | None:
         return self._http.api_usage
 
     def close(self) -> None:
@@ -284,6 +290,18 @@ class SalesforceGateway:
     def limits(self) -> dict:
         """The org's limits (``GET /limits``): DailyApiRequests and friends."""
         return self._call(Target("limits"), lambda sf: sf.restful("limits")) or {}
+
+    def api_usage(self) -> ApiUsage:
+        """The org's daily API requests now, ``ApiUsage(used, limit)``, from ``GET
+        limits`` (one call; it counts against the limit like any other).
+
+        Raises:
+            RateLimitedError: the limit is spent (REQUEST_LIMIT_EXCEEDED).
+            ConfigurationError: the integration user may not read the limits (it needs
+                "View Setup and Configuration").
+            FatalError: the answer has no DailyApiRequests.
+        """
+        return usage_from_limits(self.limits())
 
     # -- single-record writes ----------------------------------------------------------
 

@@ -9,9 +9,8 @@ and its session belong to one thread at a time (an RQ worker runs one job at a t
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,16 +18,10 @@ import requests
 
 from connector.errors import FatalError, RetriableError
 from connector.salesforce.errors import SYSTEM, Target, classify_transport
+from connector.salesforce.limits import ApiUsage, parse_limit_info
 
 log = logging.getLogger("connector.salesforce")
 
-_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
-
-
-def parse_limit_info(value: str) -> tuple[int, int] | None:
-    """``"api-usage=18/5000; per-app-api-usage=..."`` -> ``(18, 5000)``; None if absent."""
-    match = _API_USAGE.search(value)
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 class SalesforceHTTP(requests.Session):
@@ -38,8 +31,10 @@ class SalesforceHTTP(requests.Session):
         timeout: seconds, applied to every request that does not set its own.
         client_name: sent on every request as ``Sforce-Call-Options: client=<name>``.
         calls: HTTP requests sent (answered or not).
-        api_usage: ``(used, limit)`` of the org's daily API requests, from the last answer
-            that carried ``Sforce-Limit-Info``.
+        api_usage: ``ApiUsage(used, limit)`` of the org's daily API requests, from the
+            last answer that carried ``Sforce-Limit-Info``.
+        on_usage: called with that usage on every answer that carries it (the gateway
+            shares it through Redis, throttled: ``connector/salesforce/budget.py``).
         last_headers: the headers of the last answer (empty when the last call got none).
     """
 
@@ -52,7 +47,8 @@ class SalesforceHTTP(requests.Session):
             # tests count the bridge's own writes.
             self.headers["Sforce-Call-Options"] = f"client={client_name}"
         self.calls = 0
-        self.api_usage: tuple[int, int] | None = None
+        self.api_usage: ApiUsage | None = None
+        self.on_usage: Callable[[ApiUsage], None] | None = None
         self.last_headers: Mapping[str, str] = {}
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
@@ -69,8 +65,11 @@ class SalesforceHTTP(requests.Session):
             raise
         self.last_headers = response.headers
         limit_info = response.headers.get("Sforce-Limit-Info")
-        if limit_info:
-            self.api_usage = parse_limit_info(limit_info) or self.api_usage
+        usage = parse_limit_info(limit_info) if limit_info else None
+        if usage is not None:
+            self.api_usage = usage
+            if self.on_usage is not None:
+                self.on_usage(usage)
         log.debug("salesforce %s %s -> %s in %.0f ms (api usage %s)", method, path,
                   response.status_code, (time.perf_counter() - started) * 1000, self.api_usage)
         return response

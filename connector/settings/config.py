@@ -69,6 +69,11 @@ EXPECTS: dict[str, str] = {
     "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the "
                               "bridge's own writes are recognised",
     "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
+    "SALESFORCE_API_ALLOCATION": "the share of the org's daily API limit (over 0, at most "
+                                 "1, default 0.8) above which background work (the change "
+                                 "poll, backfills) waits, keeping the rest for inbound events",
+    "SALESFORCE_LIMIT_PROBE_SECONDS": "seconds between two probes of Salesforce while its "
+                                      "daily API limit is spent, at least 1 (default 300)",
     "POLL_LOOKBACK_SECONDS": "seconds the change poll looks back before its watermark",
     "MAPPING_FILE": "the path of the mapping YAML file",
     "WECHAT_ACCOUNTS": "a JSON array of the additional Official Accounts, each "
@@ -197,6 +202,12 @@ class Settings(SalesforceSettings):
     # (SystemModstamp is set at commit start, so long transactions land "in the past").
     POLL_INTERVAL_SECONDS: int = Field(default=60, ge=5)
     POLL_LOOKBACK_SECONDS: int = Field(default=300, ge=0)
+    # The org's daily API limit (connector/salesforce/budget.py). Above this share of it
+    # (every app's calls of the last 24 hours, as Sforce-Limit-Info says) background work
+    # waits; once Salesforce refuses calls for the limit, every queue pauses and one probe
+    # per interval asks whether calls go again (the window frees calls as they age out).
+    SALESFORCE_API_ALLOCATION: float = Field(default=0.8, gt=0, le=1)
+    SALESFORCE_LIMIT_PROBE_SECONDS: float = Field(default=300, ge=1)
 
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"

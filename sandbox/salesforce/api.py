@@ -270,6 +270,10 @@ class DataApi:
         return min(DEFAULT_BATCH, max(MIN_BATCH, int(match.group(1))))
 
     def _limits(self, req: ApiRequest, _args: list[str]) -> ApiResponse:
+        # GET limits: {"DailyApiRequests": {"Max", "Remaining"}, ...}, Remaining being
+        # what the rolling 24-hour window leaves (it is itself a counted call, refused
+        # like any other once the limit is spent)
+        # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm
         used, limit = self.usage.used, self.usage.limit
         return ApiResponse(200, {
             "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},

@@ -4,7 +4,9 @@ Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything und
 ``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
 token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no auth,
 not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
-``required-fields``, ``stats``, ``reset-stats``, ``records/{object}/{id}`` (PATCH, DELETE:
+``required-fields``, ``stats``, ``reset-stats``, ``api-usage`` (POST ``{"calls": n or
+null, "seconds": s}``: another app spends ``calls`` of the daily limit, all that remain
+by default, for ``s`` seconds; see ``usage.py``), ``records/{object}/{id}`` (PATCH, DELETE:
 an admin's edit), ``writes`` (record writes per client), ``outbound`` (outbound message
 rules and deliveries, see ``outbound.py``), ``assignment-rule`` and ``duplicate-rule``
 (GET the org's Lead rules; POST ``{"active": true, "action": "Block"}`` switches one, see
@@ -23,7 +25,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.faults import FaultInjector
@@ -59,6 +61,14 @@ class RuleSwitch(BaseModel):
 
     active: bool
     action: Literal["Allow", "Block"] | None = None
+
+
+class SpendSpec(BaseModel):
+    """Body of ``POST /__sandbox__/api-usage``: ``calls`` of the daily limit (None: all
+    that remain) used by another app, ageing out of the 24-hour window in ``seconds``."""
+
+    calls: int | None = Field(default=None, ge=0)
+    seconds: float = Field(gt=0)
 
 
 class OutboundRuleSpec(BaseModel):
@@ -162,6 +172,17 @@ class SalesforceSandbox:
     def reset_counters(self) -> None:
         """Zero the counters, which also restores the daily API allowance."""
         self.usage.reset()
+
+    def spend_api_calls(self, calls: int | None = None, *, seconds: float) -> int:
+        """Another app of the org uses ``calls`` of the daily limit (None: all that remain,
+        so the bridge's calls are refused with REQUEST_LIMIT_EXCEEDED); they age out of
+        the rolling window after ``seconds``. Returns the calls spent."""
+        return self.usage.spend(calls, seconds=seconds)
+
+    def pass_time(self, seconds: float) -> None:
+        """Move the daily limit's rolling window on by ``seconds``: calls made more than a
+        day before then age out (records and sessions are untouched)."""
+        self.usage.pass_time(seconds)
 
     def expire_sessions(self) -> None:
         """Invalidate every access token; clients must log in again."""
@@ -306,11 +327,17 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
 
     @app.get(f"{CONTROL_PREFIX}/stats")
     def stats() -> dict:
-        return {"api_calls": sandbox.api_calls, "limit": sandbox.usage.limit}
+        return {"api_calls": sandbox.api_calls, "used": sandbox.usage.used,
+                "limit": sandbox.usage.limit, "refused": sandbox.usage.refused}
 
     @app.post(f"{CONTROL_PREFIX}/reset-stats", status_code=204)
     def reset_stats() -> None:
         sandbox.reset_counters()
+
+    @app.post(f"{CONTROL_PREFIX}/api-usage")
+    def spend_api_calls(spec: SpendSpec) -> dict:
+        spent = sandbox.spend_api_calls(spec.calls, seconds=spec.seconds)
+        return {"spent": spent, "used": sandbox.usage.used, "limit": sandbox.usage.limit}
 
     @app.patch(f"{CONTROL_PREFIX}/records/{{sobject}}/{{record_id}}", status_code=204)
     async def admin_edit(sobject: str, record_id: str, request: Request) -> Response:

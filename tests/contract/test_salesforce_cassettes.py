@@ -53,7 +53,7 @@ def test_v1_query_strips_attributes_and_reads_api_usage(cassette_vcr, gateway):
     assert rows == [{"Id": "0051F00000nc59NQAQ"}]
     assert cassette.all_played
     assert (gateway.api_calls, gateway.login_calls) == (1, 1)
-    assert gateway.api_usage == (18, 5000)
+    assert gateway.last_api_usage == (18, 5000)
 
 
 def test_v1_query_keeps_attributes_when_asked(cassette_vcr, gateway):
