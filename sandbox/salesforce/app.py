@@ -30,6 +30,7 @@ from sandbox.salesforce.authors import Actor, client_of
 from sandbox.salesforce.errors import DEFAULT_CODES, SalesforceError, dumps, not_found
 from sandbox.salesforce.ids import IdFactory
 from sandbox.salesforce.outbound import OutboundMessenger
+from sandbox.salesforce.request_size import RequestSizeLimit
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.usage import ApiUsage
@@ -255,6 +256,7 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
 
     app.include_router(sandbox.faults.router())
     _add_control_routes(app, sandbox)
+    app.add_middleware(RequestSizeLimit)  # outermost: the front server refuses first
     return app
 
 
