@@ -53,8 +53,9 @@ def record_job_finish(ctx: WorkerContext, events: Iterable[InboundEvent]
     missing = sorted({rep.msg_id for rep in reports if (rep.account, rep.msg_id) not in refs})
     if missing:  # the map expired or Redis was lost: the recipients' field knows
         found: dict[str, tuple[str, list[str]]] = {}
-        for row in ctx.salesforce.query(BY_MSG_ID, r.message, r.openid, r.msg_id, r.object,
-                                        r.msg_id, msg_ids=missing):
+        for row in ctx.salesforce.query_in(BY_MSG_ID, r.message, r.openid, r.msg_id,
+                                           r.object, r.msg_id, split="msg_ids",
+                                           msg_ids=missing):
             entry = found.setdefault(str(row[r.msg_id]), (str(row[r.message]), []))
             entry[1].append(str(row[r.openid]))
         for rep in reports:
