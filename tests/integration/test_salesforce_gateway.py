@@ -332,3 +332,22 @@ def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
     with pytest.raises(FatalError) as caught:
         gateway.query_in("SELECT Id FROM Lead WHERE Email IN {e}", split="e", e=["x" * 15_000])
     assert caught.value.code == "SOQL_PARAMETER" and "15000 characters" in str(caught.value)
+
+
+def test_parent_fields_through_relationships(gateway, sandbox):
+    campaign = sandbox.seed("Campaign", Name=unique("c"))
+    lead_id = sandbox.seed("Lead", **lead(unique(), Email="li@example.com"))
+    contact_id = sandbox.seed("Contact", LastName="Chen", Email="chen@example.com")
+    for person in ({"LeadId": lead_id}, {"ContactId": contact_id}):
+        sandbox.seed("CampaignMember", CampaignId=campaign, **person)
+    soql = ("SELECT Lead.Email, Contact.Email FROM CampaignMember WHERE CampaignId = {c} "
+            "ORDER BY Contact.Email NULLS LAST")
+    assert gateway.query(soql, c=campaign) == [
+        {"Lead": None, "Contact": {"Email": "chen@example.com"}},
+        {"Lead": {"Email": "li@example.com"}, "Contact": None}]
+    raw = gateway.query(soql, c=campaign, keep_attributes=True)
+    assert raw[1]["Lead"]["attributes"] == {
+        "type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{lead_id}"}
+    with pytest.raises(FatalError) as caught:
+        gateway.query("SELECT Leads.Email FROM CampaignMember")
+    assert caught.value.code == "INVALID_FIELD" and "'Leads'" in str(caught.value)
