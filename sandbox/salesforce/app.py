@@ -73,6 +73,12 @@ class SalesforceSandbox:
         self.admin = Actor(self.admin_id, None)
         self.schema = Schema()
         self.store = Store(self.schema, user_id=self.user_id)
+        self.store.add_user(self.user_id, {"Username": username, "FirstName": "Integration",
+                                           "LastName": "User", "Alias": "integ",
+                                           "Email": username})
+        self.store.add_user(self.admin_id, {"Username": f"admin.{username}",
+                                            "FirstName": "Org", "LastName": "Admin",
+                                            "Alias": "admin", "Email": username})
         self.outbound = OutboundMessenger(self.org_id)
         self.store.authors.observe(self.outbound.notice)
         self.usage = ApiUsage(api_limit)

@@ -351,3 +351,19 @@ def test_parent_fields_through_relationships(gateway, sandbox):
     with pytest.raises(FatalError) as caught:
         gateway.query("SELECT Leads.Email FROM CampaignMember")
     assert caught.value.code == "INVALID_FIELD" and "'Leads'" in str(caught.value)
+
+
+def test_users_are_parents_too(gateway, sandbox):
+    # The org's users are records: CreatedBy.Name reads the admin who seeded the Lead,
+    # LastModifiedBy the integration user that changed it through the API.
+    lead_id = sandbox.seed("Lead", **lead(unique()))
+    gateway.update("Lead", lead_id, {"FirstName": "Wei"})
+    rows = gateway.query("SELECT CreatedBy.Name, LastModifiedBy.Username, "
+                         "LastModifiedBy.IsActive FROM Lead WHERE Id = {id}", id=lead_id)
+    assert rows == [{"CreatedBy": {"Name": "Org Admin"},
+                     "LastModifiedBy": {"Username": USERNAME, "IsActive": True}}]
+    users = gateway.query("SELECT Id, Name FROM User ORDER BY Name")
+    assert [u["Name"] for u in users] == ["Integration User", "Org Admin"]
+    with pytest.raises(FatalError):  # a User needs a Profile, which the sandbox has not
+        gateway.create("User", {"Username": "x@example.com", "LastName": "X", "Alias": "x",
+                                "Email": "x@example.com"})
