@@ -169,7 +169,10 @@ class SalesforceGateway:
             FatalError: as :meth:`query`, or one value alone is too long for a query.
             RetriableError: as :meth:`query`; the pieces read before are lost.
         """
-        if not params.get(split):
+        if split not in params:
+            raise FatalError(f"query template {template!r}: no parameter {split!r} to cut",
+                             system=SYSTEM, code="SOQL_PARAMETER")
+        if not params[split]:
             return []
         # The full URL counts: log in (no API call) to learn the instance's address.
         base_url = self._call(Target("query"), lambda sf: sf.base_url)

@@ -329,6 +329,8 @@ def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
     assert sorted(r["Id"] for r in rows) == sorted(ids)
     assert gateway.api_calls - before == 11  # 1,800 x 86 bytes = 155 KB
     assert gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="ids", ids=[]) == []
+    with pytest.raises(FatalError, match="no parameter 'values'"):
+        gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="values", ids=ids)
     with pytest.raises(FatalError) as caught:
         gateway.query_in("SELECT Id FROM Lead WHERE Email IN {e}", split="e", e=["x" * 15_000])
     assert caught.value.code == "SOQL_PARAMETER" and "15000 characters" in str(caught.value)
