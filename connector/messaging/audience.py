@@ -10,8 +10,8 @@ followers, as :class:`~connector.messaging.rules.Recipient` s (reads through the
   where tags change first), completed with their follower records.
 
 Followers of another Official Account than the sending one are left out when the
-follower object records the account (``messages.audience.account``). Queries go by 200
-Ids or OpenIDs, well inside SOQL's length limits.
+follower object records the account (``messages.audience.account``). Long lists of Ids
+or OpenIDs are cut by ``SalesforceGateway.query_in`` to what one query's URL takes.
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connector.chunks import chunks
 from connector.messaging.rules import MessageRequest, Recipient, RequestError
 from connector.salesforce import SalesforceGateway
 from connector.wechat import WeChatGateway
 from mappings.models import Mapping
 
-CHUNK = 200
 MEMBERS = "SELECT ContactId, LeadId FROM CampaignMember WHERE CampaignId = {campaign}"
 BY_FIELD = "SELECT {} FROM {:literal} WHERE {:literal} IN {values}"
 BY_ID = "SELECT {} FROM {:literal} WHERE Id = {record}"
@@ -84,9 +82,8 @@ class Audience:
                             if m.get("LeadId") and not m.get("ContactId")]}
         followers: dict[str, list[dict]] = {}  # person Id → their follower rows
         for obj, link in self.links.items():
-            for chunk in chunks(sorted(set(persons.get(obj, []))), CHUNK):
-                for row in self._followers_by(link, chunk):
-                    followers.setdefault(str(row[link]), []).append(row)
+            for row in self._followers_by(link, sorted(set(persons.get(obj, [])))):
+                followers.setdefault(str(row[link]), []).append(row)
         unlinked = {obj: sorted(set(ids) - set(followers)) for obj, ids in persons.items()}
         openids = self._person_openids(unlinked)
         recipients = []
@@ -118,10 +115,9 @@ class Audience:
                                "console", field)
         openids = self.wechat.tag_members(ids[0])
         rows: dict[str, dict] = {}
-        for chunk in chunks(openids, CHUNK):
-            for row in self._followers_by(self.openid_field, chunk):
-                if self._of_account(row):
-                    rows[str(row[self.openid_field])] = row
+        for row in self._followers_by(self.openid_field, openids):
+            if self._of_account(row):
+                rows[str(row[self.openid_field])] = row
         # WeChat lists current followers only, whatever a stale record says.
         return [self._recipient(rows[o], subscribed=True) if o in rows
                 else Recipient(o, subscribed=True, account=self.account) for o in openids]
@@ -129,10 +125,9 @@ class Audience:
     # -- reads -------------------------------------------------------------------------
 
     def _followers_by(self, field: str, values: list[str]) -> list[dict]:
-        if not values:
-            return []
         template = BY_FIELD.replace("{}", select_columns(self.columns))
-        return self.sf.query(template, *self.columns, self.object, field, values=values)
+        return self.sf.query_in(template, *self.columns, self.object, field, split="values",
+                                values=values)
 
     def _person_openids(self, unlinked: dict[str, list[str]]) -> dict[str, str]:
         """Person Id → the OpenID on the person's own field, for people no follower
@@ -140,13 +135,12 @@ class Audience:
         found: dict[str, str] = {}
         if not self.person_openid:
             return found
+        template = BY_FIELD.replace("{}", select_columns(["Id", self.person_openid]))
         for obj, ids in unlinked.items():
-            for chunk in chunks(ids, CHUNK):
-                template = BY_FIELD.replace("{}", select_columns(["Id", self.person_openid]))
-                for row in self.sf.query(template, "Id", self.person_openid, obj, "Id",
-                                         values=chunk):
-                    if row.get(self.person_openid):
-                        found[str(row["Id"])] = str(row[self.person_openid])
+            for row in self.sf.query_in(template, "Id", self.person_openid, obj, "Id",
+                                        split="values", values=ids):
+                if row.get(self.person_openid):
+                    found[str(row["Id"])] = str(row[self.person_openid])
         return found
 
     def _of_account(self, row: dict) -> bool:

@@ -140,15 +140,16 @@ def _match(ctx: WorkerContext, reports: list[FinishReport]
 
 
 def _sends_in_salesforce(ctx: WorkerContext, reports: list[FinishReport]):
-    """A lookup, report → its send, from the recipients' msg id field (one query), for
+    """A lookup, report → its send, from the recipients' msg id field (one query, cut by
+    URI length), for
     sends Redis no longer holds (the map expired, or Redis was lost). A template report
     takes its recipient's row, the one still ``sent`` if the msg id is on several."""
     r = ctx.mapping.messages.recipient
     rows: list[dict] = []
     if reports:
-        rows = ctx.salesforce.query(BY_MSG_ID, r.message, r.openid, r.msg_id, r.status,
-                                    r.object, r.msg_id,
-                                    msg_ids=sorted({rep.msg_id for rep in reports}))
+        rows = ctx.salesforce.query_in(BY_MSG_ID, r.message, r.openid, r.msg_id, r.status,
+                                       r.object, r.msg_id, split="msg_ids",
+                                       msg_ids=sorted({rep.msg_id for rep in reports}))
 
     def find(rep: FinishReport) -> SendRef | None:
         same = [row for row in rows if str(row[r.msg_id]) == rep.msg_id]

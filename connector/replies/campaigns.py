@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from connector.chunks import chunks
 from connector.context import WorkerContext
 from connector.ids import short_id
 from connector.replies.cache import NO_CAMPAIGN, NO_REPLY, ReplyCache
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 BY_ID = "SELECT Id, {:literal} FROM Campaign WHERE Id IN {ids}"
 BY_FIELD = "SELECT Id, {:literal} FROM Campaign WHERE {:literal} IN {values}"
 EVERY = "SELECT Id, {:literal} FROM Campaign"
-CHUNK = 200  # values per query: keeps the query URL short
 
 
 def scene_fields(mapping: Mapping) -> list[str]:
@@ -75,15 +73,14 @@ def _store_rows(ctx: WorkerContext, rows: list[dict], missing: Iterable[str] = (
 
 
 def load_replies(ctx: WorkerContext, campaign_ids: Iterable[str]) -> dict[str, Reply | None]:
-    """Read the campaigns' replies from Salesforce (one query per 200 campaigns) and
-    cache them; by 15-char Id, None for no reply or no such Campaign."""
+    """Read the campaigns' replies from Salesforce (one query, more when the Ids pass
+    what one query's URL takes) and cache them; by 15-char Id, None for no reply or no
+    such Campaign."""
     ids = sorted({short_id(str(i)) for i in campaign_ids if i})
     fields = selected_fields(ctx.mapping)
     if not ids or not fields:
         return dict.fromkeys(ids)
-    rows: list[dict] = []
-    for chunk in chunks(ids, CHUNK):
-        rows += ctx.salesforce.query(BY_ID, ", ".join(fields), ids=list(chunk))
+    rows = ctx.salesforce.query_in(BY_ID, ", ".join(fields), split="ids", ids=ids)
     found = {short_id(str(r["Id"])) for r in rows}
     out = _store_rows(ctx, rows, [i for i in ids if i not in found])
     log.info("loaded the replies of %d campaigns (%d found)", len(ids), len(found))
@@ -92,14 +89,14 @@ def load_replies(ctx: WorkerContext, campaign_ids: Iterable[str]) -> dict[str, R
 
 def load_scene_replies(ctx: WorkerContext, field: str, values: Iterable[str]
                        ) -> dict[str, str | None]:
-    """Find the Campaigns whose ``field`` holds each scene value (one query per 200
-    values), caching their replies and the links; the 15-char Id by value, None when no
-    Campaign holds it. Salesforce compares the values case-insensitively."""
+    """Find the Campaigns whose ``field`` holds each scene value (one query, more when
+    the values pass what one query's URL takes), caching their replies and the links;
+    the 15-char Id by value, None when no Campaign holds it. Salesforce compares the
+    values case-insensitively."""
     values = sorted(set(values))
     fields = list(dict.fromkeys(selected_fields(ctx.mapping) + [field]))
-    rows: list[dict] = []
-    for chunk in chunks(values, CHUNK):
-        rows += ctx.salesforce.query(BY_FIELD, ", ".join(fields), field, values=list(chunk))
+    rows = ctx.salesforce.query_in(BY_FIELD, ", ".join(fields), field, split="values",
+                                   values=values)
     by_value = {str(r[field]).casefold(): short_id(str(r["Id"])) for r in rows if r.get(field)}
     _store_rows(ctx, rows)
     missing = [v for v in values if v.casefold() not in by_value]

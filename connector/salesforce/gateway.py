@@ -41,6 +41,7 @@ from connector.salesforce.errors import (
 )
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
+from connector.salesforce.in_lists import URI_BUDGET, in_pieces
 from connector.salesforce.limits import ApiUsage, usage_from_limits
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
 from connector.salesforce.sessions import SessionStore
@@ -188,7 +189,50 @@ class SalesforceGateway:
                 refused it (MALFORMED_QUERY, INVALID_FIELD...).
             RetriableError: timeouts, 5xx, QUERY_TIMEOUT; RateLimitedError for limits.
         """
-        soql = _soql(template, args, params)
+        records = self._records(_soql(template, args, params), include_deleted)
+        return records if keep_attributes else strip_attributes(records)
+
+    def query_in(self, template: str, *args: Any, split: str, keep_attributes: bool = False,
+                 include_deleted: bool = False, **params: Any) -> list[dict]:
+        """All records of a query whose ``IN`` list ``params[split]`` may be long: one
+        query per piece of the list, each piece as long as Salesforce's URI limit allows
+        once URL-encoded (see ``in_lists.py``), so long values (emails) make more queries
+        and short ones (ids) fewer. Records come in the order of the pieces, each once
+        (by ``Id``, when selected) as one query of the whole list would return them. An
+        empty list makes no call. Otherwise as :meth:`query`.
+
+        Raises:
+            FatalError: as :meth:`query`, or one value alone is too long for a query.
+            RetriableError: as :meth:`query`; the pieces read before are lost.
+        """
+        if split not in params:
+            raise FatalError(f"query template {template!r}: no parameter {split!r} to cut",
+                             system=SYSTEM, code="SOQL_PARAMETER")
+        if not params[split]:
+            return []
+        # The full URL counts: log in (no API call) to learn the instance's address.
+        base_url = self._call(Target("query"), lambda sf: sf.base_url)
+        prefix = f"{base_url}{'queryAll' if include_deleted else 'query'}/?"
+        records: list[dict] = []
+        seen: set[str] = set()
+        try:
+            pieces = list(in_pieces(template, args, params, split,
+                                    URI_BUDGET - len(prefix)))
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise FatalError(f"query template {template!r} could not be cut into queries: "
+                             f"{exc}", system=SYSTEM, code="SOQL_PARAMETER") from None
+        for _piece, soql in pieces:
+            for record in self._records(soql, include_deleted):
+                record_id = record.get("Id")
+                if record_id is not None:
+                    if record_id in seen:  # matched by values of two pieces
+                        continue
+                    seen.add(record_id)
+                records.append(record)
+        return records if keep_attributes else strip_attributes(records)
+
+    def _records(self, soql: str, include_deleted: bool) -> list[dict]:
+        """Every page of one query (``nextRecordsUrl`` followed, one call per page)."""
         target = Target("query")
         page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted))
         records = list(page.get("records", []))
@@ -196,7 +240,7 @@ class SalesforceGateway:
             more = partial(_query_more, url=page["nextRecordsUrl"])
             page = self._call(target, more)
             records.extend(page.get("records", []))
-        return records if keep_attributes else strip_attributes(records)
+        return records
 
     def query_count(self, template: str, *args: Any, **params: Any) -> int:
         """``totalSize`` of a query, e.g. ``SELECT COUNT() FROM Lead WHERE ...``."""

@@ -4,12 +4,12 @@ it.
 Both ways of noticing changes enqueue a change job with record ids only: the clock's
 poll (:mod:`connector.wayback.poll`) and Outbound Messages (``webhooks/
 salesforce_outbound.py``, whose field values are never trusted: they are hints).
-:func:`run_watches` re-reads the records (one ``queryAll`` per 200 ids, so deleted ones
-come back with ``IsDeleted``), tells the bridge's own writes apart (``LastModifiedById``
-is its integration user: an echo, counted and kept from the watches that do not ask for
-them) and hands each watch of :mod:`connector.wayback.watches` its records. Reading the
-current values makes repeated and out-of-order notifications harmless: the second run
-finds nothing new.
+:func:`run_watches` re-reads the records (``queryAll``, as many ids a call as its URL
+takes, so deleted ones come back with ``IsDeleted``), tells the bridge's own writes
+apart (``LastModifiedById`` is its integration user: an echo, counted and kept from the
+watches that do not ask for them) and hands each watch of
+:mod:`connector.wayback.watches` its records. Reading the current values makes repeated
+and out-of-order notifications harmless: the second run finds nothing new.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from connector.chunks import chunks
 from connector.context import WorkerContext
 from connector.ids import is_record_id, same_id
 from connector.wayback import counters
@@ -25,7 +24,6 @@ from connector.wayback.watches import watches
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # ids per query: one SOQL ``Id IN (...)`` each (a job may bring more)
 SYSTEM_FIELDS = ("Id", "IsDeleted", "LastModifiedById", "SystemModstamp")
 
 
@@ -60,12 +58,9 @@ def run_watches(ctx: WorkerContext, object_name: str, record_ids: list[str]
 
 def read_records(ctx: WorkerContext, object_name: str, fields: list[str],
                  record_ids: list[str]) -> list[dict]:
-    """The current values of the records (deleted ones too), 200 ids per query; ids
-    Salesforce no longer has at all are left out."""
+    """The current values of the records (deleted ones too), as many ids per query as
+    its URL takes; ids Salesforce no longer has at all are left out."""
     ids = list(dict.fromkeys(i for i in record_ids if is_record_id(i)))
-    records: list[dict] = []
-    for chunk in chunks(ids, BATCH):
-        records += ctx.salesforce.query(
-            "SELECT {:literal} FROM {:literal} WHERE Id IN {ids}", ", ".join(fields),
-            object_name, ids=chunk, include_deleted=True)
-    return records
+    return ctx.salesforce.query_in(
+        "SELECT {:literal} FROM {:literal} WHERE Id IN {ids}", ", ".join(fields),
+        object_name, split="ids", ids=ids, include_deleted=True)

@@ -128,9 +128,9 @@ def _followers(ctx: WorkerContext, finder: FollowerFinder, records: list[dict]
     names = [follower.external_id, finder.link_field]
     if finder.account_field:
         names.append(finder.account_field)
-    rows = ctx.salesforce.query("SELECT {:literal} FROM {:literal} WHERE {:literal} IN {ids}",
-                                ", ".join(dict.fromkeys(names)), follower.object,
-                                finder.link_field, ids=ids)
+    rows = ctx.salesforce.query_in("SELECT {:literal} FROM {:literal} WHERE {:literal} IN {ids}",
+                                   ", ".join(dict.fromkeys(names)), follower.object,
+                                   finder.link_field, split="ids", ids=ids)
     found: dict[str, list[Follower]] = {i: [] for i in ids}
     by_short = {short_id(i): i for i in ids}
     for row in rows:

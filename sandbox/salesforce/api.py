@@ -231,7 +231,7 @@ class DataApi:
         text = req.params.get("q")
         if not text:
             raise SalesforceError("MALFORMED_QUERY", "A query string has to be specified")
-        plan = soql_eval.compile_query(soql.parse(text), self.store.schema)
+        plan = soql_eval.compile_query(soql.parse(text), self.store.schema, self.store.lookup)
         include_deleted = req.segments[0] == "queryAll"
         rows = self.store.rows(plan.sobject.name, include_deleted=include_deleted)
         total, records = plan.execute(rows, req.version)

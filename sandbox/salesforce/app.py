@@ -37,6 +37,7 @@ from sandbox.salesforce.ids import IdFactory
 from sandbox.salesforce.org_rules import OrgRules
 from sandbox.salesforce.outbound import OutboundMessenger
 from sandbox.salesforce.record_faults import record_fault_answer
+from sandbox.salesforce.request_size import RequestSizeLimit
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.usage import ApiUsage
@@ -97,6 +98,12 @@ class SalesforceSandbox:
         self.admin = Actor(self.admin_id, None)
         self.schema = Schema()
         self.store = Store(self.schema, user_id=self.user_id)
+        self.store.add_user(self.user_id, {"Username": username, "FirstName": "Integration",
+                                           "LastName": "User", "Alias": "integ",
+                                           "Email": username})
+        self.store.add_user(self.admin_id, {"Username": f"admin.{username}",
+                                            "FirstName": "Org", "LastName": "Admin",
+                                            "Alias": "admin", "Email": username})
         self.store.principals.update({self.user_id: "User", self.admin_id: "User"})
         # The Lead assignment rule (active) and duplicate rule (off): org_rules.py.
         self.rules = OrgRules(self.store)
@@ -304,6 +311,7 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
 
     app.include_router(sandbox.faults.router())
     _add_control_routes(app, sandbox)
+    app.add_middleware(RequestSizeLimit)  # outermost: the front server refuses first
     return app
 
 

@@ -196,6 +196,23 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             _f("Description", "textarea", length=32000, extra_type_info="plaintextarea"),
             *custom.get("Account", ()),
         ),
+        # The org's users, for the parents of CreatedBy, LastModifiedBy and owners (Object
+        # Reference, User: https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_user.htm).
+        # The sandbox makes its two users itself; a new one would need a Profile, which
+        # the sandbox has not, so creating a User through the API fails as without one.
+        _object(
+            "User", "User", "005",
+            _required("Username", 80, unique=True),
+            _text("FirstName", 40, label="First Name"),
+            _required("LastName", 80, label="Last Name"),
+            _text("Name", 121, label="Full Name", **_PERSON_NAME),
+            _required("Alias", 8),
+            _f("Email", "email", length=128, nillable=False),
+            _f("IsActive", "boolean", label="Active", default=True),
+            _text("Title", 80),
+            _f("ProfileId", "reference", label="Profile ID", reference_to=("Profile",),
+               nillable=False),
+        ),
         _object(
             "Lead", "Lead", "00Q",
             *_person_fields(custom.get("Lead", ())),

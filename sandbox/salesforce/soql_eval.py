@@ -3,6 +3,8 @@
 Follows Salesforce's semantics where the subset reaches: text comparisons and LIKE are
 case-insensitive except on case-sensitive unique fields, ids match in 15- or 18-character
 form, ORDER BY puts nulls first ascending and last descending unless told otherwise.
+Fields may be reached through parents (``Lead.Email``; see ``soql_paths.py``) in SELECT,
+WHERE and ORDER BY.
 """
 
 from __future__ import annotations
@@ -25,8 +27,13 @@ from sandbox.salesforce.soql import (
     Query,
     query_error,
 )
+from sandbox.salesforce.soql_paths import Column, Lookup, PathError, render, resolve
 
 MAX_OFFSET = 2000
+_NO_RELATIONSHIP = ("Didn't understand relationship '{}' in field path. If you are attempting "
+                    "to use a custom relationship, be sure to append the '__r' after the "
+                    "custom relationship name. Please reference your WSDL or the describe "
+                    "call for the appropriate names.")
 _UNSUPPORTED_OBJECT = ("sObject type '{}' is not supported. If you are attempting to use a "
                        "custom object, be sure to append the '__c' after the entity name. "
                        "Please reference your WSDL or the describe call for the appropriate "
@@ -46,12 +53,13 @@ class Plan:
     """A query checked against the schema, ready to run over rows of ``sobject``."""
 
     sobject: SObject
-    fields: list[Field]
+    fields: list[Column]
     count: bool
     predicate: _Predicate
-    order: list[tuple[Field, bool, bool]]
+    order: list[tuple[Column, bool, bool]]
     limit: int | None
     offset: int
+    lookup: Lookup | None = None  # any record by id, for the parents of field paths
 
     def execute(self, rows: list[dict], version: str) -> tuple[int, list[dict]]:
         """(totalSize, records) of the query over ``rows``; records carry ``attributes``."""
@@ -67,13 +75,16 @@ class Plan:
         for row in matched:
             url = f"/services/data/v{version}/sobjects/{name}/{row['Id']}"
             record = {"attributes": {"type": name, "url": url}}
-            record.update((f.name, row.get(f.name)) for f in self.fields)
+            for column in self.fields:
+                render(record, row, column, self.lookup, version)
             records.append(record)
         return len(records), records
 
     def _compare(self, left: dict, right: dict) -> int:
-        for field, descending, nulls_first in self.order:
-            a, b = _key(field, left.get(field.name)), _key(field, right.get(field.name))
+        for column, descending, nulls_first in self.order:
+            field = column.field
+            a = _key(field, column.value(left, self.lookup))
+            b = _key(field, column.value(right, self.lookup))
             if a == b:
                 continue
             if a is None or b is None:
@@ -82,8 +93,10 @@ class Plan:
         return 0
 
 
-def compile_query(query: Query, schema: Schema) -> Plan:
+def compile_query(query: Query, schema: Schema, lookup: Lookup | None = None) -> Plan:
     """Resolve names (case-insensitively) and check filter values against field types.
+    ``lookup``: any record by id (``Store.lookup``), for fields of parents; without it a
+    parent reads as null.
 
     Raises:
         SalesforceError: INVALID_TYPE (unknown object), INVALID_FIELD (unknown field, or a
@@ -93,55 +106,65 @@ def compile_query(query: Query, schema: Schema) -> Plan:
     if obj is None:
         raise query_error(query.text, query.sobject.pos,
                           _UNSUPPORTED_OBJECT.format(query.sobject.text), "INVALID_TYPE")
-    resolve = functools.partial(_field, query, obj)
-    fields = [resolve(name) for name in query.fields]
+    column_of = functools.partial(_column, query, schema, obj)
+    fields = [column_of(name) for name in query.fields]
     order = []
     for item in query.order:
-        field = resolve(item.field)
-        if field.type == "textarea":
-            raise query_error(query.text, item.field.pos, f"field '{field.name}' can not be "
-                              "sorted in a query call", "INVALID_FIELD")
-        order.append((field, item.descending, item.nulls_first))
+        column = column_of(item.field)
+        if column.field.type == "textarea":
+            raise query_error(query.text, item.field.pos, f"field '{column.field.name}' can "
+                              "not be sorted in a query call", "INVALID_FIELD")
+        order.append((column, item.descending, item.nulls_first))
     if query.offset is not None and query.offset > MAX_OFFSET:
         raise SalesforceError("NUMBER_OUTSIDE_VALID_RANGE",
                               f"Maximum SOQL offset allowed is {MAX_OFFSET}")
-    predicate = _predicate(query, obj, query.where) if query.where else (lambda _row: True)
-    return Plan(obj, fields, query.count, predicate, order, query.limit, query.offset or 0)
+    predicate = (_predicate(query, column_of, lookup, query.where) if query.where
+                 else (lambda _row: True))
+    return Plan(obj, fields, query.count, predicate, order, query.limit, query.offset or 0,
+                lookup)
 
 
-def _field(query: Query, obj: SObject, name: Name) -> Field:
-    field = obj.field(name.text)
-    if field is None:
-        raise query_error(query.text, name.pos, _NO_SUCH_COLUMN.format(name.text, obj.name),
-                          "INVALID_FIELD")
-    return field
+def _column(query: Query, schema: Schema, obj: SObject, name: Name) -> Column:
+    try:
+        return resolve(schema, obj, name.text)
+    except PathError as exc:
+        message = (_NO_SUCH_COLUMN.format(exc.part, exc.obj.name) if exc.kind == "field"
+                   else _NO_RELATIONSHIP.format(exc.part))
+        raise query_error(query.text, name.pos, message, "INVALID_FIELD") from None
 
 
-def _predicate(query: Query, obj: SObject, cond: Condition) -> _Predicate:
+def _predicate(query: Query, column_of: Callable[[Name], Column], lookup: Lookup | None,
+               cond: Condition) -> _Predicate:
     if isinstance(cond, Not):
-        inner = _predicate(query, obj, cond.operand)
+        inner = _predicate(query, column_of, lookup, cond.operand)
         return lambda row: not inner(row)
     if not isinstance(cond, Comparison):
-        parts = [_predicate(query, obj, c) for c in cond.operands]
+        parts = [_predicate(query, column_of, lookup, c) for c in cond.operands]
         join = all if cond.op == "AND" else any
         return lambda row: join(p(row) for p in parts)
-    field = _field(query, obj, cond.field)
+    column = column_of(cond.field)
+    field = column.field
+
+    def get(row: dict) -> object:
+        return column.value(row, lookup)
+
     if field.type == "textarea":
         raise query_error(query.text, cond.field.pos, f"field '{field.name}' can not be "
                           "filtered in a query call", "INVALID_FIELD")
     if cond.op == "LIKE":
-        return _like(query, field, cond.value)
+        return _like(query, field, get, cond.value)
     literals = cond.value if isinstance(cond.value, tuple) else (cond.value,)
     keys = [_literal_key(query, field, lit) for lit in literals]
     if cond.op in ("IN", "NOT IN"):
         wanted = set(keys)
         negate = cond.op == "NOT IN"
-        return lambda row: (_key(field, row.get(field.name)) in wanted) != negate
-    return functools.partial(_test, field, cond.op, keys[0])
+        return lambda row: (_key(field, get(row)) in wanted) != negate
+    return functools.partial(_test, field, get, cond.op, keys[0])
 
 
-def _test(field: Field, op: str, wanted: object, row: dict) -> bool:
-    have = _key(field, row.get(field.name))
+def _test(field: Field, get: Callable[[dict], object], op: str, wanted: object,
+          row: dict) -> bool:
+    have = _key(field, get(row))
     if op == "=":
         return have == wanted
     if op == "!=":
@@ -152,7 +175,8 @@ def _test(field: Field, op: str, wanted: object, row: dict) -> bool:
             ">=": have >= wanted}[op]
 
 
-def _like(query: Query, field: Field, literal: Literal) -> _Predicate:
+def _like(query: Query, field: Field, get: Callable[[dict], object],
+          literal: Literal) -> _Predicate:
     if field.type not in TEXT_TYPES:
         raise query_error(query.text, literal.pos, f"invalid operator on {field.type} field",
                           "INVALID_FIELD")
@@ -167,8 +191,12 @@ def _like(query: Query, field: Field, literal: Literal) -> _Predicate:
         pattern.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
         i += 1
     regex = re.compile("".join(pattern), re.IGNORECASE | re.DOTALL)
-    return lambda row: row.get(field.name) is not None and bool(
-        regex.fullmatch(str(row[field.name])))
+
+    def like(row: dict) -> bool:
+        value = get(row)
+        return value is not None and bool(regex.fullmatch(str(value)))
+
+    return like
 
 
 def _literal_key(query: Query, field: Field, literal: Literal) -> object:

@@ -19,8 +19,10 @@ from connector.errors import (
     RetriableError,
     SkippableError,
 )
+from connector.inbound.apply import find_persons
 from connector.salesforce import COLLECTION_SIZE, SalesforceGateway
 from connector.settings import load_settings
+from mappings.plan import EventPlan, Lookup, PersonPlan
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.server import serve
 
@@ -287,3 +289,97 @@ def test_describe_is_cached_and_limits_are_read(gateway):
     assert gateway.api_calls == calls
     assert any(f["name"] == "LastName" for f in first["fields"])
     assert "DailyApiRequests" in gateway.limits()
+
+
+# -- long IN lists -------------------------------------------------------------------------
+
+def long_email(n: int, tag: str) -> str:
+    """75 characters: 86 bytes in a query's URL (quoted, ``@`` encoded, a comma)."""
+    return f"wechat.follower.{n:05d}.{tag}@long-company-domain.example.com"
+
+
+def person_plan(email: str) -> EventPlan:
+    person = PersonPlan(lookups=(Lookup("Lead", "Email", email),), create_object=None,
+                        create_key=None)
+    return EventPlan(key=f"k-{email}", openid=f"o-{email}", create_time=0,
+                     follower_object=FOLLOWER, follower_key_field="WeChat_OpenId__c",
+                     follower_fields={}, link_fields={}, person=person)
+
+
+def test_a_lookup_of_2000_long_emails_stays_under_the_uri_limit(gateway, sandbox):
+    # 200 of these emails make a query URI of about 17 KB once URL-encoded, over the
+    # 16,384 bytes Salesforce takes (the sandbox answers 414 like it): the lookup is cut
+    # by encoded length, not by count.
+    tag = unique("e")
+    emails = [long_email(n, tag) for n in range(2000)]
+    known = {emails[n]: sandbox.seed("Lead", **lead(unique(), Email=emails[n]))
+             for n in (0, 199, 200, 1234, 1999)}
+    gateway.describe("Lead")  # logged in
+    before = gateway.api_calls
+    found = find_persons(gateway, [person_plan(e) for e in emails])
+    calls = gateway.api_calls - before
+    hits = {value: rows[0]["Id"] for (_obj, _fld, value), rows in found.items() if rows}
+    assert hits == known
+    # 2,000 x 86 bytes = 172 KB, in queries of at most URI_BUDGET (14,336) bytes with
+    # their address and SELECT: 13 of them (ten would hold 200 emails each, too long).
+    assert calls == 13
+
+
+def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
+    tag = unique("e")
+    ids = [sandbox.seed("Lead", **lead(unique(), Email=long_email(n, tag)))
+           for n in range(900)]
+    gateway.describe("Lead")
+    before = gateway.api_calls
+    rows = gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="ids", ids=ids)
+    assert [r["Id"] for r in rows] == ids and gateway.api_calls - before == 2  # 24 KB of ids
+    before = gateway.api_calls
+    emails = [long_email(n, tag) for n in range(900)]
+    rows = gateway.query_in("SELECT Id FROM Lead WHERE Email IN {emails} OR Id IN {ids}",
+                            split="emails", emails=emails + [e.upper() for e in emails],
+                            ids=ids[:3])
+    # Each record once, though the upper-case copies (later pieces) and the three ids
+    # (every piece) match it again.
+    assert sorted(r["Id"] for r in rows) == sorted(ids)
+    assert gateway.api_calls - before == 11  # 1,800 x 86 bytes = 155 KB
+    assert gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="ids", ids=[]) == []
+    with pytest.raises(FatalError, match="no parameter 'values'"):
+        gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="values", ids=ids)
+    with pytest.raises(FatalError) as caught:
+        gateway.query_in("SELECT Id FROM Lead WHERE Email IN {e}", split="e", e=["x" * 15_000])
+    assert caught.value.code == "SOQL_PARAMETER" and "15000 characters" in str(caught.value)
+
+
+def test_parent_fields_through_relationships(gateway, sandbox):
+    campaign = sandbox.seed("Campaign", Name=unique("c"))
+    lead_id = sandbox.seed("Lead", **lead(unique(), Email="li@example.com"))
+    contact_id = sandbox.seed("Contact", LastName="Chen", Email="chen@example.com")
+    for person in ({"LeadId": lead_id}, {"ContactId": contact_id}):
+        sandbox.seed("CampaignMember", CampaignId=campaign, **person)
+    soql = ("SELECT Lead.Email, Contact.Email FROM CampaignMember WHERE CampaignId = {c} "
+            "ORDER BY Contact.Email NULLS LAST")
+    assert gateway.query(soql, c=campaign) == [
+        {"Lead": None, "Contact": {"Email": "chen@example.com"}},
+        {"Lead": {"Email": "li@example.com"}, "Contact": None}]
+    raw = gateway.query(soql, c=campaign, keep_attributes=True)
+    assert raw[1]["Lead"]["attributes"] == {
+        "type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{lead_id}"}
+    with pytest.raises(FatalError) as caught:
+        gateway.query("SELECT Leads.Email FROM CampaignMember")
+    assert caught.value.code == "INVALID_FIELD" and "'Leads'" in str(caught.value)
+
+
+def test_users_are_parents_too(gateway, sandbox):
+    # The org's users are records: CreatedBy.Name reads the admin who seeded the Lead,
+    # LastModifiedBy the integration user that changed it through the API.
+    lead_id = sandbox.seed("Lead", **lead(unique()))
+    gateway.update("Lead", lead_id, {"FirstName": "Wei"})
+    rows = gateway.query("SELECT CreatedBy.Name, LastModifiedBy.Username, "
+                         "LastModifiedBy.IsActive FROM Lead WHERE Id = {id}", id=lead_id)
+    assert rows == [{"CreatedBy": {"Name": "Org Admin"},
+                     "LastModifiedBy": {"Username": USERNAME, "IsActive": True}}]
+    users = gateway.query("SELECT Id, Name FROM User ORDER BY Name")
+    assert [u["Name"] for u in users] == ["Integration User", "Org Admin"]
+    with pytest.raises(FatalError):  # a User needs a Profile, which the sandbox has not
+        gateway.create("User", {"Username": "x@example.com", "LastName": "X", "Alias": "x",
+                                "Email": "x@example.com"})

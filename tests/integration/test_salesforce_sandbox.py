@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+from urllib.parse import quote_plus
 
 import jwt
 import pytest
@@ -368,6 +369,38 @@ def test_query_with_format_soql_and_errors(org, sf, call):
         with pytest.raises(SalesforceMalformedRequest) as caught:
             sf.query(q)
         assert caught.value.content[0]["errorCode"] == code
+
+
+def _query_uri(length: int) -> str:
+    """A query's request target (path and query string) of exactly ``length`` bytes."""
+    head = "/services/data/v62.0/query/?q=" + quote_plus("SELECT Id FROM Lead WHERE LastName = '")
+    tail = quote_plus("'")
+    return head + "a" * (length - len(head) - len(tail)) + tail
+
+
+def test_uri_and_headers_over_16384_bytes_are_refused_like_salesforce(org, token):
+    # Salesforce's limits quick reference: the URI and headers of a REST call together
+    # take at most 16,384 bytes; 414 when the URI alone is over, else 431. The body is
+    # the front server's HTML (simple-salesforce issue #271), not the API's JSON.
+    url, auth = org[1], {"Authorization": f"Bearer {token['access_token']}"}
+    fine = requests.get(url + _query_uri(15_000), headers=auth)
+    assert fine.status_code == 200 and fine.json()["totalSize"] == 0
+    too_long = requests.get(url + _query_uri(16_385), headers=auth)
+    assert too_long.status_code == 414
+    assert too_long.text == "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>"
+    assert too_long.headers["Content-Type"] == "text/html;charset=iso-8859-1"
+    # A URI at the limit leaves no room for the headers.
+    at_limit = requests.get(url + _query_uri(16_384), headers=auth)
+    assert at_limit.status_code == 431
+    assert at_limit.text == ("<h1>Bad Message 431</h1><pre>reason: Request Header Fields "
+                             "Too Large</pre>")
+    padded = requests.get(url + _query_uri(15_000), headers={**auth, "X-Pad": "p" * 1_400})
+    assert padded.status_code == 431
+    with pytest.raises(SalesforceGeneralError) as caught:  # as simple-salesforce sees it
+        Salesforce(instance_url=url, session_id=token["access_token"], version="62.0").query(
+            "SELECT Id FROM Lead WHERE LastName IN {}".format("('" + "b" * 17_000 + "')"))
+    assert caught.value.status == 414
+    assert org[0].api_calls == {"total": 1, "query": 1}  # refusals never reach the API
 
 
 # -- collections and composite ----------------------------------------------------------------

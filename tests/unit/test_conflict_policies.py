@@ -139,7 +139,7 @@ class Recorder:
     def __init__(self):
         self.calls = []
 
-    def query(self, template, *args, **params):
+    def query_in(self, template, *args, split, **params):
         self.calls.append((template, args))
         return []
 

@@ -6,7 +6,7 @@ import pytest
 from simple_salesforce import format_soql
 
 from sandbox.salesforce.errors import SalesforceError
-from sandbox.salesforce.schema import Schema
+from sandbox.salesforce.schema import OBJECTS, Field, Schema, SObject
 from sandbox.salesforce.soql import BoolOp, Comparison, Not, parse, tokenize
 from sandbox.salesforce.soql_eval import compile_query
 from sandbox.salesforce.store import Store
@@ -126,6 +126,68 @@ def test_records_use_canonical_names_and_attributes(org):
                      "Id": ids[0], "LastName": "Lovelace", "WeChat_OpenId__c": "oAda"}]
 
 
+def url(record_id: str, sobject: str) -> str:
+    return f"/services/data/v62.0/sobjects/{sobject}/{record_id}"
+
+
+def relationship_query(store: Store, text: str) -> list[dict]:
+    plan = compile_query(parse(text), store.schema, store.lookup)
+    return plan.execute(store.rows(plan.sobject.name), "62.0")[1]
+
+
+def test_parent_fields_come_nested_with_attributes_and_null_when_empty():
+    # SOQL Reference, "Relationship Queries": parents through the relationship name; the
+    # REST answer nests each parent with its attributes, null for an empty lookup.
+    store = Store(Schema(), user_id="005000000000001AAA", id_seed=2)
+    account = store.create("Account", {"Name": "Acme"})
+    contact = store.create("Contact", {"LastName": "Chen", "Email": "chen@example.com",
+                                       "AccountId": account})
+    lead = store.create("Lead", {"LastName": "Li", "Company": "X", "Email": "li@example.com"})
+    campaign = store.create("Campaign", {"Name": "Spring"})
+    by_lead = store.create("CampaignMember", {"CampaignId": campaign, "LeadId": lead})
+    by_contact = store.create("CampaignMember", {"CampaignId": campaign, "ContactId": contact})
+    rows = relationship_query(store, "SELECT Id, lead.email, Contact.Email, Contact.Account.Name,"
+                                     " Contact.LastName FROM CampaignMember ORDER BY Lead.Email")
+    assert rows == [
+        {"attributes": {"type": "CampaignMember", "url": url(by_contact, "CampaignMember")},
+         "Id": by_contact, "Lead": None,
+         "Contact": {"attributes": {"type": "Contact", "url": url(contact, "Contact")},
+                     "Email": "chen@example.com",
+                     "Account": {"attributes": {"type": "Account", "url": url(account, "Account")},
+                                 "Name": "Acme"},
+                     "LastName": "Chen"}},
+        {"attributes": {"type": "CampaignMember", "url": url(by_lead, "CampaignMember")},
+         "Id": by_lead,
+         "Lead": {"attributes": {"type": "Lead", "url": url(lead, "Lead")},
+                  "Email": "li@example.com"},
+         "Contact": None}]
+    filtered = relationship_query(store, "SELECT Id FROM CampaignMember WHERE "
+                                         "Contact.Account.Name = 'ACME' OR Lead.Email LIKE 'li@%'")
+    assert sorted(r["Id"] for r in filtered) == sorted([by_lead, by_contact])
+
+
+def test_a_polymorphic_parent_is_the_name_object():
+    # Object Reference, "Name": a lookup to several objects (Owner, Who) reaches the Name
+    # object; its attributes type is "Name" and its url the real record's.
+    task = SObject("Task", "Task", "00T", (
+        Field("Id", "id", length=18), Field("IsDeleted", "boolean"),
+        Field("Subject", "string", length=255),
+        Field("WhoId", "reference", length=18, reference_to=("Contact", "Lead"))))
+    store = Store(Schema(OBJECTS + (task,)), user_id="005000000000001AAA", id_seed=3)
+    lead = store.create("Lead", {"FirstName": "Mei", "LastName": "Li", "Company": "X"})
+    task_id = store.create("Task", {"Subject": "Call", "WhoId": lead}, trusted=True)
+    store.create("Task", {"Subject": "Nobody"}, trusted=True)
+    rows = relationship_query(store, "SELECT Who.Name, Who.Type, Who.Alias, Who.FirstName "
+                                     "FROM Task WHERE Who.Type = 'Lead'")
+    assert rows == [{"attributes": {"type": "Task", "url": url(task_id, "Task")},
+                     "Who": {"attributes": {"type": "Name", "url": url(lead, "Lead")},
+                             "Name": "Mei Li", "Type": "Lead", "Alias": None,
+                             "FirstName": "Mei"}}]
+    with pytest.raises(SalesforceError) as caught:
+        relationship_query(store, "SELECT Who.Company FROM Task")
+    assert "No such column 'Company' on entity 'Name'" in caught.value.message
+
+
 @pytest.mark.parametrize(("text", "code", "detail"), [
     ("SELECT Id FROM", "MALFORMED_QUERY", "ERROR at Row:1:Column:15\nunexpected token: '<EOF>'"),
     ("SELECT FROM Lead", "MALFORMED_QUERY", "unexpected token: 'FROM'"),
@@ -153,6 +215,15 @@ def test_records_use_canonical_names_and_attributes(org):
     ("SELECT Id FROM Lead WHERE Id = 'nope'", "INVALID_QUERY_FILTER_OPERATOR",
      "invalid ID field: nope"),
     ("SELECT Id FROM Lead LIMIT 1 OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE", "2000"),
+    ("SELECT Lead2.Email FROM CampaignMember", "INVALID_FIELD",
+     "Didn't understand relationship 'Lead2' in field path. If you are attempting to use a "
+     "custom relationship, be sure to append the '__r' after the custom relationship name."),
+    ("SELECT LeadId.Email FROM CampaignMember", "INVALID_FIELD",
+     "Didn't understand relationship 'LeadId'"),
+    ("SELECT Lead.Nope FROM CampaignMember", "INVALID_FIELD",
+     "No such column 'Nope' on entity 'Lead'"),
+    ("SELECT Id FROM CampaignMember WHERE Contact.Nope = 1", "INVALID_FIELD",
+     "No such column 'Nope' on entity 'Contact'"),
 ])
 def test_errors(org, text, code, detail):
     store, _ids = org
