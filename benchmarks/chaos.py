@@ -237,8 +237,8 @@ def run_faults(plan: Plan, box: RunningSandbox, bridge: Bridge, redis: RedisServ
 
 def spend_limit(box: RunningSandbox, timeline: Timeline, seconds: float) -> None:
     """The org's daily API requests used up for ``seconds``, where the emulator can."""
-    status = _control(box, "salesforce", "POST", "/__sandbox__/limit-spent",
-                      {"seconds": seconds})
+    status = _control(box, "salesforce", "POST", "/__sandbox__/api-usage",
+                      {"calls": None, "seconds": seconds})
     if status >= 300:
         raise RuntimeError(f"the emulator cannot spend its limit (HTTP {status})")
 

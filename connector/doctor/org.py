@@ -1,5 +1,6 @@
 """The Salesforce half of the preflight: login, API version, the mapping against the
-org, object permissions, the daily API allowance, the Outbound Message endpoint.
+org, object permissions, the daily API allowance, the assignment and duplicate rules on
+the objects the bridge creates, the Outbound Message endpoint.
 
 Every check turns the bridge's errors into a finding; none writes a record.
 """
@@ -21,7 +22,6 @@ from mappings.written import written_objects
 
 SECTION = "Salesforce"
 OLDEST_VERSION = (46, 0)  # sObject Collections upsert arrived in API version 46.0
-USAGE_WARNING = 0.8  # share of the daily API allowance past which the bridge holds polls
 OUTBOUND_PATH = "/salesforce/outbound"
 _SETTINGS_FIX = ("Permission Sets > WeChat Bridge (or the integration user's profile) > "
                  "Object Settings")
@@ -34,8 +34,10 @@ def _check(subject: str, status: str, detail: str) -> Check:
 def login(gateway: SalesforceGateway, settings: Settings) -> Check:
     """The login, naming the flow and (JWT) the audience it used."""
     if settings.SALESFORCE_PRIVATE_KEY is not None:
+        given = " (SALESFORCE_JWT_AUDIENCE)" if settings.SALESFORCE_JWT_AUDIENCE else ""
         how = (f"JWT bearer flow as {settings.SALESFORCE_USERNAME}, audience "
-               f"{jwt_audience(settings.SALESFORCE_LOGIN_URL)}")
+               f"{jwt_audience(settings.SALESFORCE_LOGIN_URL, settings.SALESFORCE_JWT_AUDIENCE)}"
+               f"{given}")
     else:
         how = "client credentials flow"
     try:
@@ -103,22 +105,60 @@ def permissions(gateway: SalesforceGateway, mapping: Mapping) -> Check:
     return _check("permissions", "ok", ", ".join(granted) or "the mapping writes nothing")
 
 
-def api_usage(gateway: SalesforceGateway) -> Check:
-    """The org's daily API requests, used and allowed (``GET /limits``)."""
-    daily = gateway.limits().get("DailyApiRequests") or {}
-    allowed, remaining = daily.get("Max"), daily.get("Remaining")
-    if not isinstance(allowed, int) or not isinstance(remaining, int) or allowed <= 0:
-        return _check("daily API requests", "warn", "the org's limits did not include "
-                      "DailyApiRequests; check Setup > Company Information")
-    used = allowed - remaining
-    share = used / allowed
-    detail = f"{used:,} of {allowed:,} used in the last 24 hours ({share:.0%})"
-    if share >= USAGE_WARNING:
-        return _check("daily API requests", "warn", detail + f"; past {USAGE_WARNING:.0%} "
-                      "the bridge holds polls and backfills and keeps only inbound events "
-                      "running: raise the org's allowance or find the other heavy client "
-                      "(Setup > System Overview, API usage by client)")
+def api_usage(gateway: SalesforceGateway, settings: Settings) -> Check:
+    """The org's daily API requests, used and allowed (``GET /limits``), against the
+    share past which the bridge holds non-urgent work (SALESFORCE_API_ALLOCATION)."""
+    usage = gateway.api_usage()
+    allocation = settings.SALESFORCE_API_ALLOCATION
+    detail = (f"{usage.used:,} of {usage.limit:,} used in the last 24 hours "
+              f"({usage.share:.0%})")
+    if usage.share >= allocation:
+        return _check("daily API requests", "warn", detail + f"; past {allocation:.0%} "
+                      "(SALESFORCE_API_ALLOCATION) the bridge holds polls and backfills and "
+                      "keeps only inbound events running: raise the org's allowance or find "
+                      "the other heavy client (Setup > System Overview, API usage by client)")
     return _check("daily API requests", "ok", detail)
+
+
+ASSIGNMENT_RULES = "SELECT Name FROM AssignmentRule WHERE SobjectType = {obj} AND Active = true"
+DUPLICATE_RULES = ("SELECT DeveloperName FROM DuplicateRule WHERE SobjectType = {obj} "
+                   "AND IsActive = true")
+
+
+def org_rules(gateway: SalesforceGateway, mapping: Mapping) -> list[Check]:
+    """The active assignment and duplicate rules on the objects the bridge creates, and
+    what they will do to its writes under the mapping's ``salesforce_rules:``."""
+    created = sorted({m.create for m in mapping.account_mappings().values() if m.create})
+    rules = mapping.salesforce_rules
+    checks = []
+    for obj in created:
+        assignment = [r["Name"] for r in gateway.query(ASSIGNMENT_RULES, obj=obj)]
+        if not assignment:
+            checks.append(_check(f"{obj} assignment rule", "ok", "none active: the bridge's "
+                                 f"{obj}s stay with the integration user"))
+        elif rules.assignment_rules == "on_create":
+            checks.append(_check(f"{obj} assignment rule", "ok", f"'{assignment[0]}' is "
+                                 f"active: it assigns the {obj}s the bridge creates "
+                                 "(salesforce_rules.assignment_rules: on_create), never on "
+                                 "its updates"))
+        else:
+            checks.append(_check(f"{obj} assignment rule", "ok", f"'{assignment[0]}' is "
+                                 "active; the bridge never runs it (salesforce_rules."
+                                 f"assignment_rules: never): its {obj}s stay with the "
+                                 "integration user"))
+        duplicate = [r["DeveloperName"] for r in gateway.query(DUPLICATE_RULES, obj=obj)]
+        if not duplicate:
+            checks.append(_check(f"{obj} duplicate rules", "ok", "none active"))
+        else:
+            names = ", ".join(duplicate)
+            saved = ("the bridge saves past rules that only alert (salesforce_rules."
+                     "allow_duplicates: true); a Block rule still refuses"
+                     if rules.allow_duplicates else
+                     "a follower matching an existing record is refused (DUPLICATES_DETECTED, "
+                     "kept with the rule and the match); set salesforce_rules."
+                     "allow_duplicates: true to save past rules that only alert")
+            checks.append(_check(f"{obj} duplicate rules", "warn", f"active: {names}; {saved}"))
+    return checks
 
 
 def outbound_endpoint(public_url: str | None) -> Check:
@@ -141,17 +181,20 @@ def check_org(gateway: SalesforceGateway, settings: Settings, mapping: Mapping |
     if checks[0].status == "fail":
         return checks + [_check("the rest", "skip", "needs a login"),
                          outbound_endpoint(public_url)]
-    steps: list[tuple[str, Callable[[], Check]]] = [
+    steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("API version", lambda: api_version(gateway, settings)),
     ]
     if mapping is not None:
         steps += [("mapping", lambda: mapping_fits(gateway, mapping, mapping_path)),
                   ("permissions", lambda: permissions(gateway, mapping))]
-    steps.append(("daily API requests", lambda: api_usage(gateway)))
+    steps.append(("daily API requests", lambda: api_usage(gateway, settings)))
+    if mapping is not None:
+        steps.append(("rules", lambda: org_rules(gateway, mapping)))
     for subject, step in steps:
         try:
-            checks.append(step())
+            found = step()
         except BridgeError as error:  # the org did not answer this one: say so, go on
-            checks.append(_check(subject, "fail", f"could not check: {error.message}"))
+            found = _check(subject, "fail", f"could not check: {error.message}")
+        checks += found if isinstance(found, list) else [found]
     checks.append(outbound_endpoint(public_url))
     return checks

@@ -71,7 +71,7 @@ def _renumbered(gateway: SalesforceGateway, refused: Pending) -> Pending:
     SortOrder after the campaign's highest one (in their order)."""
     campaigns = sorted({r["CampaignId"] for r, _ in refused})
     labels: dict[str, dict[str, int]] = {}
-    for row in gateway.query(LABELS, campaigns=campaigns):
+    for row in gateway.query_in(LABELS, split="campaigns", campaigns=campaigns):
         labels.setdefault(short_id(row["CampaignId"]), {})[row["Label"]] = \
             int(row.get("SortOrder") or 0)
     top = {key: max(found.values(), default=0) for key, found in labels.items()}

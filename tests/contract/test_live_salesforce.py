@@ -37,7 +37,7 @@ def test_login_identity_versions_and_limits(gateway, live):
 
 def test_describes(gateway):
     lead = gateway.describe("Lead")
-    assert {"LastName", "Company"} <= {f["name"] for f in lead["fields"]}
+    assert {"LastName", "Company", "OwnerId"} <= {f["name"] for f in lead["fields"]}
     assert gateway.describe_if_exists("Bridge_No_Such_Object__c") is None
     names = {o["name"] for o in gateway.describe_global()["sobjects"]}
     assert {"Lead", "Contact", FOLLOWER} <= names

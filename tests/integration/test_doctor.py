@@ -93,15 +93,25 @@ def test_a_mapping_field_the_org_lacks_is_named_with_its_line(make_bridge, capsy
 
 
 def test_the_daily_api_allowance_near_its_end_is_a_warning(bridge, capsys):
-    usage = bridge.box.salesforce.usage
-    usage.reset()
-    usage.limit = 100
-    for _ in range(85):
-        usage.charge("elsewhere")
+    salesforce = bridge.box.salesforce
+    salesforce.spend_api_calls(int(salesforce.usage.limit * 0.85), seconds=3600)
     code, checks = statuses(capsys)
     assert code == 0  # a warning: the bridge still works, polls are held
     assert checks["Salesforce/daily API requests"]["status"] == "warn"
-    assert "of 100 used" in checks["Salesforce/daily API requests"]["detail"]
+    assert "SALESFORCE_API_ALLOCATION" in checks["Salesforce/daily API requests"]["detail"]
+
+
+def test_the_rules_on_the_created_object_are_named(bridge, capsys):
+    code, checks = statuses(capsys)
+    assert code == 0
+    assert "'Lead Routing' is active" in checks["Salesforce/Lead assignment rule"]["detail"]
+    assert checks["Salesforce/Lead duplicate rules"]["detail"] == "none active"
+    bridge.box.salesforce.rules.set_duplicates(True)
+    code, checks = statuses(capsys)
+    duplicate = checks["Salesforce/Lead duplicate rules"]
+    assert code == 0 and duplicate["status"] == "warn"
+    assert "Standard_Lead_Duplicate_Rule" in duplicate["detail"]
+    assert "allow_duplicates" in duplicate["detail"]
 
 
 @pytest.mark.parametrize("entries,allowed", [(["127.0.0.1"], True), (["127.0.0.0/8"], True),
