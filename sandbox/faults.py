@@ -9,26 +9,36 @@ fraction ``rate`` of them with an error in the emulator's own shape, and/or dela
                                   "code": "SERVER_UNAVAILABLE", "rate": 1.0, "duration": 60}
     GET    /__sandbox__/faults   the active faults
     DELETE /__sandbox__/faults   clear them all
+
+A fault with ``"reset": true`` answers nothing: the emulator resets the TCP connection
+before the request is handled (:func:`reset_connection`), as Salesforce's edge
+intermittently does ("Connection aborted", ECONNRESET / RemoteDisconnected:
+https://github.com/simple-salesforce/simple-salesforce/issues/411 and /issues/449).
 """
 
 from __future__ import annotations
 
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+
+RESET_EXTENSION = "sandbox.reset"  # the ASGI scope extension serve() installs
 
 
 @dataclass
 class Fault:
-    """One injected misbehaviour. ``status`` None means latency only."""
+    """One injected misbehaviour. ``status`` None (and no ``reset``) means latency only."""
 
     endpoint: str = ".*"
     status: int | None = None
+    reset: bool = False
     code: str | None = None
     message: str | None = None
     fields: list[str] | None = None
@@ -63,6 +73,7 @@ class FaultSpec(BaseModel):
 
     endpoint: str = ".*"
     status: int | None = Field(default=None, ge=100, le=599)
+    reset: bool = False  # reset the connection instead of answering
     code: str | None = None
     message: str | None = None
     fields: list[str] | None = None  # the fields a Salesforce error names
@@ -108,7 +119,7 @@ class FaultInjector:
                     continue
                 fault.hits += 1
                 latency = max(latency, fault.latency_ms)
-                if fault.status is not None and error is None:
+                if (fault.status is not None or fault.reset) and error is None:
                     error = fault
         return latency, error
 
@@ -129,3 +140,23 @@ class FaultInjector:
             self.clear()
 
         return router
+
+
+def reset_connection(request: Request) -> Response:
+    """Reset the request's TCP connection (RST, no answer); the returned response is
+    never delivered. Needs the server of :func:`sandbox.server.serve`, which gives the
+    app its connection's transport."""
+    reset = request.scope.get("extensions", {}).get(RESET_EXTENSION)
+    if reset is None:
+        raise RuntimeError("this server cannot reset connections (serve the app with "
+                           "sandbox.server.serve)")
+    reset()
+    return Response(status_code=500)
+
+
+def abort_transport(transport) -> None:
+    """Close an asyncio transport with an RST: SO_LINGER 0, then abort."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -2,8 +2,9 @@
 
 Every call logs in lazily (once per gateway, kept for the process), has a timeout, is
 counted in :attr:`SalesforceGateway.api_calls`, and fails only with the bridge's error
-tree. An expired session (401 INVALID_SESSION_ID) costs one new login and one repeat of
-the call; a second refusal is raised.
+tree. Short in-call retries (an expired session: one new login and one repeat; a lost
+connection or a 5xx on a call that is safe to repeat) are decided in ``retrying.py``; a
+second refusal of the session is raised.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from connector.salesforce.errors import SYSTEM, Target, classify_response, is_in
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
+from connector.salesforce.retrying import (
+    AttemptFailed,
+    Pacing,
+    answer_failure,
+    login_failure,
+    request_failure,
+    run,
+)
 from connector.salesforce.sessions import SessionStore
 from connector.settings import Settings
 
@@ -68,10 +77,14 @@ class SalesforceGateway:
         api_usage: ``(used, limit)`` daily API requests from the last ``Sforce-Limit-Info``.
     """
 
-    def __init__(self, settings: Settings, *, sessions: SessionStore | None = None) -> None:
-        """``sessions``: share the login with other processes (see ``sessions.py``)."""
+    def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
+                 pacing: Pacing | None = None) -> None:
+        """``sessions``: share the login with other processes (see ``sessions.py``);
+        ``pacing``: the in-call retries' bounds and jitter (see ``retrying.py``)."""
         self._settings = settings
         self._sessions = sessions
+        self._pacing = pacing or Pacing()
+        self._rejected: str | None = None  # the session Salesforce refused last
         self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT,
                                     getattr(settings, "SALESFORCE_CLIENT_NAME", None))
         self._sf: Salesforce | None = None
@@ -95,6 +108,8 @@ class SalesforceGateway:
     # -- session -----------------------------------------------------------------------
 
     def _login(self, rejected: str | None = None) -> Salesforce:
+        """Log in (or take the shared session), unless ``rejected``, the session
+        Salesforce just refused: then drop it from the store and log in anew."""
         token = None
         if self._sessions is not None:
             if rejected:
@@ -110,31 +125,49 @@ class SalesforceGateway:
         self._sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
                               version=self._settings.SALESFORCE_API_VERSION,
                               session=self._http)
+        self._rejected = None
         return self._sf
 
-    def _call(self, target: Target, fn: Callable[[Salesforce], T]) -> T:
-        """Run ``fn`` with a logged-in client; translate every failure.
+    def _call(self, target: Target, fn: Callable[[Salesforce], T], *,
+              repeatable: bool = False) -> T:
+        """Run ``fn`` with a logged-in client, retried within the call as
+        :mod:`connector.salesforce.retrying` decides; translate every failure.
+
+        ``repeatable``: ``fn`` is safe to repeat (a read, an update by Id, an upsert by
+        external id). Left False, a call is repeated only when Salesforce certainly did
+        nothing with it.
 
         Raises:
-            BridgeError: the classified failure of the call (or of the login).
+            BridgeError: the classified failure of the last attempt (or of the login).
         """
-        try:
-            sf = self._sf or self._login()
+
+        def attempt() -> T:
+            failed: AttemptFailed | None = None
+            try:
+                sf = self._sf or self._login(rejected=self._rejected)
+            except BridgeError as exc:
+                failed = AttemptFailed(exc, login_failure(exc))
+            if failed is not None:
+                raise failed
             try:
                 return fn(sf)
             except SalesforceError as exc:
-                if not is_invalid_session(exc.status, exc.content):
-                    raise
-                log.info("Salesforce session expired; logging in again")
-                return fn(self._login(rejected=sf.session_id))
-        except SalesforceError as exc:
-            error = classify_response(exc.status, exc.content, target, self._http.last_headers)
-        except requests.RequestException as exc:
-            error = translate_request_exception(exc, target)
-        # Raised outside the except blocks so it chains nothing: the library's exception
-        # frames hold the response, whose socket file keeps the connection open for as long
-        # as the error lives (an rq failure record, a test's pytest.raises).
-        raise error
+                if is_invalid_session(exc.status, exc.content):
+                    # the next attempt (or call) logs in anew and drops the shared session
+                    self._sf, self._rejected = None, sf.session_id
+                failed = AttemptFailed(
+                    classify_response(exc.status, exc.content, target, self._http.last_headers),
+                    answer_failure(exc.status, exc.content))
+            except requests.RequestException as exc:
+                failed = AttemptFailed(translate_request_exception(exc, target),
+                                       request_failure(exc))
+            # Raised outside the except blocks so it chains nothing: the library's
+            # exception frames hold the response, whose socket file keeps the connection
+            # open for as long as the error lives (an rq failure record, pytest.raises).
+            raise failed
+
+        return run(attempt, what=_what(target), repeatable=repeatable,
+                   pacing=self._pacing)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -154,18 +187,19 @@ class SalesforceGateway:
         """
         soql = _soql(template, args, params)
         target = Target("query")
-        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted))
+        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted),
+                          repeatable=True)
         records = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
             more = partial(_query_more, url=page["nextRecordsUrl"])
-            page = self._call(target, more)
+            page = self._call(target, more, repeatable=True)
             records.extend(page.get("records", []))
         return records if keep_attributes else strip_attributes(records)
 
     def query_count(self, template: str, *args: Any, **params: Any) -> int:
         """``totalSize`` of a query, e.g. ``SELECT COUNT() FROM Lead WHERE ...``."""
         soql = _soql(template, args, params)
-        page = self._call(Target("query"), lambda sf: sf.query(soql))
+        page = self._call(Target("query"), lambda sf: sf.query(soql), repeatable=True)
         return int(page.get("totalSize", 0))
 
     def get(self, sobject: str, record_id: str) -> dict:
@@ -176,7 +210,8 @@ class SalesforceGateway:
         """
         path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         target = Target("get", sobject, record_id)
-        return strip_attributes(self._call(target, lambda sf: sf.restful(path)))
+        return strip_attributes(self._call(target, lambda sf: sf.restful(path),
+                                          repeatable=True))
 
     def identity(self) -> Identity:
         """The org and integration user of the bridge's session (from the login's
@@ -188,7 +223,8 @@ class SalesforceGateway:
             FatalError: the login answered without an identity URL.
         """
         if self._identity is None:
-            self._call(Target("login"), lambda sf: None)  # logs in unless a session exists
+            # logs in unless a session exists
+            self._call(Target("login"), lambda sf: None, repeatable=True)
         if self._identity is None:  # a shared session stored without its identity
             self.login_calls += 1
             token = fetch_token(self._settings)
@@ -206,18 +242,21 @@ class SalesforceGateway:
         if sobject not in self._describes:
             path = f"sobjects/{_api_name(sobject)}/describe"
             self._describes[sobject] = self._call(Target("describe", sobject),
-                                                  lambda sf: sf.restful(path))
+                                                  lambda sf: sf.restful(path),
+                                                  repeatable=True)
         return self._describes[sobject]
 
     def describe_global(self) -> dict:
         """``GET sobjects/``: every object's ``name``, ``label`` and ``keyPrefix`` (the
         first three characters of its record ids). Not cached here: callers keep what
         they need."""
-        return self._call(Target("describe"), lambda sf: sf.describe()) or {}
+        return self._call(Target("describe"), lambda sf: sf.describe(),
+                          repeatable=True) or {}
 
     def limits(self) -> dict:
         """The org's limits (``GET /limits``): DailyApiRequests and friends."""
-        return self._call(Target("limits"), lambda sf: sf.restful("limits")) or {}
+        return self._call(Target("limits"), lambda sf: sf.restful("limits"),
+                          repeatable=True) or {}
 
     # -- single-record writes ----------------------------------------------------------
 
@@ -244,7 +283,8 @@ class SalesforceGateway:
         """
         path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         target = Target("update", sobject, record_id)
-        self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields))
+        self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields),
+                   repeatable=True)
 
     def upsert(self, sobject: str, ext_field: str, ext_value: str,
                fields: dict[str, Any]) -> SaveResult:
@@ -260,7 +300,8 @@ class SalesforceGateway:
         path = f"sobjects/{_api_name(sobject)}/{key}"
         target = Target("upsert", sobject)
         body = {k: v for k, v in fields.items() if k != ext_field}
-        answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body))
+        answer = self._call(target, lambda sf: sf.restful(path, method="PATCH", json=body),
+                            repeatable=True)  # keyed by the external id
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
@@ -310,7 +351,9 @@ class SalesforceGateway:
         for chunk in chunks(records, COLLECTION_SIZE):
             body = {"allOrNone": False,
                     "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
-            answer = self._call(target, partial(_restful, path=path, method=method, body=body))
+            # creates are not safe to repeat; updates by Id and upserts by external id are
+            answer = self._call(target, partial(_restful, path=path, method=method, body=body),
+                                repeatable=not created)
             results.extend(parse_save_results(answer, target, len(chunk),
                                               created_default=created))
         return results
@@ -330,6 +373,10 @@ def _query_more(sf: Salesforce, *, url: str) -> dict:
 
 def _restful(sf: Salesforce, *, path: str, method: str, body: dict) -> Any:
     return sf.restful(path, method=method, json=body)
+
+
+def _what(target: Target) -> str:
+    return f"{target.operation} {target.sobject}" if target.sobject else target.operation
 
 
 def _no_id(target: Target) -> BridgeError:

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.faults import FaultInjector
+from sandbox.faults import FaultInjector, reset_connection
 from sandbox.salesforce import api, composite
 from sandbox.salesforce.auth import Auth, OAuthError
 from sandbox.salesforce.authors import Actor, client_of
@@ -188,6 +188,8 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
             await asyncio.sleep(latency_ms / 1000)
         if fault is None:
             return await call_next(request)
+        if fault.reset:
+            return reset_connection(request)
         code = fault.code or DEFAULT_CODES.get(fault.status, "UNKNOWN_EXCEPTION")
         if fault.status == 401:
             code = "INVALID_SESSION_ID"
