@@ -22,18 +22,17 @@ from simple_salesforce.format import format_external_id, format_soql
 from connector.chunks import chunks
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.ids import is_api_name, is_record_id
+from connector.in_call import AttemptFailed, Pacing, run
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.errors import SYSTEM, Target, classify_response, is_invalid_session
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
 from connector.salesforce.retrying import (
-    AttemptFailed,
-    Pacing,
     answer_failure,
+    decide,
     login_failure,
     request_failure,
-    run,
 )
 from connector.salesforce.sessions import SessionStore
 from connector.settings import Settings
@@ -80,7 +79,7 @@ class SalesforceGateway:
     def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
                  pacing: Pacing | None = None) -> None:
         """``sessions``: share the login with other processes (see ``sessions.py``);
-        ``pacing``: the in-call retries' bounds and jitter (see ``retrying.py``)."""
+        ``pacing``: the in-call retries' bounds and jitter (see ``connector/in_call.py``)."""
         self._settings = settings
         self._sessions = sessions
         self._pacing = pacing or Pacing()
@@ -166,8 +165,8 @@ class SalesforceGateway:
             # open for as long as the error lives (an rq failure record, pytest.raises).
             raise failed
 
-        return run(attempt, what=_what(target), repeatable=repeatable,
-                   pacing=self._pacing)
+        return run(attempt, decide=partial(decide, repeatable=repeatable),
+                   what=f"salesforce {_what(target)}", log=log, pacing=self._pacing)
 
     # -- reads -------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from connector.errors import (
     RetriableError,
     SkippableError,
 )
+from connector.in_call import Pacing
 from connector.salesforce import COLLECTION_SIZE, SalesforceGateway
-from connector.salesforce.retrying import Pacing
 from connector.settings import load_settings
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.server import serve
@@ -164,7 +164,7 @@ def test_a_slow_answer_is_tried_again_within_the_call(make_gateway, sandbox, cap
     with caplog.at_level(logging.WARNING, logger="connector.salesforce"):
         assert gateway.query("SELECT Id FROM Lead LIMIT 1") is not None
     assert gateway.api_calls - calls == 2
-    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    retries = [r for r in caplog.records if "trying again" in r.getMessage()]
     assert len(retries) == 1 and retries[0].levelno == logging.WARNING
     assert "TIMEOUT" in retries[0].getMessage()
     assert "SELECT" not in retries[0].getMessage()  # no SOQL (personal data) in the log
