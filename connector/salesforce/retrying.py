@@ -5,10 +5,11 @@ the decision out in :mod:`connector.in_call`).
   every call: Salesforce refused the request before doing anything with it.
 - **The request never left** (a connect timeout, a refused connection, or the login before
   it failed transiently): every call, creates included.
-- **Sent, and the answer lost** (a read timeout, a dropped or reset connection, an answer
-  cut off or not JSON) **or a 5xx answer**: only calls safe to repeat, reads and writes
-  keyed by Id or external id (updates, upserts). Never a create: Salesforce may have
-  committed it before the answer was lost, and a repeat would create it twice.
+- **Sent, and the answer lost** (a read timeout, a dropped or reset connection, under TLS
+  too, an answer cut off or not JSON) **or a 5xx answer**: only calls safe to repeat,
+  reads and writes keyed by Id or external id (updates, upserts). Never a create:
+  Salesforce may have committed it before the answer was lost, and a repeat would create
+  it twice.
 - **Never**: rate limits (REQUEST_LIMIT_EXCEEDED, 429: their horizon is minutes, the
   job's backoff honours it), TLS failures, and every answer that is not transient.
 
@@ -19,6 +20,7 @@ the same request usually succeeds.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,7 +73,7 @@ def decide(failure: Failure, relogins: int, *, repeatable: bool) -> Step:
 def request_failure(exc: requests.RequestException) -> Failure:
     """A requests exception (no usable answer) as a :class:`Failure`."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return Failure("final")
+        return Failure("lost" if connection_cut(exc) else "final")
     if isinstance(exc, requests.ConnectTimeout) or never_connected(exc):
         return Failure("unsent")
     if isinstance(exc, (requests.Timeout, requests.ConnectionError,
@@ -100,3 +102,13 @@ def never_connected(exc: requests.RequestException) -> bool:
     # (NewConnectionError) from a connection lost after the request went out.
     cause = exc.args[0] if exc.args else None
     return isinstance(getattr(cause, "reason", None), NewConnectionError)
+
+
+def connection_cut(exc: requests.RequestException) -> bool:
+    """True for an SSLError that is the connection ending under TLS (an EOF or a reset
+    in the middle of the exchange), not a certificate or protocol refusal."""
+    # requests.SSLError wraps urllib3's MaxRetryError, whose reason (urllib3's SSLError)
+    # holds the ssl module's own exception.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    inner = reason.args[0] if reason is not None and reason.args else None
+    return isinstance(inner, (ssl.SSLEOFError, ConnectionResetError))
