@@ -6,10 +6,10 @@ the decision out in :mod:`connector.in_call`).
 - **The request never left** (a connect timeout, a refused connection, or the login before
   it failed transiently): every call, creates included.
 - **Sent, and the answer lost** (a read timeout, a dropped or reset connection, under TLS
-  too, an answer cut off or not JSON) **or a 5xx answer**: only calls safe to repeat,
-  reads and writes keyed by Id or external id (updates, upserts). Never a create:
-  Salesforce may have committed it before the answer was lost, and a repeat would create
-  it twice.
+  too, an answer cut off or not JSON) **or a 5xx or UNABLE_TO_LOCK_ROW answer**: only
+  calls safe to repeat, reads and writes keyed by Id or external id (updates, upserts).
+  Never a create: Salesforce may have committed it before the answer was lost, and a
+  repeat would create it twice.
 - **Never**: rate limits (REQUEST_LIMIT_EXCEEDED, 429: their horizon is minutes, the
   job's backoff honours it), TLS failures, and every answer that is not transient.
 
@@ -32,6 +32,12 @@ from connector.in_call import Step
 from connector.salesforce.errors import INVALID_SESSION_ID, error_entries
 
 Stage = Literal["unsent", "lost", "answered", "final"]
+
+# Another transaction held the rows. Salesforce's StatusCode reference: "A deadlock or
+# timeout condition has been detected ... The timeout state is temporary. No corrective
+# action is needed" (quoted at https://pharos.ai/blog/13-sfdc-error-1). A transaction
+# waits up to 10 s for a lock first, so the budget usually leaves the retry to the job.
+BRIEF_CONTENTION = frozenset({"UNABLE_TO_LOCK_ROW"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def decide(failure: Failure, relogins: int, *, repeatable: bool) -> Step:
         return Step.GIVE_UP
     if failure.status == 401 and failure.code == INVALID_SESSION_ID:
         return Step.REFRESH if relogins == 0 else Step.GIVE_UP
-    if failure.status is not None and failure.status >= 500 and repeatable:
+    if repeatable and ((failure.status or 0) >= 500 or failure.code in BRIEF_CONTENTION):
         return Step.RETRY
     return Step.GIVE_UP
 

@@ -26,6 +26,7 @@ from connector.wechat.errors import transport_error
 SESSION = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
 UNAVAILABLE = [{"errorCode": "SERVER_UNAVAILABLE", "message": "Server unavailable"}]
 LIMIT = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
+LOCKED = [{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access"}]
 REQUIRED = [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing"}]
 
 
@@ -64,6 +65,8 @@ TLS_REFUSED = wrapped(Urllib3SSLError(ssl.SSLCertVerificationError(1, "certifica
     (sf.request_failure(requests.exceptions.InvalidURL()), 0, True, Step.GIVE_UP),
     (sf.answer_failure(503, UNAVAILABLE), 0, True, Step.RETRY),
     (sf.answer_failure(503, UNAVAILABLE), 0, False, Step.GIVE_UP),
+    (sf.answer_failure(400, LOCKED), 0, True, Step.RETRY),
+    (sf.answer_failure(400, LOCKED), 0, False, Step.GIVE_UP),
     (sf.answer_failure(403, LIMIT), 0, True, Step.GIVE_UP),
     (sf.answer_failure(429, None), 0, True, Step.GIVE_UP),
     (sf.answer_failure(400, REQUIRED), 0, True, Step.GIVE_UP),
