@@ -11,7 +11,8 @@ the decision out in :mod:`connector.in_call`).
   Never a create: Salesforce may have committed it before the answer was lost, and a
   repeat would create it twice.
 - **Never**: rate limits (REQUEST_LIMIT_EXCEEDED, 429: their horizon is minutes, the
-  job's backoff honours it), TLS failures, and every answer that is not transient.
+  job's backoff honours it), a certificate TLS refuses, and every answer that is not
+  transient.
 
 Connection resets on Salesforce's side are real and intermittent ("Connection aborted",
 ECONNRESET / RemoteDisconnected: simple-salesforce issues 411 and 449), and a repeat of

@@ -18,8 +18,8 @@ decision out in :mod:`connector.in_call`).
   ``client_msg_id`` is sent once per (openid, client_msg_id) within 10 minutes, a mass
   message once per ``clientmsgid``). A customer-service message, or a template message
   without its key, may have been delivered: it is never sent again here.
-- **Never**: quotas (45009, 45011, 429: their horizon is minutes or the day), TLS
-  failures, and every errcode that is not transient.
+- **Never**: quotas (45009, 45011, 429: their horizon is minutes or the day), a TLS
+  refusal (a certificate not trusted), and every errcode that is not transient.
 """
 
 from __future__ import annotations
