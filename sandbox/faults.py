@@ -14,6 +14,8 @@ A fault with ``"reset": true`` answers nothing: the emulator resets the TCP conn
 before the request is handled (:func:`reset_connection`), as Salesforce's edge
 intermittently does ("Connection aborted", ECONNRESET / RemoteDisconnected:
 https://github.com/simple-salesforce/simple-salesforce/issues/411 and /issues/449).
+Under TLS the client sees it as a reset, a remote end closed without response, or an
+SSL EOF ("EOF occurred in violation of protocol"), as real clients do.
 """
 
 from __future__ import annotations
