@@ -20,26 +20,38 @@ call loses the race as it would against a second worker:
     {"endpoint": "PATCH .*/composite/sobjects/Lead/", "race": true, "count": 1}
     {"endpoint": "POST .*/composite/sobjects", "per_record": true,
      "code": "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", "count": 1}
+
+A fault with ``"reset": true`` answers nothing: the emulator resets the TCP connection
+before the request is handled (:func:`reset_connection`), as Salesforce's edge
+intermittently does ("Connection aborted", ECONNRESET / RemoteDisconnected:
+https://github.com/simple-salesforce/simple-salesforce/issues/411 and /issues/449).
+Under TLS the client sees it as a reset, a remote end closed without response, or an
+SSL EOF ("EOF occurred in violation of protocol"), as real clients do.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, model_validator
+
+RESET_EXTENSION = "sandbox.reset"  # the ASGI scope extension serve() installs
 
 
 @dataclass
 class Fault:
-    """One injected misbehaviour. ``status`` None means latency only."""
+    """One injected misbehaviour. ``status`` None (and no ``reset``) means latency only."""
 
     endpoint: str = ".*"
     status: int | None = None
+    reset: bool = False
     code: str | None = None
     message: str | None = None
     fields: list[str] | None = None
@@ -76,6 +88,7 @@ class FaultSpec(BaseModel):
 
     endpoint: str = ".*"
     status: int | None = Field(default=None, ge=100, le=599)
+    reset: bool = False  # reset the connection instead of answering
     code: str | None = None
     message: str | None = None
     fields: list[str] | None = None  # the fields a Salesforce error names
@@ -132,7 +145,7 @@ class FaultInjector:
                 fault.hits += 1
                 latency = max(latency, fault.latency_ms)
                 if error is None and (fault.status is not None or fault.per_record
-                                      or fault.race):
+                                      or fault.race or fault.reset):
                     error = fault
         return latency, error
 
@@ -153,3 +166,23 @@ class FaultInjector:
             self.clear()
 
         return router
+
+
+def reset_connection(request: Request) -> Response:
+    """Reset the request's TCP connection (RST, no answer); the returned response is
+    never delivered. Needs the server of :func:`sandbox.server.serve`, which gives the
+    app its connection's transport."""
+    reset = request.scope.get("extensions", {}).get(RESET_EXTENSION)
+    if reset is None:
+        raise RuntimeError("this server cannot reset connections (serve the app with "
+                           "sandbox.server.serve)")
+    reset()
+    return Response(status_code=500)
+
+
+def abort_transport(transport) -> None:
+    """Close an asyncio transport with an RST: SO_LINGER 0, then abort."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from sandbox.faults import RESET_EXTENSION, abort_transport
 from sandbox.tls import SandboxTLS
 
 
@@ -34,6 +35,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def with_reset(app):
+    """``app`` with a way to reset its connection: the ASGI scope extension
+    ``sandbox.reset`` (used by the ``reset`` faults of :mod:`sandbox.faults`).
+
+    uvicorn hands the app its cycle's bound ``send``, which holds the connection's
+    transport; when it does not (another server), the extension is left out.
+    """
+
+    async def wrapped(scope, receive, send):
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if scope["type"] == "http" and transport is not None:
+            extensions = scope.setdefault("extensions", {})
+            extensions[RESET_EXTENSION] = lambda: abort_transport(transport)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def serve(app, *, tls: SandboxTLS | None = None, host: str = "127.0.0.1", port: int = 0,
           log_level: str = "warning") -> RunningServer:
     """Start ``app`` on ``host:port`` (0 picks a free port) and wait until it accepts.
@@ -42,7 +61,7 @@ def serve(app, *, tls: SandboxTLS | None = None, host: str = "127.0.0.1", port: 
     """
     port = port or free_port(host)
     config = uvicorn.Config(
-        app,
+        with_reset(app),
         host=host,
         port=port,
         log_level=log_level,

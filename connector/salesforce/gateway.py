@@ -2,8 +2,9 @@
 
 Every call logs in lazily (once per gateway, kept for the process), has a timeout, is
 counted in :attr:`SalesforceGateway.api_calls`, and fails only with the bridge's error
-tree. An expired session (401 INVALID_SESSION_ID) costs one new login and one repeat of
-the call; a second refusal is raised.
+tree. Short in-call retries (an expired session: one new login and one repeat; a lost
+connection or a 5xx on a call that is safe to repeat) are decided in ``retrying.py``; a
+second refusal of the session is raised.
 
 Every write says whether the org's assignment rules run (``Sforce-Auto-Assign``: without
 the header Salesforce runs the active Lead assignment rule on every API create *and
@@ -30,6 +31,7 @@ from simple_salesforce.format import format_external_id, format_soql
 from connector.chunks import chunks_apart
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.ids import is_api_name, is_record_id
+from connector.in_call import AttemptFailed, Pacing, run
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.budget import ApiBudget
 from connector.salesforce.errors import (
@@ -44,6 +46,12 @@ from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.in_lists import URI_BUDGET, in_pieces
 from connector.salesforce.limits import ApiUsage, usage_from_limits
 from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
+from connector.salesforce.retrying import (
+    answer_failure,
+    decide,
+    login_failure,
+    request_failure,
+)
 from connector.salesforce.sessions import SessionStore
 from connector.settings import Settings
 
@@ -91,14 +99,18 @@ class SalesforceGateway:
     """
 
     def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
-                 allow_duplicates: bool = False, budget: ApiBudget | None = None) -> None:
+                 allow_duplicates: bool = False, budget: ApiBudget | None = None,
+                 pacing: Pacing | None = None) -> None:
         """``sessions``: share the login with other processes (see ``sessions.py``).
         ``allow_duplicates``: save records a duplicate rule only alerts about (the
         mapping's ``salesforce_rules.allow_duplicates``); a Block rule still refuses.
-        ``budget``: share the org's API usage of every answer (see ``budget.py``)."""
+        ``budget``: share the org's API usage of every answer (see ``budget.py``).
+        ``pacing``: the in-call retries' bounds and jitter (see ``connector/in_call.py``)."""
         self._settings = settings
         self._sessions = sessions
         self.allow_duplicates = allow_duplicates
+        self._pacing = pacing or Pacing()
+        self._rejected: str | None = None  # the session Salesforce refused last
         self._http = SalesforceHTTP(settings.SALESFORCE_TIMEOUT,
                                     getattr(settings, "SALESFORCE_CLIENT_NAME", None))
         if budget is not None:
@@ -132,6 +144,8 @@ class SalesforceGateway:
     # -- session -----------------------------------------------------------------------
 
     def _login(self, rejected: str | None = None) -> Salesforce:
+        """Log in (or take the shared session), unless ``rejected``, the session
+        Salesforce just refused: then drop it from the store and log in anew."""
         token = None
         if self._sessions is not None:
             if rejected:
@@ -147,31 +161,49 @@ class SalesforceGateway:
         self._sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token,
                               version=self._settings.SALESFORCE_API_VERSION,
                               session=self._http)
+        self._rejected = None
         return self._sf
 
-    def _call(self, target: Target, fn: Callable[[Salesforce], T]) -> T:
-        """Run ``fn`` with a logged-in client; translate every failure.
+    def _call(self, target: Target, fn: Callable[[Salesforce], T], *,
+              repeatable: bool = False) -> T:
+        """Run ``fn`` with a logged-in client, retried within the call as
+        :mod:`connector.salesforce.retrying` decides; translate every failure.
+
+        ``repeatable``: ``fn`` is safe to repeat (a read, an update by Id, an upsert by
+        external id). Left False, a call is repeated only when Salesforce certainly did
+        nothing with it.
 
         Raises:
-            BridgeError: the classified failure of the call (or of the login).
+            BridgeError: the classified failure of the last attempt (or of the login).
         """
-        try:
-            sf = self._sf or self._login()
+
+        def attempt() -> T:
+            failed: AttemptFailed | None = None
+            try:
+                sf = self._sf or self._login(rejected=self._rejected)
+            except BridgeError as exc:
+                failed = AttemptFailed(exc, login_failure(exc))
+            if failed is not None:
+                raise failed
             try:
                 return fn(sf)
             except SalesforceError as exc:
-                if not is_invalid_session(exc.status, exc.content):
-                    raise
-                log.info("Salesforce session expired; logging in again")
-                return fn(self._login(rejected=sf.session_id))
-        except SalesforceError as exc:
-            error = classify_response(exc.status, exc.content, target, self._http.last_headers)
-        except requests.RequestException as exc:
-            error = translate_request_exception(exc, target)
-        # Raised outside the except blocks so it chains nothing: the library's exception
-        # frames hold the response, whose socket file keeps the connection open for as long
-        # as the error lives (an rq failure record, a test's pytest.raises).
-        raise error
+                if is_invalid_session(exc.status, exc.content):
+                    # the next attempt (or call) logs in anew and drops the shared session
+                    self._sf, self._rejected = None, sf.session_id
+                failed = AttemptFailed(
+                    classify_response(exc.status, exc.content, target, self._http.last_headers),
+                    answer_failure(exc.status, exc.content))
+            except requests.RequestException as exc:
+                failed = AttemptFailed(translate_request_exception(exc, target),
+                                       request_failure(exc))
+            # Raised outside the except blocks so it chains nothing: the library's
+            # exception frames hold the response, whose socket file keeps the connection
+            # open for as long as the error lives (an rq failure record, pytest.raises).
+            raise failed
+
+        return run(attempt, decide=partial(decide, repeatable=repeatable),
+                   what=f"salesforce {_what(target)}", log=log, pacing=self._pacing)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -234,18 +266,19 @@ class SalesforceGateway:
     def _records(self, soql: str, include_deleted: bool) -> list[dict]:
         """Every page of one query (``nextRecordsUrl`` followed, one call per page)."""
         target = Target("query")
-        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted))
+        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted),
+                          repeatable=True)
         records = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
             more = partial(_query_more, url=page["nextRecordsUrl"])
-            page = self._call(target, more)
+            page = self._call(target, more, repeatable=True)
             records.extend(page.get("records", []))
         return records
 
     def query_count(self, template: str, *args: Any, **params: Any) -> int:
         """``totalSize`` of a query, e.g. ``SELECT COUNT() FROM Lead WHERE ...``."""
         soql = _soql(template, args, params)
-        page = self._call(Target("query"), lambda sf: sf.query(soql))
+        page = self._call(Target("query"), lambda sf: sf.query(soql), repeatable=True)
         return int(page.get("totalSize", 0))
 
     def get(self, sobject: str, record_id: str) -> dict:
@@ -256,7 +289,8 @@ class SalesforceGateway:
         """
         path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         target = Target("get", sobject, record_id)
-        return strip_attributes(self._call(target, lambda sf: sf.restful(path)))
+        return strip_attributes(self._call(target, lambda sf: sf.restful(path),
+                                          repeatable=True))
 
     def identity(self) -> Identity:
         """The org and integration user of the bridge's session (from the login's
@@ -268,7 +302,8 @@ class SalesforceGateway:
             FatalError: the login answered without an identity URL.
         """
         if self._identity is None:
-            self._call(Target("login"), lambda sf: None)  # logs in unless a session exists
+            # logs in unless a session exists
+            self._call(Target("login"), lambda sf: None, repeatable=True)
         if self._identity is None:  # a shared session stored without its identity
             self.login_calls += 1
             token = fetch_token(self._settings)
@@ -286,7 +321,8 @@ class SalesforceGateway:
         if sobject not in self._describes:
             path = f"sobjects/{_api_name(sobject)}/describe"
             self._describes[sobject] = self._call(Target("describe", sobject),
-                                                  lambda sf: sf.restful(path))
+                                                  lambda sf: sf.restful(path),
+                                                  repeatable=True)
         return self._describes[sobject]
 
     def describe_if_exists(self, sobject: str) -> dict | None:
@@ -307,7 +343,8 @@ class SalesforceGateway:
         """``GET sobjects/``: every object's ``name``, ``label`` and ``keyPrefix`` (the
         first three characters of its record ids). Not cached here: callers keep what
         they need."""
-        return self._call(Target("describe"), lambda sf: sf.describe()) or {}
+        return self._call(Target("describe"), lambda sf: sf.describe(),
+                          repeatable=True) or {}
 
     def versions(self) -> list[str]:
         """The API versions the org serves (``GET /services/data/``), oldest first.
@@ -333,7 +370,8 @@ class SalesforceGateway:
 
     def limits(self) -> dict:
         """The org's limits (``GET /limits``): DailyApiRequests and friends."""
-        return self._call(Target("limits"), lambda sf: sf.restful("limits")) or {}
+        return self._call(Target("limits"), lambda sf: sf.restful("limits"),
+                          repeatable=True) or {}
 
     def api_usage(self) -> ApiUsage:
         """The org's daily API requests now, ``ApiUsage(used, limit)``, from ``GET
@@ -377,7 +415,7 @@ class SalesforceGateway:
         target = Target("update", sobject, record_id)
         headers = self._write_headers()
         self._call(target, lambda sf: sf.restful(path, method="PATCH", json=fields,
-                                                 headers=headers))
+                                                 headers=headers), repeatable=True)
 
     def upsert(self, sobject: str, ext_field: str, ext_value: str,
                fields: dict[str, Any], *, assign: bool = False) -> SaveResult:
@@ -401,13 +439,13 @@ class SalesforceGateway:
             return sf.restful(path, method="PATCH", json=body, headers=headers)
 
         try:
-            answer = self._call(target, send)
+            answer = self._call(target, send, repeatable=True)  # keyed by the external id
         except FatalError as error:
             if error.code != DUPLICATE_VALUE:
                 raise
             log.info("upsert %s: refused as a duplicate, sent once more (a race with another "
                      "writer)", sobject)
-            answer = self._call(target, send)
+            answer = self._call(target, send, repeatable=True)
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
@@ -486,8 +524,9 @@ class SalesforceGateway:
             chunk = [records[i] for i in piece]
             body = {"allOrNone": False,
                     "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
+            # creates are not safe to repeat; updates by Id and upserts by external id are
             answer = self._call(target, partial(_restful, path=path, method=method, body=body,
-                                                headers=headers))
+                                                headers=headers), repeatable=not created)
             parsed = parse_save_results(answer, target, len(chunk), created_default=created)
             for i, result in zip(piece, parsed, strict=True):
                 results[i] = result
@@ -515,6 +554,10 @@ def _query_more(sf: Salesforce, *, url: str) -> dict:
 def _restful(sf: Salesforce, *, path: str, method: str, body: dict,
              headers: dict[str, str]) -> Any:
     return sf.restful(path, method=method, json=body, headers=headers)
+
+
+def _what(target: Target) -> str:
+    return f"{target.operation} {target.sobject}" if target.sobject else target.operation
 
 
 def _no_id(target: Target) -> BridgeError:

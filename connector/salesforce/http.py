@@ -79,14 +79,15 @@ def translate_request_exception(exc: requests.RequestException, target: Target
                                 ) -> RetriableError | FatalError:
     """A requests failure (no usable answer) in the error tree.
 
-    Timeouts and connection errors (TLS included) are retriable; an answer that is not
-    JSON where JSON was due is retriable too (a proxy or maintenance page); anything else
-    (an invalid URL) is fatal.
+    Timeouts and connection errors (TLS included, and an answer cut off) are retriable;
+    an answer that is not JSON where JSON was due is retriable too (a proxy or maintenance
+    page); anything else (an invalid URL) is fatal.
     """
     detail = type(exc).__name__
     if isinstance(exc, requests.Timeout):
         return classify_transport("timeout", target, detail)
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        # ChunkedEncodingError: the connection broke in the middle of the answer
         return classify_transport("connection", target, detail)
     if isinstance(exc, requests.exceptions.InvalidJSONError):
         return RetriableError(f"{target.operation}: Salesforce answered with a body that is "

@@ -19,6 +19,7 @@ down) stops it. :func:`scope_of` reads it for any error the gateway raised.
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 
@@ -289,7 +290,7 @@ def transport_error(exc: requests.RequestException) -> BridgeError:
     # The exception text can contain the request URL, and with it the access token:
     # only its class name goes into the message.
     kind = type(exc).__name__
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError) and not connection_cut(exc):
         return FatalError(
             f"TLS verification of WeChat's API failed ({kind}); check REQUESTS_CA_BUNDLE "
             "and WECHAT_API_BASE_URL", system="wechat", code="TLS")
@@ -301,3 +302,13 @@ def transport_error(exc: requests.RequestException) -> BridgeError:
                               system="wechat", code="NETWORK")
     return FatalError(f"the request to WeChat's API could not be made ({kind})",
                       system="wechat", code="REQUEST")
+
+
+def connection_cut(exc: requests.RequestException) -> bool:
+    """True for an SSLError that is the connection ending under TLS (an EOF or a reset
+    in the middle of the exchange), not a certificate or protocol refusal."""
+    # requests.SSLError wraps urllib3's MaxRetryError, whose reason (urllib3's SSLError)
+    # holds the ssl module's own exception.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    inner = reason.args[0] if reason is not None and reason.args else None
+    return isinstance(inner, (ssl.SSLEOFError, ConnectionResetError))

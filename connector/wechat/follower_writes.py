@@ -36,7 +36,9 @@ class FollowerWriteVerbs:
             FatalError: configuration problems and errors the bridge does not know.
         """
         try:
-            self._call(lambda client: client.user.update_remark(openid, remark))
+            # setting the same remark twice is harmless
+            self._call(lambda client: client.user.update_remark(openid, remark),
+                       repeatable=True)
         finally:
             self.forget(openid)
 
@@ -61,7 +63,8 @@ class FollowerWriteVerbs:
             SkippableError: unknown openid (40003).
             RetriableError, FatalError: as :meth:`update_remark`.
         """
-        return [int(t) for t in self._call(lambda client: client.tag.get_user_tag(openid))]
+        return [int(t) for t in self._call(lambda client: client.tag.get_user_tag(openid),
+                                            repeatable=True)]
 
     def batch_tag(self, tag_id: int, openids: Sequence[str]) -> None:
         """Put the tag on up to 50 followers at once (all or none, as WeChat does).
@@ -90,7 +93,8 @@ class FollowerWriteVerbs:
             raise ValueError(f"WeChat tags at most {TAGGING_BATCH} followers per call, "
                              f"got {len(openids)}")
         try:
-            self._call(lambda client: getattr(client.tag, verb)(tag_id, openids))
+            self._call(lambda client: getattr(client.tag, verb)(tag_id, openids),
+                       repeatable=True)  # (un)tagging twice leaves the same tags
         finally:
             self.forget(*openids)
 

@@ -7,7 +7,9 @@ and wechatpy 1.8.18 lacks:
   by every process, fetched with ``/cgi-bin/stable_token``); wechatpy's own fetch
   (``/cgi-bin/token``, which invalidates other processes' tokens) and its auto-retry are
   never used;
-- a rejected token (40001/40014/42001) is replaced once and the call retried once;
+- short retries within the call (:mod:`connector.wechat.retrying`): a rejected token
+  (40001/40014/42001) is replaced once and the call retried at once; "system busy" (-1),
+  and on calls safe to repeat a lost answer or a 5xx, after short jittered waits;
 - every call has a timeout (``WECHAT_TIMEOUT``) and goes to ``WECHAT_API_BASE_URL``;
 - every failure becomes a :class:`~connector.errors.BridgeError` (see
   :mod:`connector.wechat.errors`);
@@ -35,11 +37,13 @@ from wechatpy.exceptions import WeChatClientException
 from connector.chunks import chunks
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
 from connector.follower import Follower
+from connector.in_call import AttemptFailed, Pacing, run
 from connector.settings import Settings
 from connector.settings.accounts import WeChatAccount
 from connector.wechat.errors import classify, classify_http, is_token_error, transport_error
 from connector.wechat.follower_writes import FollowerWriteVerbs
 from connector.wechat.qrcodes import QrCodeVerbs
+from connector.wechat.retrying import Failure, decide, request_failure, token_failure
 from connector.wechat.sends import MessageVerbs
 from connector.wechat.token import TokenCache
 
@@ -86,6 +90,13 @@ def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
     return guarded
 
 
+def _answer_failure(exc: WeChatClientException) -> Failure:
+    if exc.errcode is None:  # an HTTP error status
+        status = exc.response.status_code if exc.response is not None else None
+        return Failure("answered", status=status)
+    return Failure("answered", errcode=int(exc.errcode))
+
+
 def _retry_after(response: requests.Response | None) -> float | None:
     value = response.headers.get("Retry-After") if response is not None else None
     try:
@@ -107,6 +118,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         session: the HTTP session (default: a new one); the token fetch uses it too.
         profile_ttl: seconds a fetched profile is served from Redis.
         tags_ttl: seconds the tag names are served from Redis.
+        pacing: the in-call retries' bounds and jitter (see :mod:`connector.in_call`).
 
     The verbs that write (QR codes, remarks and tags, messages) are in mixins:
     :mod:`connector.wechat.qrcodes`, :mod:`connector.wechat.follower_writes`,
@@ -120,7 +132,8 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
     def __init__(self, settings: Settings, redis: redis.Redis, *,
                  account: WeChatAccount | None = None,
                  session: requests.Session | None = None, profile_ttl: int = 600,
-                 tags_ttl: int = 600, clock: Callable[[], float] = time.time) -> None:
+                 tags_ttl: int = 600, clock: Callable[[], float] = time.time,
+                 pacing: Pacing | None = None) -> None:
         if account is None:
             self._app_id = settings.WECHAT_APP_ID
             self._secret = settings.WECHAT_APP_SECRET
@@ -135,6 +148,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         self._profile_ttl = profile_ttl
         self._tags_ttl = tags_ttl
         self._clock = clock
+        self._pacing = pacing or Pacing()
         self._local = threading.local()  # the token of the call in progress, per thread
         self._count_lock = threading.Lock()
         self._api_calls = 0
@@ -186,7 +200,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         """
         data = self._cached_profiles([openid]).get(openid)
         if data is None:
-            data = self._call(lambda client: client.user.get(openid))
+            data = self._call(lambda client: client.user.get(openid), repeatable=True)
             self._store_profiles({openid: data})
         return self._followers({openid: data})[openid]
 
@@ -227,45 +241,58 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
         cached = None if refresh else self._redis.get(key)
         if cached is not None:
             return {int(k): v for k, v in json.loads(cached).items()}
-        tags = self._call(lambda client: client.tag.get())
+        tags = self._call(lambda client: client.tag.get(), repeatable=True)
         names = {int(tag["id"]): str(tag["name"]) for tag in tags}
         self._redis.set(key, json.dumps(names, ensure_ascii=False), ex=self._tags_ttl)
         return names
 
     # -- calls ---------------------------------------------------------------------------
 
-    def _call(self, operation: Callable[[WeChatClient], T]) -> T:
-        """Run one wechatpy call with the shared token; replace a rejected token once.
+    def _call(self, operation: Callable[[WeChatClient], T], *, repeatable: bool = False) -> T:
+        """Run one wechatpy call with the shared token, retried within the call as
+        :mod:`connector.wechat.retrying` decides (a rejected token is replaced once).
+
+        ``repeatable``: the call is safe to repeat after a lost answer (a read, a remark
+        or tag, a send WeChat dedupes). Left False, it is repeated only when WeChat
+        certainly did not act on it.
 
         Raises:
             BridgeError: every failure, translated.
         """
-        token = self._tokens.get()
-        for attempt in (1, 2):
+        rejected: list[str] = []  # the token WeChat refused in the last attempt
+
+        def attempt() -> T:
+            failed: AttemptFailed | None = None
+            try:
+                token = self._tokens.replace(rejected.pop()) if rejected else self._tokens.get()
+            except BridgeError as exc:
+                failed = AttemptFailed(exc, token_failure(exc))
+            if failed is not None:
+                raise failed
             self._local.token = token
             self._count()
             try:
                 return self._checked(operation(self._client))
             except WeChatClientException as exc:
-                if attempt == 2 or not is_token_error(exc.errcode):
-                    error = self._translate(exc)
-                else:
-                    log.info("WeChat rejected the access token (errcode %s); refreshing",
-                             exc.errcode)
-                    error = None
+                if is_token_error(exc.errcode):
+                    rejected.append(token)
+                failed = AttemptFailed(self._translate(exc), _answer_failure(exc))
             except requests.RequestException as exc:
-                error = transport_error(exc)
+                failed = AttemptFailed(transport_error(exc), request_failure(exc))
+            except RetriableError as exc:  # an answer that is not JSON (_checked)
+                failed = AttemptFailed(exc, Failure("lost"))
             except (KeyError, TypeError) as exc:  # a result_processor met an odd body
-                error = FatalError(f"WeChat's answer lacks an expected field ({exc})",
-                                   system="wechat", code="MALFORMED")
+                failed = AttemptFailed(FatalError(f"WeChat's answer lacks an expected field "
+                                                  f"({exc})", system="wechat",
+                                                  code="MALFORMED"), Failure("final"))
             finally:
                 self._local.token = None
             # Raised outside the except blocks, so no wechatpy/requests exception rides
             # along as __context__: theirs hold the URL (with the token) and the response.
-            if error is not None:
-                raise error
-            token = self._tokens.replace(token)
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise failed
+
+        return run(attempt, decide=functools.partial(decide, repeatable=repeatable),
+                   what=f"wechat {self._app_id}", log=log, pacing=self._pacing)
 
     def _fetch_token(self, force_refresh: bool) -> tuple[str, int]:
         """``POST /cgi-bin/stable_token``: the token every caller shares.
@@ -334,7 +361,7 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
 
     def _batchget(self, openids: list[str]) -> dict[str, dict[str, Any]]:
         try:
-            items = self._call(lambda client: client.user.get_batch(openids))
+            items = self._call(lambda client: client.user.get_batch(openids), repeatable=True)
         except SkippableError as err:
             if len(openids) == 1:
                 log.warning("WeChat rejected openid %s: %s", openids[0], err)

@@ -12,14 +12,20 @@ days).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from connector.errors import BridgeError, FatalError, RetriableError
+from connector.errors import FatalError, RetriableError
+from connector.in_call import AttemptFailed, run
 from connector.wechat.errors import classify_http, transport_error
+from connector.wechat.retrying import Failure, decide, request_failure
+
+log = logging.getLogger(__name__)
 
 MAX_EXPIRE_SECONDS = 2_592_000  # 30 days: WeChat's longest temporary code
 MAX_SCENE = 64  # characters of a scene_str
@@ -82,7 +88,8 @@ class QrCodeVerbs:
             RetriableError: network trouble, WeChat busy, a quota hit.
         """
         body = qrcode_body(scene, expire_seconds)
-        data = self._call(lambda client: client.qrcode.create(body))
+        # the same permanent scene gives the same code; a second temporary code is harmless
+        data = self._call(lambda client: client.qrcode.create(body), repeatable=True)
         ticket = data.get("ticket") if isinstance(data, dict) else None
         url = data.get("url") if isinstance(data, dict) else None
         if not isinstance(ticket, str) or not ticket or not isinstance(url, str):
@@ -107,14 +114,25 @@ class QrCodeVerbs:
             RetriableError: network trouble or a 5xx.
         """
         url = self.qrcode_image_url(ticket)
-        self._count()
-        error: BridgeError | None = None
-        try:
-            response = self._http.get(url, timeout=self._timeout)
-        except requests.RequestException as exc:
-            error = transport_error(exc)
-        if error is not None:
-            raise error
+
+        def attempt() -> requests.Response:
+            self._count()
+            failed: AttemptFailed | None = None
+            try:
+                response = self._http.get(url, timeout=self._timeout)
+            except requests.RequestException as exc:
+                failed = AttemptFailed(transport_error(exc), request_failure(exc))
+            if failed is not None:
+                raise failed
+            if response.status_code >= 500:
+                raise AttemptFailed(classify_http(response.status_code),
+                                    Failure("answered", status=response.status_code))
+            return response
+
+        # a read: tried again within the call as connector.wechat.retrying decides
+        response = run(attempt, decide=partial(decide, repeatable=True),
+                       what=f"wechat {self._app_id} QR code image", log=log,
+                       pacing=self._pacing)
         if response.status_code == 404:
             raise FatalError("WeChat has no QR code image for this ticket: the ticket is "
                              "wrong or the temporary code expired — make the code again",

@@ -103,7 +103,9 @@ class MessageVerbs:
             body["url"] = url
         if client_msg_id:
             body["client_msg_id"] = client_msg_id
-        answer = self._call(lambda client: client.post("message/template/send", data=body))
+        # with client_msg_id WeChat sends once per (openid, id) within 10 minutes
+        answer = self._call(lambda client: client.post("message/template/send", data=body),
+                            repeatable=client_msg_id is not None)
         msgid = (answer or {}).get("msgid")
         if msgid is None:
             raise FatalError("WeChat accepted the template message but sent no msgid",
@@ -132,7 +134,8 @@ class MessageVerbs:
         _check_client_msg_id(client_msg_id)
         body = {"touser": list(openids), **message, "clientmsgid": client_msg_id}
         return _mass_sent(self._call(
-            lambda client: _post_keeping_duplicate(client, "message/mass/send", body)))
+            lambda client: _post_keeping_duplicate(client, "message/mass/send", body),
+            repeatable=True))  # a repeat of the clientmsgid is 45065 (or 45066), not a send
 
     def send_mass_to_tag(self, tag_id: int, message: dict[str, Any], *,
                          client_msg_id: str | None = None) -> MassSent:
@@ -151,7 +154,8 @@ class MessageVerbs:
         if client_msg_id:
             body["clientmsgid"] = client_msg_id
         return _mass_sent(self._call(
-            lambda client: _post_keeping_duplicate(client, "message/mass/sendall", body)))
+            lambda client: _post_keeping_duplicate(client, "message/mass/sendall", body),
+            repeatable=client_msg_id is not None))
 
     def tag_members(self, tag_id: int) -> list[str]:
         """The OpenIDs of the current followers with the tag ``tag_id`` (``user/tag/get``,
@@ -165,7 +169,7 @@ class MessageVerbs:
         after: str | None = None
         while True:
             page = self._call(lambda client, after=after: client.tag.get_tag_users(
-                int(tag_id), after))
+                int(tag_id), after), repeatable=True)
             found = ((page or {}).get("data") or {}).get("openid") or []
             openids.extend(found)
             after = (page or {}).get("next_openid")

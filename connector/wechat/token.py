@@ -17,10 +17,10 @@ one Redis key per AppID, so all processes and dynos use one token and fetch it o
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 import redis
+import tenacity
 
 from connector.errors import RetriableError
 from connector.locks import holding, release_owned
@@ -95,20 +95,24 @@ class TokenCache:
         return value.decode() if isinstance(value, bytes) else str(value)
 
     def _fill(self, rejected: str | None) -> str:
-        deadline = time.monotonic() + self._wait
-        while True:
-            cached = self._read()
-            if cached and cached != rejected:
-                return cached
-            with holding(self._redis, self._lock_key, ttl=self._lock_seconds) as held:
-                if held:
-                    return self._refresh(rejected)
-            if time.monotonic() >= deadline:
-                raise RetriableError(
-                    "timed out waiting for another process to refresh the WeChat access token",
-                    system="wechat", code="TOKEN_WAIT", retry_after=5,
-                )
-            time.sleep(self._poll)
+        # tenacity polls: until a token other than ``rejected`` is cached or this process
+        # holds the lock and fetched one, for at most ``wait_seconds``.
+        polling = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda token: token is None),
+            stop=tenacity.stop_after_delay(self._wait),
+            wait=tenacity.wait_fixed(self._poll),
+            retry_error_callback=_waited_too_long)
+        return polling(self._try_fill, rejected)
+
+    def _try_fill(self, rejected: str | None) -> str | None:
+        """A token, or None while another process holds the refresh lock."""
+        cached = self._read()
+        if cached and cached != rejected:
+            return cached
+        with holding(self._redis, self._lock_key, ttl=self._lock_seconds) as held:
+            if held:
+                return self._refresh(rejected)
+        return None
 
     def _refresh(self, rejected: str | None) -> str:
         # Re-read under the lock: the previous holder may have stored a token between our
@@ -123,3 +127,9 @@ class TokenCache:
         self._redis.set(self.key, token, ex=cache_ttl(expires_in))
         log.info("stored a new WeChat access token (valid %d s)", expires_in)
         return token
+
+
+def _waited_too_long(state: tenacity.RetryCallState) -> str:
+    raise RetriableError(
+        "timed out waiting for another process to refresh the WeChat access token",
+        system="wechat", code="TOKEN_WAIT", retry_after=5)

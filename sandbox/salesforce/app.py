@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.faults import FaultInjector
+from sandbox.faults import FaultInjector, reset_connection
 from sandbox.salesforce import api, composite
 from sandbox.salesforce.auth import Auth, OAuthError
 from sandbox.salesforce.authors import Actor, client_of
@@ -235,6 +235,8 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
             await asyncio.sleep(latency_ms / 1000)
         if fault is None:
             return await call_next(request)
+        if fault.reset:
+            return reset_connection(request)
         if fault.race:  # the data route hands it to the write (store.upsert)
             request.state.race = True
             return await call_next(request)

@@ -42,7 +42,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from sandbox.faults import Fault, FaultInjector
+from sandbox.faults import Fault, FaultInjector, reset_connection
 from sandbox.wechat import pushes
 from sandbox.wechat.errors import ApiError, proxy_error
 from sandbox.wechat.ip_whitelist import LOOPBACK, IpWhitelist
@@ -129,6 +129,8 @@ class WeChatSandbox:
             latency_ms, fault = self.faults.pick(request.method, path)
             if latency_ms:
                 await asyncio.sleep(latency_ms / 1000)
+            if fault is not None and fault.reset:
+                return reset_connection(request)
             if fault is not None:
                 logger.info("injected fault on %s %s: %s", request.method, path, fault.status)
                 return fault_response(fault)

@@ -20,6 +20,7 @@ from rq.job import Job
 
 from connector.cli import main
 from connector.events import InboundEvent
+from connector.in_call import Pacing
 from connector.messaging import quotas, windows
 from connector.messaging.dispatch import dispatch_requests
 from connector.messaging.reports import record_job_finish
@@ -288,7 +289,8 @@ def test_a_failed_mass_call_gives_the_quota_back_and_a_rerun_sends(bridge):
     campaign = campaign_with(bridge, openids, "Outage")
     message = request(bridge, Channel__c="mass", Target__c="campaign", Campaign__c=campaign,
                       Content__c="Hello")
-    bridge.box.wechat.faults.add(endpoint=MASS_SEND, status=503, count=1)
+    # every attempt of the call (a mass send by clientmsgid is tried again within it)
+    bridge.box.wechat.faults.add(endpoint=MASS_SEND, status=503, count=Pacing().attempts)
     job_id = enqueue_request(bridge.redis, message)
     SimpleWorker([messages_queue(bridge.redis)], connection=bridge.redis).work(
         burst=True, logging_level="CRITICAL")

@@ -6,6 +6,8 @@ unique external ids, and leaves no faults behind.
 
 from __future__ import annotations
 
+import logging
+import random
 import uuid
 
 import pytest
@@ -19,6 +21,7 @@ from connector.errors import (
     RetriableError,
     SkippableError,
 )
+from connector.in_call import Pacing
 from connector.inbound.apply import find_persons
 from connector.salesforce import COLLECTION_SIZE, SalesforceGateway
 from connector.settings import load_settings
@@ -64,7 +67,7 @@ def make_gateway(server, sandbox, keys, sandbox_tls, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
     made: list[SalesforceGateway] = []
 
-    def make(**overrides) -> SalesforceGateway:
+    def make(*, pacing: Pacing | None = None, **overrides) -> SalesforceGateway:
         values = {
             "SALESFORCE_LOGIN_URL": server.url,
             "SALESFORCE_CLIENT_ID": CLIENT_ID,
@@ -79,7 +82,9 @@ def make_gateway(server, sandbox, keys, sandbox_tls, monkeypatch):
             "WECHAT_TOKEN": "token123",
         }
         values.update(overrides)
-        gateway = SalesforceGateway(load_settings(**values))
+        # the in-call retries' jitter pinned, their waits real (a second at most)
+        gateway = SalesforceGateway(load_settings(**values),
+                                    pacing=pacing or Pacing(rng=random.Random(0)))
         made.append(gateway)
         return gateway
 
@@ -167,22 +172,92 @@ def test_a_session_refused_twice_is_raised_after_one_new_login(gateway, sandbox)
 # -- failures of a whole call -------------------------------------------------------------
 
 
-def test_a_slow_answer_times_out_as_retriable(make_gateway, sandbox):
+def test_a_slow_answer_is_tried_again_within_the_call(make_gateway, sandbox, caplog):
     gateway = make_gateway(SALESFORCE_TIMEOUT=0.3)
     gateway.describe("Lead")  # log in first: the fault is about the data call
+    calls = gateway.api_calls
     sandbox.faults.add(endpoint=r"^GET .*/query", latency_ms=1500, count=1)
+    with caplog.at_level(logging.WARNING, logger="connector.salesforce"):
+        assert gateway.query("SELECT Id FROM Lead LIMIT 1") is not None
+    assert gateway.api_calls - calls == 2
+    retries = [r for r in caplog.records if "trying again" in r.getMessage()]
+    assert len(retries) == 1 and retries[0].levelno == logging.WARNING
+    assert "TIMEOUT" in retries[0].getMessage()
+    assert "SELECT" not in retries[0].getMessage()  # no SOQL (personal data) in the log
+
+
+def test_a_slow_answer_times_out_as_retriable_after_the_bound(make_gateway, sandbox):
+    gateway = make_gateway(SALESFORCE_TIMEOUT=0.3)
+    gateway.describe("Lead")
+    calls = gateway.api_calls
+    sandbox.faults.add(endpoint=r"^GET .*/query", latency_ms=1500)
     with pytest.raises(RetriableError) as caught:
         gateway.query("SELECT Id FROM Lead LIMIT 1")
     assert caught.value.code == "TIMEOUT"
+    assert gateway.api_calls - calls == Pacing().attempts
 
 
-def test_503_is_retriable(gateway, sandbox):
+def test_a_reset_connection_is_tried_again_within_the_call(gateway, sandbox):
+    openid = unique()
+    sandbox.seed("Lead", **lead(openid))
+    gateway.describe("Lead")
+    sandbox.faults.add(endpoint=r"^GET .*/query", reset=True, count=1)
+    rows = gateway.query("SELECT Id FROM Lead WHERE WeChat_OpenId__c = {o}", o=openid)
+    assert len(rows) == 1
+    assert gateway.api_calls == 3  # describe, the reset query, its repeat
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_again(make_gateway, sandbox):
+    # The emulator writes the record after the delay: Salesforce committed it, the bridge
+    # never heard. A repeat would create a second Lead.
+    gateway = make_gateway(SALESFORCE_TIMEOUT=0.3)
+    gateway.describe("Lead")
+    openid = unique()
+    sandbox.faults.add(endpoint=r"^POST .*/composite/sobjects", latency_ms=800, count=1)
+    with pytest.raises(RetriableError) as caught:
+        gateway.create_many("Lead", [lead(openid)])
+    assert caught.value.code == "TIMEOUT"
+    assert gateway.api_calls == 2  # describe, and the create once
+
+
+def test_a_reset_create_is_not_sent_again(gateway, sandbox):
+    gateway.describe("Lead")
+    sandbox.faults.add(endpoint=r"^POST .*/composite/sobjects", reset=True, count=1)
+    with pytest.raises(RetriableError) as caught:
+        gateway.create_many("Lead", [lead(unique())])
+    assert caught.value.code == "CONNECTION"
+    assert gateway.api_calls == 2
+
+
+def test_an_upsert_answered_503_once_is_tried_again(gateway, sandbox):
+    openid = unique()
     sandbox.faults.add(endpoint=r"^PATCH .*/composite/sobjects", status=503,
                        code="SERVER_UNAVAILABLE", count=1)
+    [result] = gateway.upsert_many("Lead", "WeChat_OpenId__c", [lead(openid)])
+    assert result.success and result.created
+    assert gateway.api_calls == 2
+    assert len(gateway.query("SELECT Id FROM Lead WHERE WeChat_OpenId__c = {o}",
+                             o=openid)) == 1
+
+
+def test_503_is_retriable_after_the_bound(gateway, sandbox):
+    sandbox.faults.add(endpoint=r"^PATCH .*/composite/sobjects", status=503,
+                       code="SERVER_UNAVAILABLE")
     with pytest.raises(RetriableError) as caught:
         gateway.upsert_many("Lead", "WeChat_OpenId__c", [lead(unique())])
     assert (caught.value.status, caught.value.code) == (503, "SERVER_UNAVAILABLE")
     assert not isinstance(caught.value, RateLimitedError)
+    assert gateway.api_calls == Pacing().attempts
+
+
+def test_an_expired_session_and_a_503_in_one_call(gateway, sandbox):
+    gateway.describe("Lead")
+    sandbox.expire_sessions()
+    sandbox.faults.add(endpoint=r"^GET .*/query", status=503, count=1)
+    assert gateway.query_count("SELECT COUNT() FROM Lead WHERE WeChat_OpenId__c = {o}",
+                               o=unique()) == 0
+    assert gateway.login_calls == 2
+    assert gateway.api_calls == 4  # describe; refused, 503, answered
 
 
 def test_request_limit_exceeded_is_rate_limited(gateway, sandbox):

@@ -17,6 +17,7 @@ from connector.errors import (
     RetriableError,
     SkippableError,
 )
+from connector.in_call import Pacing
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
 from sandbox.server import serve
@@ -166,23 +167,40 @@ def test_daily_quota_is_rate_limited(sandbox, make_gateway):
     assert err.request_id
 
 
-def test_a_proxy_error_is_retriable(sandbox, make_gateway):
+def test_a_proxy_error_on_a_read_is_tried_again_within_the_call(sandbox, make_gateway):
     gateway = make_gateway()
     gateway.access_token()
     sandbox.faults.add(endpoint=BATCHGET, status=503, count=1)
+    assert len(gateway.get_profiles(sandbox.population.openids()[:5])) == 5
+    assert sandbox.api_calls[BATCHGET] == 2
+
+
+def test_a_proxy_error_is_retriable_after_the_bound(sandbox, make_gateway):
+    gateway = make_gateway()
+    gateway.access_token()
+    sandbox.faults.add(endpoint=BATCHGET, status=503)
     with pytest.raises(RetriableError) as info:
         gateway.get_profiles(sandbox.population.openids()[:5])
     assert (info.value.status, info.value.code) == (503, "HTTP_503")
-    assert len(gateway.get_profiles(sandbox.population.openids()[:5])) == 5
+    assert sandbox.api_calls[BATCHGET] == Pacing().attempts
 
 
-def test_a_timeout_is_retriable(sandbox, make_gateway):
+def test_a_timeout_on_a_read_is_tried_again_within_the_call(sandbox, make_gateway):
     gateway = make_gateway(timeout=0.1)
     gateway.access_token()
     sandbox.faults.add(endpoint=USER_INFO, latency_ms=800, count=1)
+    assert gateway.get_profile(sandbox.population.openids()[0]).subscribed
+    assert sandbox.api_calls[USER_INFO] == 2
+
+
+def test_a_timeout_is_retriable_after_the_bound(sandbox, make_gateway):
+    gateway = make_gateway(timeout=0.1)
+    gateway.access_token()
+    sandbox.faults.add(endpoint=USER_INFO, latency_ms=800)
     with pytest.raises(RetriableError) as info:
         gateway.get_profile(sandbox.population.openids()[0])
     assert info.value.code == "TIMEOUT"
+    assert sandbox.api_calls[USER_INFO] == Pacing().attempts
 
 
 def test_a_wrong_secret_is_a_configuration_error(make_gateway, redis_conn):
