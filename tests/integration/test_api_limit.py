@@ -115,7 +115,8 @@ def test_waiting_spends_none_of_a_job_s_retries(limited_bridge):
 
     sf.pass_time(3600)  # the window frees calls
     wait_until(lambda: not bridge.redis.exists(PROBE), "the next probe's turn")
-    sf.faults.add(endpoint="/composite/sobjects", status=503, count=1)
+    # a 503 that outlasts the call's own retries (connector/in_call.py: 4 attempts)
+    sf.faults.add(endpoint="/composite/sobjects", status=503, count=4)
     come_back(queue)
     bridge.work()  # the probe ends the pause; the write meets a passing fault
     assert queue.failed_job_registry.count == 0
