@@ -158,17 +158,24 @@ class Store:
             self.authors.wrote(obj.name, None, created, actor)
         return record_id
 
-    def add_user(self, user_id: str, fields: dict) -> None:
-        """Put a User with the given id, as the org had it before any call (no checks,
-        no author: users are set up, not written through the API)."""
-        obj = self.sobject("User")
+    def add_setup(self, sobject: str, fields: dict, record_id: str | None = None) -> str:
+        """Put a record the org had before any call (a user, a rule made in Setup): no
+        checks, no author, no automation, not counted as a write; returns its id."""
+        obj = self.sobject(sobject)
         with self.lock:
+            record_id = record_id or self._ids.new(obj.key_prefix)
             record = {f.name: f.default if f.defaulted else None for f in obj.fields}
             stamp = values.now()
-            record.update(fields, Id=user_id, IsDeleted=False, CreatedDate=stamp,
-                          CreatedById=user_id, LastModifiedDate=stamp,
-                          LastModifiedById=user_id, SystemModstamp=stamp)
-            self._put(obj.name, user_id, _derive(obj, record))
+            creator = fields.get("CreatedById", record_id if sobject == "User" else None)
+            record.update(fields, Id=record_id, IsDeleted=False, CreatedDate=stamp,
+                          CreatedById=creator, LastModifiedDate=stamp,
+                          LastModifiedById=creator, SystemModstamp=stamp)
+            self._put(obj.name, record_id, _derive(obj, record))
+        return record_id
+
+    def add_user(self, user_id: str, fields: dict) -> None:
+        """Put a User with the given id (users are set up, not written through the API)."""
+        self.add_setup("User", fields, user_id)
 
     def update(self, sobject: str, record_id: str, fields: dict, *,
                trusted: bool = False) -> None:
