@@ -7,8 +7,11 @@ burst the first job takes a large batch, and the jobs of the events it took late
 them done and finish at once. The web process does nothing beyond RQ's own enqueue.
 
 Keys (``bridge:inbound:`` prefix):
-    claim:<key>      the id of the job processing the event now (a lease)
+    claim:<key>      the owner (job id and a nonce) processing the event now (a lease)
     done:<key>       the outcome: {"ok": true} or {"ok": false, "error": {...}}
+    held:<job id>    what that job claimed (a hash: key → owner), so that when its work
+                     horse dies the worker releases them at once (:func:`release_job`,
+                     ``jobs/deaths.py``) instead of leaving them for the lease to expire
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ KEEP_SECONDS = 24 * 3600
 
 _CLAIM = """
 local prefix, owner, lease, limit, own = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local held = ARGV[6]
 local claimed = {}
 local function try(k)
   if redis.call('EXISTS', prefix .. 'done:' .. k) == 0
       and redis.call('SET', prefix .. 'claim:' .. k, owner, 'NX', 'PX', lease) then
     table.insert(claimed, k)
+    if held ~= '' then redis.call('HSET', prefix .. 'held:' .. held, k, owner) end
   end
 end
 if own ~= '' then try(own) end
@@ -44,15 +49,41 @@ for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
   if #claimed >= limit then break end
   if k ~= own then try(k) end
 end
+if held ~= '' and #claimed > 0 then redis.call('PEXPIRE', prefix .. 'held:' .. held, lease) end
 return claimed
 """
 
+# KEYS[1]: held:<job id>. Drops the claims that still hold that job's owner values.
+_RELEASE_JOB = """
+local entries = redis.call('HGETALL', KEYS[1])
+local dropped = 0
+for i = 1, #entries, 2 do
+  local key = ARGV[1] .. 'claim:' .. entries[i]
+  if redis.call('GET', key) == entries[i + 1] then
+    redis.call('DEL', key)
+    dropped = dropped + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return dropped
+"""
+
+
 def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
-          limit: int = BATCH_LIMIT) -> list[str]:
+          limit: int = BATCH_LIMIT, *, job_id: str = "") -> list[str]:
     """Claim ``own_key`` (if free) and waiting jobs' events from ``queue_key``, oldest
-    first, up to ``limit`` in all. Events with a recorded outcome are never claimed."""
-    keys = redis.eval(_CLAIM, 1, queue_key, PREFIX, owner, LEASE_MS, limit, own_key)
+    first, up to ``limit`` in all. Events with a recorded outcome are never claimed.
+    With ``job_id``, the claims are noted as that job's (:func:`release_job`)."""
+    keys = redis.eval(_CLAIM, 1, queue_key, PREFIX, owner, LEASE_MS, limit, own_key,
+                      job_id)
     return [k.decode() if isinstance(k, bytes) else k for k in keys]
+
+
+def release_job(redis: Redis, job_id: str) -> int:
+    """Drop every claim the job ``job_id`` still holds (its work horse died, or it
+    raised): their own jobs process those events. Claims that changed hands since (done,
+    released, expired and claimed again) are left alone. Returns how many were dropped."""
+    return int(redis.eval(_RELEASE_JOB, 1, PREFIX + "held:" + job_id, PREFIX))
 
 
 def release(redis: Redis, owner: str, keys: list[str]) -> None:
