@@ -141,6 +141,8 @@ def test_an_event_held_by_another_batch_takes_that_batchs_outcome(bridge):
     assert batching.claim(bridge.redis, queue.key, "other-worker", held) == [held, done]
     bridge.work()  # neither job waits on its worker: both come back a moment later
     assert sorted(queue.scheduled_job_registry.get_job_ids()) == sorted([held, done])
+    # ... while that batch still runs (no job waited its claims out)
+    assert batching.outcome(bridge.redis, held) == ("claimed", None)
     assert queue.finished_job_registry.count == 0 and queue.failed_job_registry.count == 0
 
     refusal = FatalError("Required fields are missing: [Phone]", system="salesforce",
