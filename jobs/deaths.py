@@ -25,8 +25,9 @@ not retriable (a fatal failure, or a retriable one whose retries are spent) goes
 failed registry at once, with its reason (:func:`entry_point` clears ``retries_left``).
 
 The scheduler that moves retries back to their queue runs in one worker at a time (rq's
-scheduler lock, refreshed every second, lapses 60 s after its worker dies); every other
-worker tries to take it over at each maintenance, so the retries go on.
+scheduler lock, refreshed every second, lapses 61 s after its worker dies); every other
+worker tries to take it over at each maintenance, so the retries go on, at most about
+a minute and a half late (rq's default maintenance would leave them up to 11 minutes).
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ from jobs.retry import BACKOFF, with_jitter
 log = logging.getLogger(__name__)
 
 # How often a worker runs rq's maintenance (abandoned jobs, the scheduler's takeover);
-# rq's default is 10 minutes, too long for a dead dyno's jobs to wait.
+# rq's default is 10 minutes, too long for a dead dyno's jobs to wait. An idle worker
+# checks only between two waits for a job, each ``worker_ttl - 15`` s long (rq's
+# ``dequeue_timeout``): the worker's TTL is set to match.
 MAINTENANCE_SECONDS = 30
+WORKER_TTL = MAINTENANCE_SECONDS + 15
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,4 +124,4 @@ def make_worker(queues: list[Queue], connection: Redis) -> HerokuWorker:
     :data:`MAINTENANCE_SECONDS`."""
     return HerokuWorker(queues, connection=connection, exception_handlers=[abandoned],
                         work_horse_killed_handler=horse_killed,
-                        maintenance_interval=MAINTENANCE_SECONDS)
+                        maintenance_interval=MAINTENANCE_SECONDS, worker_ttl=WORKER_TTL)

@@ -100,3 +100,24 @@ def test_a_killed_horse_s_batch_lands_once_and_its_claims_are_freed_at_once(brid
         assert bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1
         assert bridge.count("Lead", WeChat_OpenId__c=openid) == 1
     assert (tmp_path / "worker.log").read_text().count("Work-horse terminated") == 1
+
+
+def test_retries_go_on_when_the_worker_running_the_scheduler_dies(bridge, tmp_path):
+    """rq runs the scheduler (which moves due retries back to their queue) in one
+    worker at a time, under a lock that lapses a minute after that worker dies: another
+    worker takes it over at its next maintenance."""
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    lock = f"rq:scheduler-lock:{inbound_queue(bridge.redis).name}"
+    with worker_process(tmp_path / "first.log") as first:
+        until(lambda: bridge.redis.exists(lock), "the first worker's scheduler")
+        with worker_process(tmp_path / "second.log"):
+            os.killpg(first.pid, signal.SIGKILL)  # the dyno is gone: worker and scheduler
+            first.wait()
+            sf.faults.add(endpoint="/services/data/", status=503, count=1)
+            openid = bridge.box.population.new_follower().openid
+            assert bridge.sender.deliver(wx.follow(openid)).acknowledged
+            queue = inbound_queue(bridge.redis)
+            until(lambda: queue.scheduled_job_registry.count == 1, "the retry")
+            until(lambda: bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1,
+                  "the retry to run", timeout=240)
+    assert queue.failed_job_registry.count == 0
