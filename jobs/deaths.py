@@ -67,6 +67,14 @@ def death_retry() -> Retry:
     return Retry(max=len(BACKOFF), interval=[with_jitter(d) for d in BACKOFF])
 
 
+def rearm(job: Job) -> None:
+    """Give ``job`` its death retries again (a replayed job may have spent them, or had
+    them cleared by a fatal failure); saved with the job."""
+    retry = death_retry()
+    job.retries_left, job.retry_intervals = retry.max, retry.intervals
+    job.save()
+
+
 def is_final(error: BaseException) -> bool:
     """Whether ``error`` ends the job for good (no retry after a raise)."""
     return isinstance(error, BridgeError) and not isinstance(error, RetriableError)

@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rq.job import Job
+
 from jobs import batching
 from jobs.queues import inbound_queue
+from jobs.replay import replay_failed
+from jobs.retry import BACKOFF
 
 WORKER = "from connector.cli.processes import run_worker; run_worker()"
 
@@ -121,3 +125,20 @@ def test_retries_go_on_when_the_worker_running_the_scheduler_dies(bridge, tmp_pa
             until(lambda: bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1,
                   "the retry to run", timeout=240)
     assert queue.failed_job_registry.count == 0
+
+
+def test_a_fatal_failure_is_not_retried_and_its_replay_may_die_again(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    sf.require_fields("Lead", ["Phone"])
+    assert bridge.sender.deliver(wx.follow(bridge.box.population.new_follower().openid)
+                                 ).acknowledged
+    queue = inbound_queue(bridge.redis)
+    (job_id,) = queue.job_ids
+    assert Job.fetch(job_id, connection=bridge.redis).retries_left == len(BACKOFF)
+    bridge.work()
+    assert queue.failed_job_registry.get_job_ids() == [job_id]  # at once, not retried
+    assert queue.scheduled_job_registry.count == 0
+
+    assert replay_failed(bridge.redis) == [job_id]
+    # replayed, it is retried again if its horse dies
+    assert Job.fetch(job_id, connection=bridge.redis).retries_left == len(BACKOFF)
