@@ -11,7 +11,8 @@ How a job can die, and who notices:
 - the whole worker dies with its horse (the dyno is gone): the job stays "started" until
   its heartbeat lapses (rq: the job monitoring interval + 60 s), then a surviving
   worker's maintenance, every :data:`MAINTENANCE_SECONDS`, finds it abandoned
-  (``StartedJobRegistry.cleanup``): :func:`abandoned` drops its claims and rq retries it.
+  (``StartedJobRegistry.cleanup``): :func:`abandoned` drops its claims and rq retries it
+  (about two minutes after the death, all told).
   The claims' own lease (``jobs/batching.py``) frees them meanwhile in any case.
 
 rq retries those because every job is enqueued with :func:`death_retry` (rq's

@@ -142,3 +142,27 @@ def test_a_fatal_failure_is_not_retried_and_its_replay_may_die_again(bridge):
     assert replay_failed(bridge.redis) == [job_id]
     # replayed, it is retried again if its horse dies
     assert Job.fetch(job_id, connection=bridge.redis).retries_left == len(BACKOFF)
+
+
+def test_a_job_whose_whole_worker_died_is_retried_by_another(bridge, tmp_path):
+    """The dyno is gone mid-job (worker, scheduler and horse at once): the job's
+    heartbeat lapses, another worker's maintenance finds it abandoned and rq retries
+    it; nobody replays."""
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    openid = bridge.box.population.new_follower().openid
+    assert bridge.sender.deliver(wx.follow(openid)).acknowledged
+    queue = inbound_queue(bridge.redis)
+    (job_id,) = queue.job_ids
+    hang = sf.faults.add(endpoint="/services/data/", latency_ms=60_000, count=1)
+    with worker_process(tmp_path / "first.log") as first:
+        until(lambda: hang.hits, "the job's call to Salesforce")
+        horse = until(lambda: horse_of(first), "the work horse")
+        os.killpg(first.pid, signal.SIGKILL)
+        os.kill(horse, signal.SIGKILL)
+        first.wait()
+    with worker_process(tmp_path / "second.log"):
+        until(lambda: bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1,
+              "another worker to retry the job", timeout=300)
+        until(lambda: queue.finished_job_registry.get_job_ids() == [job_id], "its end")
+    assert queue.failed_job_registry.count == 0
+    assert bridge.count("Lead", WeChat_OpenId__c=openid) == 1
