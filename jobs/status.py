@@ -50,24 +50,28 @@ def failed(redis: Redis, queue: Queue) -> list[Job]:
             if job is not None and not superseded(redis, job)]
 
 
+def describe(job: Job) -> FailedJob:
+    """A failed job as the operator reads it: id, description, reason, when."""
+    return FailedJob(job.id, job.description or "", failure_reason(job),
+                     str(job.ended_at or ""))
+
+
 def failed_jobs(redis: Redis, queue: Queue, limit: int = 100) -> list[FailedJob]:
     """The failed jobs of ``queue`` (:func:`failed`), each with the reason it failed."""
-    return [FailedJob(job.id, job.description or "", failure_reason(job),
-                      str(job.ended_at or ""))
-            for job in failed(redis, queue)[:limit]]
+    return [describe(job) for job in failed(redis, queue)[:limit]]
 
 
 def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
     """The queues ``connector status`` shows: the inbound queue with its failures and
     kept events, and the way back's queues."""
     queue = inbound_queue(redis)
-    failures = failed_jobs(redis, queue, limit=10**9)
+    failures = failed(redis, queue)
     return {
         "queued": queue.count,
         "running": queue.started_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
         "failed_count": len(failures),
-        "failed": [asdict(f) for f in failures[:failed_limit]],
+        "failed": [asdict(describe(job)) for job in failures[:failed_limit]],
         "unhandled": unhandled.count(redis),
         "queues": other_queues(redis),
     }
@@ -92,18 +96,13 @@ def needs_operator(status: dict[str, Any]) -> list[str]:
     command that deals with it; empty when nothing does. Kept unhandled events are not
     counted: they are what the mapping chose not to handle (``connector replay
     --unhandled`` once it does)."""
-    needs = []
-    if status["failed_count"]:
-        needs.append(f"{status['failed_count']} failed inbound jobs: fix what their reason "
-                     "names, then `connector replay --all`")
-    again = {"changes": "`connector sync replay --all`",
+    again = {"inbound": "`connector replay --all`",
+             "changes": "`connector sync replay --all`",
              "messages": "`connector messages send --request ID`"}
-    for name, queue in status["queues"].items():
-        if queue["failed_count"]:
-            needs.append(f"{queue['failed_count']} failed {name} jobs: fix what their "
-                         f"reason names (`connector sync status`), then "
-                         f"{again.get(name, 'replay them')}")
-    return needs
+    counts = {"inbound": status["failed_count"]} | {
+        name: queue["failed_count"] for name, queue in status["queues"].items()}
+    return [f"{count} failed {name} jobs: fix what their reasons name, then "
+            f"{again.get(name, 'replay them')}" for name, count in counts.items() if count]
 
 
 def collect_sync(redis: Redis) -> dict[str, Any]:
@@ -111,7 +110,7 @@ def collect_sync(redis: Redis) -> dict[str, Any]:
     way back's counters, the change queue and its failures."""
     queue = changes_queue(redis)
     clock = redis.get(CLOCK_LOCK)
-    failures = failed_jobs(redis, queue, limit=10**9)
+    failures = failed(redis, queue)
     return {
         "clock": clock.decode() if clock else None,
         "polls": last_polls(redis),
@@ -119,5 +118,5 @@ def collect_sync(redis: Redis) -> dict[str, Any]:
         "queued": queue.count,
         "scheduled": queue.scheduled_job_registry.count,
         "failed_count": len(failures),
-        "failed": [asdict(f) for f in failures[:20]],
+        "failed": [asdict(describe(job)) for job in failures[:20]],
     }
