@@ -12,9 +12,12 @@ holds its followers (``follower:`` keys, leases like the claims); an event whose
 another batch holds is left to its own job, which waits for the follower to be free.
 
 Keys (``bridge:inbound:`` prefix):
-    claim:<key>      the id of the job processing the event now (a lease)
-    follower:<account>:<openid>   the id of the job writing that follower now (a lease)
+    claim:<key>      the owner (job id and a nonce) processing the event now (a lease)
+    follower:<account>:<openid>   the owner of the batch writing that follower now (a lease)
     done:<key>       the outcome: {"ok": true} or {"ok": false, "error": {...}}
+    held:<job id>    what that job claimed (a hash: key → owner), so that when its work
+                     horse dies the worker releases them at once (:func:`release_job`,
+                     ``jobs/deaths.py``) instead of leaving them for the lease to expire
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ KEEP_SECONDS = 24 * 3600
 
 _CLAIM = """
 local prefix, owner, lease, limit, own = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local held = ARGV[6]
 local claimed = {}
 local function try(k)
   if redis.call('EXISTS', prefix .. 'done:' .. k) == 0
       and redis.call('SET', prefix .. 'claim:' .. k, owner, 'NX', 'PX', lease) then
     table.insert(claimed, k)
+    if held ~= '' then redis.call('HSET', prefix .. 'held:' .. held, k, owner) end
   end
 end
 if own ~= '' then try(own) end
@@ -50,36 +55,48 @@ for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
   if #claimed >= limit then break end
   if k ~= own then try(k) end
 end
+if held ~= '' and #claimed > 0 then redis.call('PEXPIRE', prefix .. 'held:' .. held, lease) end
 return claimed
 """
 
-# KEYS: follower keys; ARGV: owner, lease. Takes each free one; answers the positions of
-# those another owner holds.
+# KEYS: follower keys; ARGV: owner, lease, the held:<job id> key (or ''). Takes each free
+# one (noting it as the job's); answers the positions of those another owner holds.
 _CLAIM_FOLLOWERS = """
 local busy = {}
+local held = ARGV[3]
 for i, k in ipairs(KEYS) do
-  if not redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2])
-      and redis.call('GET', k) ~= ARGV[1] then
+  if redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    if held ~= '' then redis.call('HSET', held, ARGV[4 + i - 1], ARGV[1]) end
+  elseif redis.call('GET', k) ~= ARGV[1] then
     table.insert(busy, i)
   end
 end
+if held ~= '' then redis.call('PEXPIRE', held, ARGV[2]) end
 return busy
 """
 
 
 def follower_key(event: InboundEvent) -> str:
     """The Redis key a batch holds while it writes ``event``'s follower."""
-    return f"{PREFIX}follower:{event.account}:{event.openid}"
+    return f"{PREFIX}{_follower(event)}"
 
 
-def claim_followers(redis: Redis, owner: str, events: dict[str, InboundEvent]) -> set[str]:
-    """Hold the followers of ``events`` for ``owner``; the keys of the events whose
-    follower another owner holds (their followers are not taken)."""
+def _follower(event: InboundEvent) -> str:
+    return f"follower:{event.account}:{event.openid}"
+
+
+def claim_followers(redis: Redis, owner: str, events: dict[str, InboundEvent], *,
+                    job_id: str = "") -> set[str]:
+    """Hold the followers of ``events`` for ``owner`` (noted as ``job_id``'s, so that
+    :func:`release_job` drops them too); the keys of the events whose follower another
+    owner holds (their followers are not taken)."""
     keys = list(events)
     if not keys:
         return set()
+    held = PREFIX + "held:" + job_id if job_id else ""
     busy = redis.register_script(_CLAIM_FOLLOWERS)(
-        keys=[follower_key(events[k]) for k in keys], args=[owner, LEASE_MS])
+        keys=[follower_key(events[k]) for k in keys],
+        args=[owner, LEASE_MS, held, *[_follower(events[k]) for k in keys]])
     return {keys[int(i) - 1] for i in busy}
 
 
@@ -88,12 +105,40 @@ def release_followers(redis: Redis, owner: str, events: dict[str, InboundEvent])
     release_owned(redis, owner, {follower_key(e) for e in events.values()})
 
 
+# KEYS[1]: held:<job id>. Drops the claims (and follower holds, whose fields start with
+# ``follower:``) that still hold that job's owner values.
+_RELEASE_JOB = """
+local entries = redis.call('HGETALL', KEYS[1])
+local dropped = 0
+for i = 1, #entries, 2 do
+  local name = entries[i]
+  if string.sub(name, 1, 9) ~= 'follower:' then name = 'claim:' .. name end
+  local key = ARGV[1] .. name
+  if redis.call('GET', key) == entries[i + 1] then
+    redis.call('DEL', key)
+    dropped = dropped + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return dropped
+"""
+
+
 def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
-          limit: int = BATCH_LIMIT) -> list[str]:
+          limit: int = BATCH_LIMIT, *, job_id: str = "") -> list[str]:
     """Claim ``own_key`` (if free) and waiting jobs' events from ``queue_key``, oldest
-    first, up to ``limit`` in all. Events with a recorded outcome are never claimed."""
-    keys = redis.eval(_CLAIM, 1, queue_key, PREFIX, owner, LEASE_MS, limit, own_key)
+    first, up to ``limit`` in all. Events with a recorded outcome are never claimed.
+    With ``job_id``, the claims are noted as that job's (:func:`release_job`)."""
+    keys = redis.eval(_CLAIM, 1, queue_key, PREFIX, owner, LEASE_MS, limit, own_key,
+                      job_id)
     return [k.decode() if isinstance(k, bytes) else k for k in keys]
+
+
+def release_job(redis: Redis, job_id: str) -> int:
+    """Drop every claim the job ``job_id`` still holds (its work horse died, or it
+    raised): their own jobs process those events. Claims that changed hands since (done,
+    released, expired and claimed again) are left alone. Returns how many were dropped."""
+    return int(redis.eval(_RELEASE_JOB, 1, PREFIX + "held:" + job_id, PREFIX))
 
 
 def release(redis: Redis, owner: str, keys: list[str]) -> None:

@@ -15,11 +15,13 @@ from rq import Retry
 
 from connector.errors import RetriableError
 from connector.wayback.changes import run_watches
+from jobs.deaths import entry_point
 from jobs.pausing import hold_while_paused
 from jobs.retry import retry_or_give_up
 from jobs.runtime import get_context
 
 
+@entry_point
 def handle_changes(object_name: str, record_ids: list[str]) -> dict[str, Any] | Retry:
     """Re-read ``record_ids`` of ``object_name`` and run every watch on them.
 

@@ -14,11 +14,13 @@ from rq import Retry
 
 from connector.errors import FatalError, RetriableError
 from connector.messaging.run import mark_failed, run_request
+from jobs.deaths import entry_point
 from jobs.pausing import hold_while_paused
 from jobs.retry import retry_or_give_up
 from jobs.runtime import get_context
 
 
+@entry_point
 def send_request(message_id: str) -> dict[str, Any] | Retry:
     """Send the request ``message_id``.
 

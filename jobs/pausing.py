@@ -28,7 +28,6 @@ even while every waiting job sleeps.
 from __future__ import annotations
 
 import logging
-import random
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
@@ -40,6 +39,7 @@ from connector.errors import BridgeError, RetriableError
 from connector.salesforce import ApiBudget, ApiUsage
 from connector.salesforce.budget import PAUSE_KEEP_SECONDS
 from connector.salesforce.limits import probe_frees
+from jobs.backoff import with_jitter
 from jobs.runtime import get_context
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ def defer(probe_seconds: float, what: str, why: str) -> Retry:
     :func:`wake_waiting`."""
     job = get_current_job()
     delay = max(1, wait_seconds(probe_seconds, deferrals(job)))
-    # up to 20 % more, as jobs.retry.with_jitter (not imported: retry imports this
-    # module), so the jobs that waited do not all come back in the same second
-    delay += random.Random().randint(0, max(1, delay // 5))  # noqa: S311 - not crypto
+    delay = with_jitter(delay)  # so the jobs that waited do not come back in one second
     done = 0
     if job is not None:
         job.meta[DEFERRALS] = deferrals(job) + 1

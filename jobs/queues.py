@@ -8,6 +8,9 @@ changes  ``jobs.changes.handle_changes`` (poll, Outbound Msg) ``changes-<origin>
 messages ``jobs.messages.send_request``, one per request tick ``message-<Id>-<digest>``
 ======== =================================================== ============================
 
+Every job is enqueued with :func:`jobs.deaths.death_retry`: a job whose process dies
+is retried with the common backoff, not failed.
+
 Enqueueing is idempotent: the id is made from what the job is for, and ``unique=True``
 makes rq refuse a second job with that id while the first is kept (queued, running, or
 finished within its result TTL), so WeChat's resends of a push, a resent Outbound
@@ -30,6 +33,7 @@ from rq.exceptions import DuplicateJobError
 from connector.chunks import chunks
 from connector.events import InboundEvent
 from connector.ids import is_api_name, is_record_id
+from jobs.backoff import death_retry
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def _enqueue(queue: Queue, func: str, *args: object, job_id: str, description: s
     try:
         queue.enqueue(func, *args, job_id=job_id, unique=True, result_ttl=KEEP_SECONDS,
                       failure_ttl=FAILED_SECONDS, job_timeout=timeout,
-                      description=description)
+                      description=description, retry=death_retry())
     except DuplicateJobError:
         return False
     return True

@@ -17,6 +17,7 @@ from rq.registry import FailedJobRegistry
 from connector.events import InboundEvent
 from connector.inbound.unhandled import UNHANDLED
 from jobs import batching
+from jobs.deaths import rearm
 from jobs.queues import changes_queue, enqueue_inbound, inbound_queue
 
 
@@ -29,6 +30,7 @@ def replay_failed(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
         job = Job.fetch(job_id, connection=redis)
         event = InboundEvent.from_dict(job.args[0])
         batching.forget(redis, event.dedupe_key)
+        rearm(job)
         registry.requeue(job_id)
         done.append(job_id)
     return done
@@ -39,6 +41,7 @@ def replay_changes(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
     registry = FailedJobRegistry(queue=changes_queue(redis))
     ids = job_ids if job_ids is not None else registry.get_job_ids()
     for job_id in ids:
+        rearm(Job.fetch(job_id, connection=redis))
         registry.requeue(job_id)
     return list(ids)
 

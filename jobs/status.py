@@ -1,6 +1,11 @@
 """What an operator sees: the queues, their failed jobs with the reason each failed, the
 kept events, and the way back's figures (``connector status``, ``connector sync
 status``; the web app's refused requests are its own, ``webhooks/rejections.py``).
+
+A failed job is one that needs an operator: a fatal failure, or a retriable one whose
+retries are spent (``jobs/retry.py``, ``jobs/deaths.py``). A periodic job's failure that
+a later run made good is not one (:mod:`jobs.periodic`). :func:`needs_operator` says
+what needs one, and ``connector status`` exits non-zero while anything does.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from connector.salesforce import ApiBudget
 from connector.wayback import counters
 from connector.wayback.poll import last_polls
 from jobs.clock import LOCK as CLOCK_LOCK
+from jobs.periodic import superseded
 from jobs.queues import changes_queue, inbound_queue, messages_queue
 
 
@@ -38,12 +44,23 @@ def failure_reason(job: Job) -> str:
     return lines[-1] if lines else "gave up (no exception recorded)"
 
 
+def failed(redis: Redis, queue: Queue) -> list[Job]:
+    """The failed jobs of ``queue`` that need an operator, newest first (a periodic
+    job's failure that a later run made good is left out)."""
+    ids = list(reversed(FailedJobRegistry(queue=queue).get_job_ids()))
+    return [job for job in Job.fetch_many(ids, connection=redis)
+            if job is not None and not superseded(redis, job)]
+
+
+def describe(job: Job) -> FailedJob:
+    """A failed job as the operator reads it: id, description, reason, when."""
+    return FailedJob(job.id, job.description or "", failure_reason(job),
+                     str(job.ended_at or ""))
+
+
 def failed_jobs(redis: Redis, queue: Queue, limit: int = 100) -> list[FailedJob]:
-    """The failed jobs of ``queue``, newest first, each with the reason it failed."""
-    ids = list(reversed(FailedJobRegistry(queue=queue).get_job_ids()))[:limit]
-    return [FailedJob(job.id, job.description or "", failure_reason(job),
-                      str(job.ended_at or ""))
-            for job in Job.fetch_many(ids, connection=redis) if job is not None]
+    """The failed jobs of ``queue`` (:func:`failed`), each with the reason it failed."""
+    return [describe(job) for job in failed(redis, queue)[:limit]]
 
 
 def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
@@ -51,12 +68,13 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
     kept events, the way back's queues, and Salesforce's daily API limit (``salesforce``:
     whether calls are paused and why, the latest usage, the work held)."""
     queue = inbound_queue(redis)
+    failures = failed(redis, queue)
     return {
         "queued": queue.count,
         "running": queue.started_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
-        "failed_count": queue.failed_job_registry.count,
-        "failed": [asdict(f) for f in failed_jobs(redis, queue, failed_limit)],
+        "failed_count": len(failures),
+        "failed": [asdict(describe(job)) for job in failures[:failed_limit]],
         "unhandled": unhandled.count(redis),
         "queues": other_queues(redis),
         "salesforce": ApiBudget(redis).status(),
@@ -65,15 +83,15 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
 
 def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
     """The way back's queues: changes (polls, Outbound Messages) and message requests,
-    with their failed jobs' descriptions."""
+    with their failed jobs' descriptions and (in the same order) reasons."""
     out = {}
     for queue in (changes_queue(redis), messages_queue(redis)):
-        failed = queue.failed_job_registry
+        jobs = failed(redis, queue)
         out[queue.name] = {
             "queued": queue.count, "running": queue.started_job_registry.count,
-            "scheduled": queue.scheduled_job_registry.count, "failed_count": failed.count,
-            "failed": [job.description for job in queue.job_class.fetch_many(
-                failed.get_job_ids(0, 9), connection=redis) if job is not None]}
+            "scheduled": queue.scheduled_job_registry.count, "failed_count": len(jobs),
+            "failed": [job.description for job in jobs[:10]],
+            "reasons": [failure_reason(job) for job in jobs[:10]]}
     return out
 
 
@@ -100,17 +118,33 @@ def salesforce_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def needs_operator(status: dict[str, Any]) -> list[str]:
+    """What in ``status`` (:func:`collect_status`) needs an operator, each with the
+    command that deals with it; empty when nothing does. Kept unhandled events are not
+    counted: they are what the mapping chose not to handle (``connector replay
+    --unhandled`` once it does); nor is a pause for the daily API limit: it ends by
+    itself."""
+    again = {"inbound": "`connector replay --all`",
+             "changes": "`connector sync replay --all`",
+             "messages": "`connector messages send --request ID`"}
+    counts = {"inbound": status["failed_count"]} | {
+        name: queue["failed_count"] for name, queue in status["queues"].items()}
+    return [f"{count} failed {name} jobs: fix what their reasons name, then "
+            f"{again.get(name, 'replay them')}" for name, count in counts.items() if count]
+
+
 def collect_sync(redis: Redis) -> dict[str, Any]:
     """Everything ``connector sync status`` shows: the clock, the poll's watermarks, the
     way back's counters, the change queue and its failures."""
     queue = changes_queue(redis)
     clock = redis.get(CLOCK_LOCK)
+    failures = failed(redis, queue)
     return {
         "clock": clock.decode() if clock else None,
         "polls": last_polls(redis),
         "counters": counters.read(redis),
         "queued": queue.count,
         "scheduled": queue.scheduled_job_registry.count,
-        "failed_count": queue.failed_job_registry.count,
-        "failed": [asdict(f) for f in failed_jobs(redis, queue, 20)],
+        "failed_count": len(failures),
+        "failed": [asdict(describe(job)) for job in failures[:20]],
     }

@@ -70,34 +70,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Exit status 1 while anything needs an operator (said last), else 0."""
     from connector.redis_connection import connect
-    from jobs.status import collect_status, salesforce_lines
+    from jobs.status import collect_status, needs_operator, salesforce_lines
     from webhooks.rejections import RejectionLog
 
     redis = connect()
     status = collect_status(redis)
+    needs = needs_operator(status)
     # The web app's refusals are its own log's; `--json` keeps its keys in their order.
     queues = status.pop("queues")
-    status.update(rejected=RejectionLog(redis).count(), queues=queues)
+    status.update(rejected=RejectionLog(redis).count(), queues=queues, needs_operator=needs)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
-        return 0
+        return 1 if needs else 0
     print(f"queued: {status['queued']}  running: {status['running']}  "
           f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
           f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
     for item in status["failed"]:
         print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
-    again = {"changes": "connector sync replay --all",
-             "messages": "connector messages send --request ID"}
     for name, queue in status["queues"].items():
         print(f"{name}: queued {queue['queued']}  running {queue['running']}  scheduled "
-              f"retries {queue['scheduled']}  failed {queue['failed_count']}"
-              + (f"  (run again: {again.get(name)})" if queue["failed_count"] else ""))
-        for description in queue["failed"]:
-            print(f"  {description}")
+              f"retries {queue['scheduled']}  failed {queue['failed_count']}")
+        for description, reason in zip(queue["failed"], queue["reasons"], strict=True):
+            print(f"  {description}\n    {reason}")
     for line in salesforce_lines(status["salesforce"]):
         print(line)
-    return 0
+    print("needs an operator:\n" + "\n".join(f"  {need}" for need in needs) if needs
+          else "nothing needs an operator")
+    return 1 if needs else 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

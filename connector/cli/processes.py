@@ -68,14 +68,14 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     with the scheduler for retries.
 
     HerokuWorker turns Heroku's SIGTERM into a clean stop of the running job; the
-    scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue.
+    scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue; a job
+    whose work horse dies is retried, its claims released (``jobs/deaths.py``).
     """
-    from rq.worker import HerokuWorker
-
     import jobs.changes  # noqa: F401 - imported here so every forked work horse inherits
     import jobs.inbound  # noqa: F401
     import jobs.messages  # noqa: F401
     import jobs.poll  # noqa: F401
+    from jobs.deaths import make_worker
     from jobs.queues import changes_queue, inbound_queue, messages_queue
     from jobs.runtime import build_context, use_context
 
@@ -90,7 +90,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     use_context(build_context(settings))
     redis = connect(settings.redis_url)
     queues = [inbound_queue(redis), changes_queue(redis), messages_queue(redis)]
-    worker = HerokuWorker(queues, connection=redis)
+    worker = make_worker(queues, connection=redis)
     return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
 
 

@@ -3,8 +3,6 @@ become exactly one follower, one person and one campaign member in Salesforce.""
 
 from __future__ import annotations
 
-import threading
-
 from rq.job import Job
 
 from connector.errors import FatalError
@@ -86,10 +84,7 @@ def test_an_outage_is_retried_and_the_events_land_after_it_heals(bridge):
     assert bridge.count("WeChat_Follower__c") == 0
 
     sf.faults.clear()
-    for job_id in queue.scheduled_job_registry.get_job_ids():  # the retry time has come
-        queue.scheduled_job_registry.remove(job_id)
-        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
-    bridge.work()
+    run_due(bridge)  # the retry time has come
     assert bridge.count("WeChat_Follower__c") == 1
     assert bridge.count("CampaignMember", CampaignId=campaign) == 1
 
@@ -144,16 +139,29 @@ def test_an_event_held_by_another_batch_takes_that_batchs_outcome(bridge):
     held, done = queue.job_ids
     # another worker's batch holds both: one it will write, one Salesforce will refuse
     assert batching.claim(bridge.redis, queue.key, "other-worker", held) == [held, done]
+    bridge.work()  # neither job waits on its worker: both come back a moment later
+    assert sorted(queue.scheduled_job_registry.get_job_ids()) == sorted([held, done])
+    # ... while that batch still runs (no job waited its claims out)
+    assert batching.outcome(bridge.redis, held) == ("claimed", None)
+    assert queue.finished_job_registry.count == 0 and queue.failed_job_registry.count == 0
+
     refusal = FatalError("Required fields are missing: [Phone]", system="salesforce",
                          status=400, code="REQUIRED_FIELD_MISSING", fields=["Phone"])
-    timer = threading.Timer(0.5, batching.mark_done, (bridge.redis, {held: refusal, done: None}))
-    timer.start()
-    bridge.work()  # both jobs wait for that batch's outcome instead of writing again
-    timer.join()
+    batching.mark_done(bridge.redis, {held: refusal, done: None})
+    run_due(bridge)  # ... and take that batch's outcome instead of writing again
     assert queue.finished_job_registry.get_job_ids() == [done]
     assert queue.failed_job_registry.get_job_ids() == [held]
     assert "REQUIRED_FIELD_MISSING" in collect_status(bridge.redis)["failed"][0]["reason"]
     assert bridge.count("WeChat_Follower__c") == 0  # nothing was written twice
+
+
+def run_due(bridge) -> None:
+    """Move every scheduled retry to the queue (its time has come), then work."""
+    queue = inbound_queue(bridge.redis)
+    for job_id in queue.scheduled_job_registry.get_job_ids():
+        queue.scheduled_job_registry.remove(job_id)
+        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
+    bridge.work()
 
 
 def test_a_required_field_error_injected_as_a_fault_names_the_field(bridge):

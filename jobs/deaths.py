@@ -1,0 +1,129 @@
+"""A job whose process dies is retried with the common backoff, and its claims are
+released at once: a killed work horse never parks a job in the failed registry.
+
+How a job can die, and who notices:
+
+- its work horse is killed (SIGKILL when a dyno runs out of memory, a timeout): the
+  worker sees it at once (rq's ``monitor_work_horse``): :func:`horse_killed` drops the
+  job's batch claims, then rq retries the job because it has ``retries_left``;
+- Heroku's SIGTERM: rq's ``HerokuWorker`` makes the horse raise
+  ``ShutDownImminentException``; :func:`entry_point` drops the claims, rq retries;
+- the whole worker dies with its horse (the dyno is gone): the job stays "started" until
+  its heartbeat lapses (rq: the job monitoring interval + 60 s), then a surviving
+  worker's maintenance, every :data:`MAINTENANCE_SECONDS`, finds it abandoned
+  (``StartedJobRegistry.cleanup``): :func:`abandoned` drops its claims and rq retries it
+  (about two minutes after the death, all told).
+  The claims' own lease (``jobs/batching.py``) frees them meanwhile in any case.
+
+rq retries those because every job is enqueued with :func:`death_retry` (rq's
+``Retry``: ``retries_left`` and intervals, the common backoff of ``jobs/retry.py`` with
+jitter). That budget is apart from the retries a job asks for by *returning* a
+``Retry`` after a retriable failure (rq counts those in ``number_of_retries``).
+
+A job that *raises* is retried the same way (Redis went away mid-job, a bug, a
+timeout) unless what it raised is final: a :class:`~connector.errors.BridgeError` that is
+not retriable (a fatal failure, or a retriable one whose retries are spent) goes to the
+failed registry at once, with its reason (:func:`entry_point` clears ``retries_left``).
+
+The scheduler that moves retries back to their queue runs in one worker at a time (rq's
+scheduler lock, refreshed every second, lapses 61 s after its worker dies); every other
+worker tries to take it over at each maintenance, so the retries go on, at most about
+a minute and a half late (rq's default maintenance would leave them up to 11 minutes).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from redis import Redis
+from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import HerokuWorker
+
+from connector.errors import BridgeError, RetriableError
+from jobs import batching
+from jobs.backoff import death_retry
+
+log = logging.getLogger(__name__)
+
+# How often a worker runs rq's maintenance (abandoned jobs, the scheduler's takeover);
+# rq's default is 10 minutes, too long for a dead dyno's jobs to wait. An idle worker
+# checks only between two waits for a job, each ``worker_ttl - 15`` s long (rq's
+# ``dequeue_timeout``): the worker's TTL is set to match.
+MAINTENANCE_SECONDS = 30
+WORKER_TTL = MAINTENANCE_SECONDS + 15
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rearm(job: Job) -> None:
+    """Give ``job`` its death retries again (a replayed job may have spent them, or had
+    them cleared by a fatal failure); saved with the job."""
+    retry = death_retry()
+    job.retries_left, job.retry_intervals = retry.max, retry.intervals
+    job.save()
+
+
+def is_final(error: BaseException) -> bool:
+    """Whether ``error`` ends the job for good (no retry after a raise)."""
+    return isinstance(error, BridgeError) and not isinstance(error, RetriableError)
+
+
+def entry_point(func: F) -> F:
+    """Wrap a job's function: whatever it raises drops the job's claims (its events' own
+    jobs take them), and a final failure (:func:`is_final`) is not retried."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BaseException as error:  # ShutDownImminentException is a BaseException
+            job = get_current_job()
+            if job is not None:
+                release_claims(job)
+                if is_final(error):
+                    job.retries_left = None  # read by rq's handle_job_failure next
+            raise
+
+    return run  # type: ignore[return-value]
+
+
+def release_claims(job: Job) -> None:
+    """Drop the claims ``job`` still holds; never raises (the job's fate is decided
+    elsewhere, and the lease frees the claims anyway)."""
+    try:
+        dropped = batching.release_job(job.connection, job.id)
+    except Exception:  # noqa: BLE001 - Redis away: the claims' lease frees them
+        log.warning("could not release the claims of job %s; their lease will", job.id,
+                    exc_info=True)
+        return
+    if dropped:
+        log.warning("job %s died holding %d claims; released", job.id, dropped)
+
+
+def horse_killed(job: Job, retpid: int, ret_val: int, rusage: object) -> None:
+    """rq's ``work_horse_killed_handler``: runs in the worker when the horse of ``job``
+    ended without finishing, before rq retries (or fails) the job."""
+    release_claims(job)
+
+
+def abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: object) -> bool:
+    """rq exception handler: a job found abandoned (its worker died) drops its claims.
+    Returns True: the next handlers run too."""
+    if exc_type is AbandonedJobError:
+        release_claims(job)
+    return True
+
+
+def make_worker(queues: list[Queue], connection: Redis) -> HerokuWorker:
+    """The bridge's worker: rq's HerokuWorker (SIGTERM stops the running job cleanly)
+    that releases a dead job's claims and runs maintenance every
+    :data:`MAINTENANCE_SECONDS`."""
+    return HerokuWorker(queues, connection=connection, exception_handlers=[abandoned],
+                        work_horse_killed_handler=horse_killed,
+                        maintenance_interval=MAINTENANCE_SECONDS, worker_ttl=WORKER_TTL)
