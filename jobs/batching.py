@@ -106,17 +106,18 @@ def release_followers(redis: Redis, owner: str, events: dict[str, InboundEvent])
 
 
 # KEYS[1]: held:<job id>. Drops the claims (and follower holds, whose fields start with
-# ``follower:``) that still hold that job's owner values.
+# ``follower:``) that still hold that job's owner values; answers the claims dropped.
 _RELEASE_JOB = """
 local entries = redis.call('HGETALL', KEYS[1])
 local dropped = 0
 for i = 1, #entries, 2 do
   local name = entries[i]
-  if string.sub(name, 1, 9) ~= 'follower:' then name = 'claim:' .. name end
+  local event = string.sub(name, 1, 9) ~= 'follower:'
+  if event then name = 'claim:' .. name end
   local key = ARGV[1] .. name
   if redis.call('GET', key) == entries[i + 1] then
     redis.call('DEL', key)
-    dropped = dropped + 1
+    if event then dropped = dropped + 1 end
   end
 end
 redis.call('DEL', KEYS[1])

@@ -116,7 +116,8 @@ def test_retries_go_on_when_the_worker_running_the_scheduler_dies(bridge, tmp_pa
         with worker_process(tmp_path / "second.log"):
             os.killpg(first.pid, signal.SIGKILL)  # the dyno is gone: worker and scheduler
             first.wait()
-            sf.faults.add(endpoint="/services/data/", status=503, count=1)
+            # a 503 that outlasts the call's own retries (connector/in_call.py: 4 attempts)
+            sf.faults.add(endpoint="/services/data/", status=503, count=4)
             openid = bridge.box.population.new_follower().openid
             assert bridge.sender.deliver(wx.follow(openid)).acknowledged
             queue = inbound_queue(bridge.redis)
