@@ -1,0 +1,182 @@
+"""The worker process: rq's HerokuWorker, kept alive through Redis outages.
+
+rq 3.0 (``rq/worker/base.py``) rides out a connection error only while it waits for a job
+(``dequeue_job_and_maintain_ttl`` retries with backoff). Anywhere else - the worker's
+birth in its constructor and ``register_birth``, a heartbeat while a job runs, the
+maintenance between jobs, a signal handler reading the worker's state - a
+``redis.exceptions.ConnectionError`` ends ``Worker.work()`` ("found an unhandled
+exception, quitting") or escapes from it, and its scheduler process
+(``rq/scheduler.py``, which moves jobs waiting for a retry back to their queue) dies on
+the first one and is started again only at the worker's next maintenance, ten minutes on.
+
+So:
+
+- :func:`work` starts a fresh :class:`BridgeWorker` whenever the last one ended without
+  being asked to stop (an outage, or anything rq gave up on), after a growing delay
+  (:func:`connector.redis_connection.reconnect_delay`), and logs why; a worker started
+  while Redis is down keeps trying. Only a stop request (SIGTERM, SIGINT) or burst mode
+  ends it.
+- :class:`BridgeWorker` skips a heartbeat Redis did not take (logged; the next one, a
+  few seconds on, renews the keys, whose TTLs are minutes) instead of abandoning the
+  work horse it is watching.
+- :class:`BridgeScheduler` waits for Redis and carries on instead of dying.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue
+from rq.scheduler import RQScheduler
+from rq.worker import HerokuWorker
+
+from connector.redis_connection import reconnect_delay
+
+log = logging.getLogger(__name__)
+
+# What "Redis is away" looks like to redis-py: refused, reset, or no answer in time.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# A worker that ran this long before it ended was healthy: the next delay starts short.
+HEALTHY_SECONDS = 60.0
+
+
+class BridgeScheduler(RQScheduler):
+    """rq's scheduler process, which outlives a Redis outage.
+
+    rq's ``RQScheduler.work`` raises on a connection error, which ends the process. This
+    one runs it again after a delay until a stop is requested (its birth is idempotent,
+    and its locks are refreshed or taken again on the next beat).
+    """
+
+    def work(self) -> None:
+        failures = 0
+        while not self._stop_requested:
+            try:
+                super().work()
+                return
+            except UNREACHABLE as exc:
+                delay = reconnect_delay(failures)
+                failures += 1
+                self.log.error("scheduler: Redis unavailable (%s); trying again in %.1f s",
+                               exc, delay)
+                time.sleep(delay)
+
+
+class BridgeWorker(HerokuWorker):
+    """rq's HerokuWorker that survives a missed heartbeat, starts a
+    :class:`BridgeScheduler`, and remembers whether it was asked to stop."""
+
+    # While idle, rq retries a lost connection itself, doubling its wait up to this
+    # (rq's default, 60 s, would leave the queues unserved for up to a minute after Redis
+    # is back).
+    max_connection_wait_time = 5.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.stop_asked = False  # set before rq's constructor, which may raise
+        super().__init__(*args, **kwargs)
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_asked = True
+        try:
+            super().request_stop(signum, frame)
+        except UNREACHABLE as exc:  # rq reads the worker's state from Redis here
+            log.error("worker %s: stop requested while Redis is unavailable (%s)",
+                      self.name, exc)
+            self._stop_requested = True
+            if self.horse_pid:  # the horse's job is left to rq's own recovery
+                self.handle_warm_shutdown_request()
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        if pipeline is not None:  # queued only: the pipeline's execute() reports errors
+            return super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)
+        except UNREACHABLE as exc:
+            log.warning("worker %s: heartbeat skipped, Redis unavailable: %s", self.name, exc)
+
+    def maintain_heartbeats(self, job, execution) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except UNREACHABLE as exc:
+            log.warning("worker %s: heartbeat of job %s skipped, Redis unavailable: %s",
+                        self.name, job.id, exc)
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO",
+                         *args, **kwargs) -> None:
+        # rq builds its RQScheduler in this method; ours differs only in its work loop.
+        # The swap is done around rq's own method, so its lock and burst logic stay rq's.
+        import rq.worker.base as rq_base
+
+        original = rq_base.RQScheduler
+        rq_base.RQScheduler = BridgeScheduler
+        try:
+            super()._start_scheduler(burst, logging_level, *args, **kwargs)
+        finally:
+            rq_base.RQScheduler = original
+
+
+def work(connection: Redis, queues: Callable[[Redis], Sequence[Queue]], *,
+         burst: bool = False, logging_level: str = "INFO",
+         worker_class: type[BridgeWorker] = BridgeWorker) -> bool:
+    """Run workers on ``queues(connection)`` until one is asked to stop (or, in burst
+    mode, has emptied them); start a new one, after a growing delay, whenever one ends
+    otherwise or cannot start (Redis unreachable). Returns whether any job was run.
+
+    Raises:
+        Whatever is not a Redis connection error (the process's supervisor decides).
+    """
+    failures = 0
+    worked = False
+    stop_asked = False
+
+    def stop_while_waiting(signum, frame) -> None:
+        nonlocal stop_asked
+        stop_asked = True
+
+    while True:
+        worker = None
+        started = time.monotonic()
+        try:
+            worker = worker_class(queues(connection), connection=connection)
+            worked |= worker.work(burst=burst, with_scheduler=True,
+                                  logging_level=logging_level)
+            if burst:
+                return worked
+            reason = "rq ended its work loop (its error is logged above)"
+        except UNREACHABLE as exc:
+            reason = f"Redis unavailable: {exc}"
+            if worker is not None:
+                _drop_subscription(worker)
+        if stop_asked or (worker is not None and worker.stop_asked):
+            return worked
+        if time.monotonic() - started > HEALTHY_SECONDS:
+            failures = 0  # it ran well for a while: this is a new incident
+        delay = reconnect_delay(failures)
+        failures += 1
+        log.error("worker stopped (%s); starting a new one in %.1f s", reason, delay)
+        # The old worker's signal handlers went with it: a SIGTERM now ends the wait.
+        previous = {sig: signal.signal(sig, stop_while_waiting)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            deadline = time.monotonic() + delay
+            while not stop_asked and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if stop_asked:
+            return worked
+
+
+def _drop_subscription(worker: BridgeWorker) -> None:
+    """Stop the pubsub thread of a worker whose teardown failed (rq unsubscribes only
+    after registering its death, which needs Redis): one thread less per restart."""
+    thread = worker.pubsub_thread
+    if thread is not None:
+        thread.stop()
