@@ -25,6 +25,7 @@ So:
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.worker import HerokuWorker
 
@@ -47,12 +49,30 @@ HEALTHY_SECONDS = 60.0
 
 
 class BridgeScheduler(RQScheduler):
-    """rq's scheduler process, which outlives a Redis outage.
+    """rq's scheduler process, which outlives a Redis outage but not its worker.
 
     rq's ``RQScheduler.work`` raises on a connection error, which ends the process. This
     one runs it again after a delay until a stop is requested (its birth is idempotent,
-    and its locks are refreshed or taken again on the next beat).
+    and its locks are refreshed or taken again on the next beat). It stops when its
+    worker is gone (killed with SIGKILL, its SIGTERM never comes): an orphan would hold
+    the scheduler locks, and wait for Redis forever.
     """
+
+    _worker_pid = 0
+
+    def start(self):
+        self._worker_pid = os.getpid()  # before the fork: the process that started it
+        return super().start()
+
+    def worker_gone(self) -> bool:
+        return bool(self._worker_pid) and os.getppid() != self._worker_pid
+
+    def heartbeat(self) -> None:
+        if self.worker_gone():
+            self.log.warning("scheduler: its worker (pid %d) is gone; stopping",
+                             self._worker_pid)
+            self._stop_requested = True  # rq's loop stops at its next turn
+        super().heartbeat()
 
     def work(self) -> None:
         failures = 0
@@ -65,7 +85,12 @@ class BridgeScheduler(RQScheduler):
                 failures += 1
                 self.log.error("scheduler: Redis unavailable (%s); trying again in %.1f s",
                                exc, delay)
-                time.sleep(delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not self._stop_requested:
+                time.sleep(0.1)
+                if self.worker_gone():
+                    self.log.warning("scheduler: its worker is gone; stopping")
+                    return
 
 
 class BridgeWorker(HerokuWorker):
@@ -86,11 +111,13 @@ class BridgeWorker(HerokuWorker):
         try:
             super().request_stop(signum, frame)
         except UNREACHABLE as exc:  # rq reads the worker's state from Redis here
-            log.error("worker %s: stop requested while Redis is unavailable (%s)",
-                      self.name, exc)
+            log.error("worker %s: stop requested while Redis is unavailable (%s); stopping "
+                      "now", self.name, exc)
             self._stop_requested = True
-            if self.horse_pid:  # the horse's job is left to rq's own recovery
+            if self.horse_pid:  # its job is left to rq's recovery of abandoned jobs
                 self.handle_warm_shutdown_request()
+            # rq's wait for Redis does not look at stop requests: leave it from here.
+            raise StopRequested() from None
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is not None:  # queued only: the pipeline's execute() reports errors
@@ -135,48 +162,56 @@ def work(connection: Redis, queues: Callable[[Redis], Sequence[Queue]], *,
     worked = False
     stop_asked = False
 
-    def stop_while_waiting(signum, frame) -> None:
+    def stop_between_workers(signum, frame) -> None:
         nonlocal stop_asked
         stop_asked = True
 
-    while True:
-        worker = None
-        started = time.monotonic()
-        try:
-            worker = worker_class(queues(connection), connection=connection)
-            worked |= worker.work(burst=burst, with_scheduler=True,
-                                  logging_level=logging_level)
-            if burst:
-                return worked
-            reason = "rq ended its work loop (its error is logged above)"
-        except UNREACHABLE as exc:
-            reason = f"Redis unavailable: {exc}"
-            if worker is not None:
-                _drop_subscription(worker)
-        if stop_asked or (worker is not None and worker.stop_asked):
-            return worked
-        if time.monotonic() - started > HEALTHY_SECONDS:
-            failures = 0  # it ran well for a while: this is a new incident
-        delay = reconnect_delay(failures)
-        failures += 1
-        log.error("worker stopped (%s); starting a new one in %.1f s", reason, delay)
-        # The old worker's signal handlers went with it: a SIGTERM now ends the wait.
-        previous = {sig: signal.signal(sig, stop_while_waiting)
-                    for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
+    # Ours while no worker runs (before the first, between two); each worker's work()
+    # installs rq's own.
+    previous = {sig: signal.signal(sig, stop_between_workers)
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop_asked:
+            worker = None
+            started = time.monotonic()
+            try:
+                worker = worker_class(queues(connection), connection=connection)
+                if stop_asked:
+                    break
+                worked |= worker.work(burst=burst, with_scheduler=True,
+                                      logging_level=logging_level)
+                if burst:
+                    break
+                reason = "rq ended its work loop (its error is logged above)"
+            except UNREACHABLE as exc:
+                reason = f"Redis unavailable: {exc}"
+            except StopRequested:  # raised by our request_stop, outside rq's work loop
+                break
+            finally:
+                for sig in previous:
+                    signal.signal(sig, stop_between_workers)
+                if worker is not None:
+                    _drop_subscription(worker)
+            if worker is not None and worker.stop_asked:
+                break
+            if time.monotonic() - started > HEALTHY_SECONDS:
+                failures = 0  # it ran well for a while: this is a new incident
+            delay = reconnect_delay(failures)
+            failures += 1
+            log.error("worker stopped (%s); starting a new one in %.1f s", reason, delay)
             deadline = time.monotonic() + delay
             while not stop_asked and time.monotonic() < deadline:
                 time.sleep(0.1)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        if stop_asked:
-            return worked
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return worked
 
 
 def _drop_subscription(worker: BridgeWorker) -> None:
-    """Stop the pubsub thread of a worker whose teardown failed (rq unsubscribes only
-    after registering its death, which needs Redis): one thread less per restart."""
+    """Stop the pubsub thread of a worker that has ended (rq's teardown unsubscribes
+    only after registering the worker's death, which needs Redis): one thread less per
+    restart. Stopping a stopped thread again does nothing."""
     thread = worker.pubsub_thread
     if thread is not None:
         thread.stop()
