@@ -26,7 +26,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from connector.settings import load_settings
-from jobs.queues import inbound_queue
+from jobs.queues import changes_queue, inbound_queue
 from sandbox.run import start_sandbox
 from sandbox.server import free_port, serve
 from sandbox.wechat import CallbackSender
@@ -218,6 +218,39 @@ def test_a_worker_started_while_redis_is_down_keeps_trying_then_works(
                    "the worker to write the follower")
     finally:
         assert stop(worker) == 0, log.read_text()[-2000:]
+
+
+def test_a_worker_asked_to_stop_during_an_outage_stops(box, own_redis, tmp_path):
+    own_redis.start()
+    log = tmp_path / "worker.log"
+    worker = spawn(["worker"], {**box.env, "REDIS_URL": own_redis.url, "LOG_LEVEL": "INFO"},
+                   log)
+    try:
+        wait_until(lambda: "Listening on" in log.read_text(), "the worker to listen")
+        own_redis.kill()
+        wait_until(lambda: "could not connect to Redis" in log.read_text(),
+                   "the worker to wait for Redis")
+        worker.send_signal(signal.SIGTERM)  # a dyno restart, while Redis is still away
+        wait_until(lambda: worker.poll() is not None, "the worker to stop")
+        assert worker.returncode == 0, log.read_text()[-2000:]
+    finally:
+        stop(worker)
+
+
+def test_a_clock_started_while_redis_is_down_keeps_trying_then_polls(
+        box, own_redis, tmp_path):
+    log = tmp_path / "clock.log"
+    clock = spawn(["clock"], {**box.env, "REDIS_URL": own_redis.url, "LOG_LEVEL": "INFO",
+                              "POLL_INTERVAL_SECONDS": "5"}, log)
+    try:
+        wait_until(lambda: log.read_text().count("clock: Redis unavailable") >= 2 or
+                   clock.poll() is not None, "the clock to retry twice")
+        assert clock.poll() is None, log.read_text()[-2000:]
+        own_redis.start()
+        wait_until(lambda: changes_queue(Redis.from_url(own_redis.url)).count > 0,
+                   "the clock to enqueue a poll")
+    finally:
+        assert stop(clock) == 0, log.read_text()[-2000:]
 
 
 def test_connector_run_outlives_an_outage_and_restarts_a_killed_child(
