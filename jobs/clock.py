@@ -25,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
-from connector.locks import lock, release
+from connector.locks import lock, release, release_owned
 from connector.redis_connection import reconnect_delay
 from connector.settings import Settings
 from jobs.poll import poll_changes
@@ -49,7 +49,14 @@ class ClockLock:
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def acquire(self) -> bool:
-        return self._lock.acquire(token=self.token)
+        """Take the lock; False when another clock holds it. Still held under our own
+        token (a Redis that kept its data through an outage) counts as taken."""
+        if self._lock.acquire(token=self.token):
+            return True
+        # Ours already: drop it (only if still ours) and take it afresh, rather than wait
+        # up to a whole lease for our own lock to expire.
+        return bool(release_owned(self._redis, self.token, [LOCK])) and \
+            self._lock.acquire(token=self.token)
 
     def refresh(self) -> bool:
         """Extend the lock, or take it again if it is free; False when another clock

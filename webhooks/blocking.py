@@ -43,6 +43,3 @@ class OffLoop:
         """
         future = asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
         return await asyncio.wait_for(future, self.deadline)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
