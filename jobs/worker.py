@@ -18,8 +18,10 @@ So:
   ends it.
 - :class:`BridgeWorker` skips a heartbeat Redis did not take (logged; the next one, a
   few seconds on, renews the keys, whose TTLs are minutes) instead of abandoning the
-  work horse it is watching.
-- :class:`BridgeScheduler` waits for Redis and carries on instead of dying.
+  work horse it is watching; a SIGTERM while Redis is away stops it (rq's own wait for
+  Redis does not look at stop requests); idle, it tries Redis again at least every 5 s.
+- :class:`BridgeScheduler` waits for Redis and carries on instead of dying, and stops
+  when its worker is gone.
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ def build_router(settings: Settings, redis: Redis, off_loop: OffLoop | None = No
             await off_loop(queue, by_object, key, len(message.notifications))
         except (RedisError, TimeoutError) as exc:
             log.error("Redis unavailable, outbound message %s not queued (Salesforce will "
-                      "resend it): %s", message.action_id, exc or "no answer in time")
+                      "resend it): %s", message.action_id,
+                      str(exc) or "no answer within the deadline")
             return _nack("the receiver cannot queue the notifications now")
         return Response(ACK, media_type=CONTENT_TYPE)
 

@@ -275,7 +275,7 @@ def build_router(configs: CallbackConfig | Sequence[CallbackConfig], redis: Redi
             xml = await off_loop(queue_and_reply)
         except (RedisError, TimeoutError) as exc:
             log.error("Redis unavailable, push %s not queued (WeChat will resend): %s",
-                      event.dedupe_key, exc or "no answer in time")
+                      event.dedupe_key, str(exc) or "no answer within the deadline")
             return PlainTextResponse("try again", status_code=503)
         if xml is None:
             return PlainTextResponse(SUCCESS)
