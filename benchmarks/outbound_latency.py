@@ -151,7 +151,8 @@ def run(edits: int, poll_edits: int) -> dict[str, dict[str, float]]:
         children.append(_spawn("web", env))
         _wait_web(web_url, children[0])
         children.append(_spawn("worker", env))
-        sf.outbound.add_rule("Lead", ["Description"], f"{web_url}/salesforce/outbound")
+        sf.outbound.add_rule("Lead", ["Description"], f"{web_url}/salesforce/outbound/"
+                                                      f"{env['SALESFORCE_OUTBOUND_SECRET']}")
         rng = random.Random(5)  # noqa: S311 - picking followers, not cryptography
 
         def one(i: int, timeout: float) -> float:

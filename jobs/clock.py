@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
-from connector.locks import lock, release
+from connector.locks import lock, release, release_owned
+from connector.redis_connection import reconnect_delay
 from connector.settings import Settings
 from jobs.poll import poll_changes
 from jobs.queues import CHANGES
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 
 LOCK = "bridge:clock:lock"
 WAIT_STEP = 5.0
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 class ClockLock:
@@ -44,14 +49,22 @@ class ClockLock:
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def acquire(self) -> bool:
-        return self._lock.acquire(token=self.token)
+        """Take the lock; False when another clock holds it. Still held under our own
+        token (a Redis that kept its data through an outage) counts as taken."""
+        if self._lock.acquire(token=self.token):
+            return True
+        # Ours already: drop it (only if still ours) and take it afresh, rather than wait
+        # up to a whole lease for our own lock to expire.
+        return bool(release_owned(self._redis, self.token, [LOCK])) and \
+            self._lock.acquire(token=self.token)
 
     def refresh(self) -> bool:
-        """Extend the lock; False when another clock holds it (ours expired)."""
+        """Extend the lock, or take it again if it is free; False when another clock
+        holds it (ours expired and it took over)."""
         try:
             return self._lock.reacquire()
-        except LockError:
-            return False
+        except LockError:  # no longer ours: gone, or another's
+            return self.acquire()
 
     def release(self) -> None:
         release(self._lock)
@@ -68,6 +81,9 @@ class ClockScheduler(CronScheduler):
     def __init__(self, connection: Redis, lock: ClockLock, **kwargs) -> None:
         super().__init__(connection, **kwargs)
         self.lock = lock
+
+    def _install_signal_handlers(self) -> None:
+        """None: :func:`run_clock` installs its own, which also end a wait for Redis."""
 
     def heartbeat(self) -> None:
         if not self.lock.refresh():
@@ -95,9 +111,39 @@ def build_scheduler(redis: Redis, settings: Settings, lock: ClockLock) -> ClockS
 
 def run_clock(settings: Settings, redis: Redis, *, wait: bool = True) -> int:
     """Hold the clock lock (waiting for it, unless ``wait`` is False) and run the
-    scheduler until stopped (SIGTERM, SIGINT, or the lock lost). Exit status 1 when
-    another clock runs and ``wait`` is False."""
+    scheduler until stopped (SIGTERM, SIGINT, or the lock lost to another clock), through
+    any Redis outage. Exit status 1 when another clock runs and ``wait`` is False."""
     lock = ClockLock(redis, lock_seconds(settings))
+    stopping = False
+
+    def request_stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        raise StopRequested()
+
+    # Ours, not rq's (ClockScheduler keeps them): a stop must also end a wait for Redis.
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    failures = 0
+    try:
+        while True:
+            try:
+                return _hold_and_run(settings, redis, lock, wait=wait)
+            except UNREACHABLE as exc:
+                if stopping:  # the scheduler's goodbye failed: it is stopped all the same
+                    return 0
+                delay = reconnect_delay(failures)
+                failures += 1
+                log.error("clock: Redis unavailable (%s); trying again in %.1f s", exc, delay)
+            time.sleep(delay)
+    except StopRequested:
+        log.info("clock %s: stopped", lock.token)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _hold_and_run(settings: Settings, redis: Redis, lock: ClockLock, *, wait: bool) -> int:
     while not lock.acquire():
         holder = lock.holder()
         if not wait:
@@ -110,5 +156,9 @@ def run_clock(settings: Settings, redis: Redis, *, wait: bool = True) -> int:
     try:
         build_scheduler(redis, settings, lock).start()
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except UNREACHABLE:  # it expires by itself; an outage must not hide why we stopped
+            log.warning("clock %s: could not release the clock lock (Redis unavailable)",
+                        lock.token)
     return 0

@@ -38,12 +38,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from redis import Redis
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
-from rq.queue import Queue
-from rq.worker import HerokuWorker
 
 from connector.errors import BridgeError, RetriableError
 from jobs import batching
@@ -118,12 +115,3 @@ def abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: object) ->
     if exc_type is AbandonedJobError:
         release_claims(job)
     return True
-
-
-def make_worker(queues: list[Queue], connection: Redis) -> HerokuWorker:
-    """The bridge's worker: rq's HerokuWorker (SIGTERM stops the running job cleanly)
-    that releases a dead job's claims and runs maintenance every
-    :data:`MAINTENANCE_SECONDS`."""
-    return HerokuWorker(queues, connection=connection, exception_handlers=[abandoned],
-                        work_horse_killed_handler=horse_killed,
-                        maintenance_interval=MAINTENANCE_SECONDS, worker_ttl=WORKER_TTL)

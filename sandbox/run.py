@@ -142,6 +142,10 @@ def start_sandbox(directory: Path | None = None, *, followers: int = 200, seed: 
         "SALESFORCE_JWT_AUDIENCE": salesforce.auth.audience,
         # The org whose Outbound Messages the bridge accepts (its login's org, too).
         "SALESFORCE_ORG_ID": salesforce.org_id,
+        # The secret that ends the Outbound Messages' endpoint URL, and the bearer token
+        # of the bridge's /status (as app.json generates them on Heroku).
+        "SALESFORCE_OUTBOUND_SECRET": secrets.token_hex(32),
+        "ADMIN_TOKEN": secrets.token_hex(32),
         "WECHAT_APP_ID": app_id,
         "WECHAT_APP_SECRET": app_secret,
         "WECHAT_TOKEN": secrets.token_hex(16),

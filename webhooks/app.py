@@ -14,7 +14,14 @@ from connector.redis_connection import connect
 from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
 from webhooks import health, rejections, salesforce_outbound, wechat_callback
+from webhooks.blocking import OffLoop
 from webhooks.wechat_callback import CallbackConfig
+
+# The web process's Redis client gives up fast (connector.redis_connection.connect): a
+# push waits for Redis within WeChat's 5 s or is answered 503 (webhooks/blocking.py).
+CONNECT_TIMEOUT = 1.0
+SOCKET_TIMEOUT = 1.0
+RETRIES = 1
 
 
 def create_app(
@@ -27,7 +34,8 @@ def create_app(
 
     Args:
         settings: default :func:`connector.settings.get_settings`.
-        redis: default :func:`connector.redis_connection.connect` to the configured URL.
+        redis: default :func:`connector.redis_connection.connect` to the configured URL,
+            with this module's short timeouts.
         reply: the passive-reply seam (see :data:`connector.replies.passive.Replier`);
             default: the campaign auto-replies of the mapping in ``MAPPING_FILE``
             (:func:`connector.replies.passive.replier_for`, loaded once here), or ``success``
@@ -38,7 +46,8 @@ def create_app(
     """
     settings = settings or get_settings()
     if redis is None:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis_url, connect_timeout=CONNECT_TIMEOUT,
+                        socket_timeout=SOCKET_TIMEOUT, retries=RETRIES)
     # No interactive docs or schema: the app faces the internet and serves machines.
     app = FastAPI(title="WeChat-Salesforce bridge", docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -47,9 +56,10 @@ def create_app(
     configs = CallbackConfig.all_from_settings(settings)
     if reply is None:
         reply = replier_for(settings.MAPPING_FILE, redis)
-    app.include_router(wechat_callback.build_router(configs, redis, reply))
-    app.include_router(salesforce_outbound.build_router(settings, redis))
-    app.include_router(health.build_router(redis, rejection_log))
+    off_loop = OffLoop()
+    app.include_router(wechat_callback.build_router(configs, redis, reply, off_loop))
+    app.include_router(salesforce_outbound.build_router(settings, redis, off_loop))
+    app.include_router(health.build_router(settings, redis, rejection_log))
     app.state.redis = redis
     app.state.rejections = rejection_log
     return app

@@ -25,7 +25,8 @@ CAP = 1000  # records kept; LTRIM keeps the list (and Redis memory) bounded unde
 SAMPLE_BYTES = 256  # enough to recognise a payload, too little to hold a real body
 FORWARDED_MAX = 200
 
-PHRASES = {400: "bad request", 403: "forbidden", 413: "payload too large"}
+PHRASES = {400: "bad request", 401: "unauthorized", 403: "forbidden",
+           413: "payload too large"}
 
 
 class Rejected(Exception):
@@ -76,15 +77,26 @@ def body_sample(request: Request) -> bytes:
     return getattr(request.state, "body_sample", b"")
 
 
+def logged_path(request: Request) -> str:
+    """The request's path as logged, each path parameter replaced by its name
+    (``/salesforce/outbound/{secret}``: the secret is never logged or kept)."""
+    path = request.url.path
+    for name, value in request.path_params.items():
+        if value:
+            path = path.replace(str(value), "{" + name + "}")
+    return path
+
+
 def describe(request: Request, exc: Rejected) -> dict[str, Any]:
-    """The record kept for a refused request (no query string: it carries signatures)."""
+    """The record kept for a refused request (no query string: it carries signatures;
+    no path parameter: it may be a secret)."""
     sample = body_sample(request)
     return {
         "time": round(time.time(), 3),
         "status": exc.status,
         "reason": exc.reason,
         "method": request.method,
-        "path": request.url.path,
+        "path": logged_path(request),
         "remote": request.client.host if request.client else None,
         # Heroku's router appends the caller's address; kept as sent, for an operator.
         "forwarded_for": (request.headers.get("x-forwarded-for") or "")[:FORWARDED_MAX] or None,
@@ -108,6 +120,9 @@ def install(app: FastAPI, rejections: RejectionLog) -> None:
         except RedisError as err:
             # The refusal stands; losing its record is better than answering 500.
             log.error("could not record a rejection in Redis: %s", err)
-        return PlainTextResponse(PHRASES.get(exc.status, "rejected"), status_code=exc.status)
+        # RFC 6750: a 401 names the scheme it wants.
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return PlainTextResponse(PHRASES.get(exc.status, "rejected"), status_code=exc.status,
+                                 headers=headers)
 
     app.add_exception_handler(Rejected, handle)

@@ -189,7 +189,9 @@ def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
         calls = box.salesforce.api_calls.get("total", 0)
         found, expected = _report(scenario), scenario.expected()
         figures_ok = _print_figures(say, scenario)
-        figures_ok &= _way_back(say, box, f"http://127.0.0.1:{port}/salesforce/outbound")
+        # The endpoint URL an admin sets on the Outbound Message: it ends with the secret.
+        figures_ok &= _way_back(say, box, f"http://127.0.0.1:{port}/salesforce/outbound/"
+                                          f"{box.env['SALESFORCE_OUTBOUND_SECRET']}")
         figures_ok &= _follow_up(say, box, scenario)
     finally:
         stop_children(children)

@@ -1,13 +1,14 @@
 """Start the bridge's processes: the web app, RQ workers, and both together.
 
 ``connector web``, ``connector worker`` and ``connector clock`` are what Heroku runs
-(see Procfile); ``connector run`` starts one of each for a single machine and stops them
-all on Ctrl-C. Each role imports what it runs when it starts (a web process has no use
-for the worker's modules, nor the other way round).
+(see Procfile); ``connector run`` starts one of each for a single machine, restarts one
+that dies, and stops them all on Ctrl-C. Each role imports what it runs when it starts
+(a web process has no use for the worker's modules, nor the other way round).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -65,7 +66,8 @@ def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  #
 def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool:
     """Run an RQ HerokuWorker on the inbound queue, then the changes queue (the way
     back: polls and Salesforce changes), then the messages queue (message requests),
-    with the scheduler for retries.
+    with the scheduler for retries, until it is asked to stop (``jobs/worker.py``: a
+    Redis outage, even at start, is waited out, never an exit).
 
     HerokuWorker turns Heroku's SIGTERM into a clean stop of the running job; the
     scheduler moves jobs that returned ``Retry(interval=...)`` back to the queue; a job
@@ -75,9 +77,9 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     import jobs.inbound  # noqa: F401
     import jobs.messages  # noqa: F401
     import jobs.poll  # noqa: F401
-    from jobs.deaths import make_worker
     from jobs.queues import changes_queue, inbound_queue, messages_queue
     from jobs.runtime import build_context, use_context
+    from jobs.worker import work
 
     settings = settings or get_settings()
     _warn_if_embedded(settings, "worker")
@@ -88,10 +90,10 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     # again (~0.1 s a job): it inherits them unused (no connection is open yet; the Redis
     # client makes its own after a fork).
     use_context(build_context(settings))
+    # rq raises this connection's socket timeout above its blocking dequeue's own.
     redis = connect(settings.redis_url)
-    queues = [inbound_queue(redis), changes_queue(redis), messages_queue(redis)]
-    worker = make_worker(queues, connection=redis)
-    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+    return work(redis, lambda r: [inbound_queue(r), changes_queue(r), messages_queue(r)],
+                burst=burst, logging_level=settings.LOG_LEVEL)
 
 
 def run_clock(settings: Settings | None = None, *, wait: bool = True) -> int:
@@ -112,27 +114,16 @@ def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
 
 
 def run_all(settings: Settings | None = None) -> int:
-    """Web, one worker and the clock as child processes; stop them all when one ends or
-    on a signal."""
+    """Web, one worker and the clock as child processes, each restarted when it dies
+    (``connector/cli/supervisor.py``); all stopped on SIGTERM or SIGINT."""
+    from connector.cli.supervisor import Supervisor
+
     settings = settings or get_settings()
     check_worker_config(settings)
     # Without REDIS_URL, start the embedded Redis here so web and worker share it.
     shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
-    children = [spawn("web", shared), spawn("worker", shared), spawn("clock", shared)]
-    stopping = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
-    finally:
-        stop_children(children)
-    return max((child.returncode or 0) for child in children)
+    return Supervisor({role: functools.partial(spawn, role, shared)
+                       for role in ("web", "worker", "clock")}).run()
 
 
 def stop_children(children: list[subprocess.Popen], timeout: float = 10) -> None:

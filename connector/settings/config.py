@@ -66,6 +66,10 @@ EXPECTS: dict[str, str] = {
                            "or 1 a day, per follower)",
     "SALESFORCE_ORG_ID": "the 15- or 18-character Id of the org whose Outbound Messages "
                          "are accepted",
+    "SALESFORCE_OUTBOUND_SECRET": "at least 32 letters, digits, - or _, the last part of "
+    "the Outbound Messages' endpoint URL (https://<app>/salesforce/outbound/<secret>)",
+    "ADMIN_TOKEN": "at least 32 characters, sent as 'Authorization: Bearer <token>' to "
+    "/status",
     "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the "
                               "bridge's own writes are recognised",
     "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
@@ -197,6 +201,10 @@ class Settings(SalesforceSettings):
     # (default: the org the bridge logs in to); the client name the bridge's own API calls
     # carry in Sforce-Call-Options, by which its writes are recognised and not echoed.
     SALESFORCE_ORG_ID: str | None = None
+    # The secret that ends the Outbound Messages' endpoint URL (unset: every Outbound
+    # Message is refused) and the bearer token of /status (unset: /status is refused).
+    SALESFORCE_OUTBOUND_SECRET: SecretStr | None = None
+    ADMIN_TOKEN: SecretStr | None = None
     SALESFORCE_CLIENT_NAME: str = "WeChatBridge"
     # The clock's change poll: how often, and how far before the watermark it looks again
     # (SystemModstamp is set at commit start, so long transactions land "in the past").
@@ -223,6 +231,23 @@ class Settings(SalesforceSettings):
     def _aes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_aes_key(value.get_secret_value())
+        return value
+
+    @field_validator("SALESFORCE_OUTBOUND_SECRET")
+    @classmethod
+    def _outbound_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # It is a path segment of a URL: no character needs escaping, and long enough
+        # that guessing it is hopeless (app.json generates 64 hex characters).
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{32,}",
+                                                  value.get_secret_value()):
+            raise ValueError("too short, or a character not allowed in it")
+        return value
+
+    @field_validator("ADMIN_TOKEN")
+    @classmethod
+    def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("too short")
         return value
 
     @field_validator("WECHAT_ACCOUNTS", mode="before")

@@ -43,3 +43,15 @@ def test_a_clock_that_lost_its_lock_stops(redis_conn, settings):
     redis_conn.set(LOCK, "another clock")  # its lock expired and another clock took it
     with pytest.raises(StopRequested):
         scheduler.heartbeat()
+
+
+def test_a_clock_takes_its_lock_again_after_an_outage(redis_conn, settings):
+    lock = ClockLock(redis_conn, lock_seconds(settings))
+    # Redis kept the lock through the outage, and the clock starts over: it is its own
+    redis_conn.set(LOCK, lock.token, ex=60)
+    assert lock.acquire() and lock.refresh()
+    redis_conn.delete(LOCK)  # a Redis restarted without its data lost it: free again
+    assert lock.refresh()
+    assert redis_conn.get(LOCK).decode() == lock.token
+    redis_conn.set(LOCK, "another clock")  # taken over by another: not ours to take
+    assert not lock.refresh() and not lock.acquire()

@@ -88,7 +88,8 @@ def writes(bridge) -> dict[str, int]:
 
 
 def outbound_url(bridge) -> str:
-    return f"{bridge.web.url}/salesforce/outbound"
+    """The endpoint URL an admin sets on the Outbound Message: it ends with the secret."""
+    return f"{bridge.web.url}/salesforce/outbound/{bridge.box.env['SALESFORCE_OUTBOUND_SECRET']}"
 
 
 def test_an_admins_edit_sets_the_remark_and_tags_within_one_poll(way_back):
@@ -263,7 +264,10 @@ def test_another_orgs_message_is_refused_and_nothing_is_queued(way_back):
     answer = httpx.post(outbound_url(bridge), content=body.encode())
     assert answer.status_code == 403
     assert changes_queue(bridge.redis).count == 0
-    assert b'"path": "/salesforce/outbound"' in bridge.redis.lindex("bridge:rejected", 0)
+    # the record names the route, never the secret in its URL
+    assert b'"path": "/salesforce/outbound/{secret}"' in bridge.redis.lindex("bridge:rejected", 0)
+    assert bridge.box.env["SALESFORCE_OUTBOUND_SECRET"].encode() not in bridge.redis.lindex(
+        "bridge:rejected", 0)
     # the 15-character form of the right org is the same org
     ours = body.replace("00D5g000004ZkLmEAK", sf.org_id[:15]).encode()
     ok = httpx.post(outbound_url(bridge), content=ours)
@@ -273,9 +277,9 @@ def test_another_orgs_message_is_refused_and_nothing_is_queued(way_back):
     web = serve(create_app(load_settings(SALESFORCE_ORG_ID=None), bridge.redis,
                            reply=lambda e, m: None))
     try:
-        assert httpx.post(f"{web.url}/salesforce/outbound", content=ours).content == ACK
-        assert httpx.post(f"{web.url}/salesforce/outbound",
-                          content=body.encode()).status_code == 403
+        url = outbound_url(bridge).replace(bridge.web.url, web.url)
+        assert httpx.post(url, content=ours).content == ACK
+        assert httpx.post(url, content=body.encode()).status_code == 403
     finally:
         web.stop()
 
@@ -289,7 +293,8 @@ def test_a_message_that_cannot_be_queued_is_nacked_so_salesforce_resends(way_bac
                     [("04l5g00000BcNqJAAV", "Lead", record, ("Description",))])
     web = serve(create_app(settings, down, reply=lambda e, m: None))
     try:
-        answer = httpx.post(f"{web.url}/salesforce/outbound", content=body.encode())
+        answer = httpx.post(outbound_url(way_back).replace(way_back.web.url, web.url),
+                            content=body.encode())
     finally:
         web.stop()
     assert answer.status_code == 500

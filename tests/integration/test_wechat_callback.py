@@ -334,25 +334,52 @@ def test_rejection_list_is_capped(redis_conn):
 # --- Redis down, health and status ----------------------------------------------------------
 
 
+ADMIN = "admin-token-" + "0123456789abcdef" * 2
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
+
+
 def test_redis_down_answers_503_so_wechat_resends(start, client):
     down = connect(f"redis://127.0.0.1:{free_port()}/0")
-    url = start(aes=False, redis=down)
+    url = start(aes=False, redis=down, ADMIN_TOKEN=ADMIN)
     response = post(client, url, TEXT, plain_query())
     assert response.status_code == 503
-    assert client.get(url + "/healthz").status_code == 503
-    assert client.get(url + "/status").status_code == 503
+    health = client.get(url + "/healthz")
+    assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
+    assert client.get(url + "/status", headers=AS_ADMIN).status_code == 503
     # A refusal still answers its own status when Redis cannot record it.
     assert post(client, url, TEXT, plain_query() | {"signature": "0" * 40}).status_code == 403
 
 
 def test_healthz_and_status(start, client, redis_conn):
-    url = start(aes=False)
+    url = start(aes=False, ADMIN_TOKEN=ADMIN)
     assert client.get(url + "/healthz").json() == {"status": "ok"}
     post(client, url, TEXT, plain_query())
     post(client, url, TEXT, plain_query() | {"signature": "0" * 40})
-    status = client.get(url + "/status")
+    status = client.get(url + "/status", headers=AS_ADMIN)
     assert status.status_code == 200
     assert status.json() == {"queue": INBOUND, "queued": 1, "failed": 0, "rejected": 1}
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({}, id="no-token"),
+    pytest.param({"Authorization": f"Bearer {ADMIN[:-1]}x"}, id="wrong-token"),
+    pytest.param({"Authorization": f"Basic {ADMIN}"}, id="another-scheme"),
+])
+def test_status_needs_the_admin_bearer_token(start, client, redis_conn, headers):
+    url = start(aes=False, ADMIN_TOKEN=ADMIN)
+    post(client, url, TEXT, plain_query())
+    refused = client.get(url + "/status", headers=headers)
+    assert (refused.status_code, refused.headers["www-authenticate"]) == (401, "Bearer")
+    assert refused.text == "unauthorized"  # no count, no queue name
+    assert rejected(redis_conn)[0]["path"] == "/status"
+    assert ADMIN not in json.dumps(rejected(redis_conn))
+
+
+def test_status_is_closed_without_an_admin_token(start, client, redis_conn):
+    url = start(aes=False)
+    refused = client.get(url + "/status", headers=AS_ADMIN)
+    assert (refused.status_code, refused.text) == (403, "forbidden")
+    assert "ADMIN_TOKEN is not set" in rejected(redis_conn)[0]["reason"]
 
 
 # --- the sandbox's independent sender (its own crypto, WeChat's resend policy) ----------------
