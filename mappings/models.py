@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from mappings.lifecycle import LifecycleSection
+from mappings.menu_section import MenuSection
 from mappings.messages_section import MessagesSection
 from mappings.qr_section import QrSection
 from mappings.reply_section import RepliesSection
@@ -176,6 +177,7 @@ class AccountMapping(Strict):
     campaigns: CampaignSection | None = None
     events: dict[EventKind, EventRule] | None = None
     capture: CaptureSection | None = None
+    menu: MenuSection | None = None
 
 
 class Mapping(Strict):
@@ -200,6 +202,9 @@ class Mapping(Strict):
     way_back: WayBackSection = Field(default_factory=WayBackSection)
     messages: MessagesSection = Field(default_factory=MessagesSection)
     lifecycle: LifecycleSection | None = None
+    # The account's custom menu (``connector menu publish``); None: the bridge leaves the
+    # menu alone.
+    menu: MenuSection | None = None
     # Shared by every account: one collection call carries the writes of many accounts.
     salesforce_rules: SalesforceRulesSection = Field(default_factory=SalesforceRulesSection)
     accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
@@ -256,6 +261,8 @@ class Mapping(Strict):
                                      "the follower's key and person links keep its campaign "
                                      "history countable — remove it from erase"))
         problems += self.qr.reference_problems(self.campaigns.scene_prefix)
+        if self.menu is not None:
+            problems += self.menu.problems()
         return problems + self._conflict_problems()
 
     def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
