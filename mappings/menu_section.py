@@ -208,11 +208,11 @@ def _action_problems(button: MenuButton, path: Path, *, top: bool) -> list[Probl
     needed = REQUIRED[str(button.type)]
     for name in needed:
         if getattr(button, name) is None:
-            found.append(((*path, "type"), f"a {button.type} button needs {name} — add "
-                          f"{name}: under it"))
+            found.append(((*path, "type"), f"a button of type {button.type} needs {name} — "
+                          f"add {name}: under it"))
     extra = [f for f in ACTION_FIELDS if f not in needed and getattr(button, f) is not None]
     for name in extra:
-        found.append(((*path, name), f"{name} does not apply to a {button.type} button "
+        found.append(((*path, name), f"{name} does not apply to type {button.type} "
                       f"(it takes {', '.join(needed)}) — remove it"))
     if button.key is not None and "key" in needed:
         size = _bytes(button.key)
