@@ -114,7 +114,8 @@ def test_a_changed_menu_is_shown_as_different_and_republished(menu_bridge, capsy
     code, out, _ = run(capsys, "show")
     assert code == 0 and "DIFFERS from" in out
     code, out, _ = run(capsys, "diff")
-    assert code == 1 and '-          "name": "Shop",' in out and '+          "name": "Store",' in out
+    assert code == 1
+    assert '-          "name": "Shop",' in out and '+          "name": "Store",' in out
 
     code, out, _ = run(capsys, "publish")
     assert code == 0 and "create the default menu" in out and "conditional" not in out

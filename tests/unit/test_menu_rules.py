@@ -36,7 +36,8 @@ menu:
       sub_button:
         - {{name: 价格表, type: click, key: MENU_PRICES}}
         - {{name: Shop, type: view, url: "https://shop.example.cn/"}}
-        - {{name: App, type: miniprogram, url: "https://x.cn", appid: wx286b93c14bbf93aa, pagepath: pages/index}}
+        - {{name: App, type: miniprogram, url: "https://x.cn", appid: wx286b93c14bbf93aa,
+            pagepath: pages/index}}
         - {{name: Pic, type: media_id, media_id: MEDIA1}}
         - {{name: Read, type: article_view_limited, article_id: ART1}}
     - {{name: Where, type: location_select, key: LOC}}
@@ -172,7 +173,8 @@ menu:
       buttons: [{CLICK}]
     - tag: VIP
       buttons: [{CLICK}, {CLICK}, {CLICK}, {CLICK}]
-""", [(8, "tag 'VIP' has a menu already"), (9, "menu.conditional.1.buttons.3: a menu has at most 3")]),
+""", [(8, "tag 'VIP' has a menu already"),
+      (9, "menu.conditional.1.buttons.3: a menu has at most 3")]),
     "an unknown key": ("""
 menu:
   buttons:
