@@ -1,7 +1,7 @@
 """``connector menu``: the account's custom menu, from the mapping file's ``menu:``.
 
     connector menu publish [--account gh_...] [--dry-run]   make WeChat's menu the file's
-    connector menu show [--account gh_...] [--json]         WeChat's menu, and whether it
+    connector menu show [--account gh_...]                  WeChat's menu, and whether it
                                                             is the file's
     connector menu diff [--account gh_...]                  WeChat's menu → the file's
     connector menu trymatch OPENID [--account gh_...]       the menu one follower sees
@@ -155,9 +155,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "(menu/addconditional). Publishing an unchanged menu calls nothing.")
     publish.add_argument("--dry-run", action="store_true",
                          help="print the calls (JSON) instead of making them")
-    show = command("show", cmd_show, "WeChat's menu now, and whether it is the file's",
-                   "Print the menu WeChat holds (menu/get), conditional menus by tag name.")
-    show.add_argument("--json", action="store_true", help="(the output is JSON already)")
+    command("show", cmd_show, "WeChat's menu now, and whether it is the file's",
+            "Print the menu WeChat holds (menu/get) as JSON, conditional menus by tag "
+            "name, and whether it is the mapping file's.")
     command("diff", cmd_diff, "how WeChat's menu differs from the file's",
             "A unified diff from WeChat's menu to the mapping file's; exit 1 when they "
             "differ.")

@@ -151,3 +151,28 @@ def test_a_fourth_button_is_refused_with_its_line(make_bridge, fresh_settings, c
     assert code == 2
     assert f"mapping.yaml:{line}:7: menu.buttons.3: a menu has at most 3 top-level" in err
     assert calls(bridge, CREATE) == 0
+
+
+def test_each_account_gets_its_own_menu(make_bridge, fresh_settings, capsys):
+    def mapping(box):
+        store_b = box.more_wechat[0].original_id
+        return with_menu(f"""
+menu:
+  buttons:
+    - {{name: Main, type: click, key: MENU_MAIN}}
+accounts:
+  {store_b}:
+    menu:
+      buttons:
+        - {{name: Store B, type: click, key: MENU_B}}
+""")(box)
+
+    bridge = make_bridge(accounts=2, mapping=mapping)
+    wx_a, wx_b = bridge.box.wechat, bridge.box.more_wechat[0]
+    assert run(capsys, "publish", "--account", wx_b.original_id)[0] == 0
+    assert wx_b.menus.get()["menu"]["button"][0]["key"] == "MENU_B"
+    assert wx_a.menus.selfmenu_info()["is_menu_open"] == 0  # store A's untouched
+    assert run(capsys, "publish")[0] == 0  # the primary account's
+    assert wx_a.menus.get()["menu"]["button"][0]["key"] == "MENU_MAIN"
+    code, _, err = run(capsys, "publish", "--account", "gh_000000000000")
+    assert code == 2 and "no configured WeChat account" in err
