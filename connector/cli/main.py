@@ -14,6 +14,7 @@
     connector campaigns stats ID        scans, scanners, followers, members per channel
     connector replies refresh | show ID the campaign auto-reply cache
     connector messages send | status    messages to followers, within WeChat's rules
+    connector followups list            automatic follow-ups: pending, sent, cancelled, why
     connector clock                     the one clock process (polls Salesforce for changes)
     connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
 """
@@ -25,7 +26,17 @@ import json
 import logging
 import sys
 
-from connector.cli import campaigns, doctor, mappings, messages, qr, replies, sandbox, sync
+from connector.cli import (
+    campaigns,
+    doctor,
+    followups,
+    mappings,
+    messages,
+    qr,
+    replies,
+    sandbox,
+    sync,
+)
 from connector.errors import ConfigurationError
 
 # A command imports what it needs when it runs, not here: importing the whole bridge
@@ -141,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
     replay.set_defaults(func=cmd_replay)
 
-    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages):
+    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, followups):
         commands.register(sub)
     return parser
 
