@@ -33,7 +33,9 @@ def mapping_text() -> str:
     data["follow_ups"] = [{"name": "credit-card", "trigger": {"kind": "click", "key": KEY},
                            "delay": f"{DELAY} seconds", "text": TEXT,
                            "unless": [{"object": "Lead", "field": "IsConverted",
-                                       "equals": True}]}]
+                                       "equals": True},
+                                      {"object": "Lead", "field": "Status",
+                                       "equals": "Closed - Converted"}]}]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
@@ -119,3 +121,58 @@ def test_no_follow_up_reaches_a_follower_who_unfollowed_before_it_was_due(bridge
     assert main(["followups", "list"]) == 0
     out = capsys.readouterr().out
     assert "cancelled" in out and "credit-card" in out and "unfollowed" in out
+
+
+def test_a_follow_up_is_cancelled_when_its_lead_was_closed_meanwhile(bridge):
+    wx, sf = bridge.box.wechat, bridge.box.salesforce
+    follow = wx.follow()  # a new follower: the bridge makes their Lead
+    openid = follow.openid
+    assert bridge.sender.deliver(follow).acknowledged
+    assert bridge.sender.deliver(wx.click(openid, KEY)).acknowledged
+    bridge.work()
+    [follower] = [r for r in sf.records("WeChat_Follower__c") if r["OpenId__c"] == openid]
+    # Sales closed the Lead (IsConverted is set by a conversion, which the sandbox lacks)
+    sf.edit("Lead", follower["Lead__c"], {"Status": "Closed - Converted"})
+
+    run_due_follow_ups(bridge)
+
+    assert custom_messages(bridge, openid) == []
+    [follow_up] = store.listing(bridge.redis)
+    assert (follow_up.status, follow_up["reason"]) == (
+        "cancelled", 'condition: Lead.Status is "Closed - Converted" on the follower\'s '
+        "person")
+
+
+def template_mapping() -> str:
+    data = yaml.safe_load(mapping_text())
+    data["follow_ups"][0]["template"] = {
+        "id": "TPL_CARD", "url": "https://example.com/card",
+        "data": {"first": "Your credit card", "keyword1": {"person": "LastName"},
+                 "keyword2": {"source": "follower.openid", "color": "#173177"}}}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def test_a_template_goes_instead_when_the_window_has_closed(make_bridge):
+    bridge = make_bridge(mapping=lambda box: template_mapping())
+    wx = bridge.box.wechat
+    # A follow and a click pushed late: their minute-long windows closed before the
+    # follow-up was due, and the follower wrote nothing (no 48-hour window).
+    late = int(time.time()) - 120
+    follow = wx.follow(at=late - 10)
+    openid = follow.openid
+    assert bridge.sender.deliver(follow).acknowledged
+    bridge.work()
+    assert bridge.sender.deliver(wx.click(openid, KEY, at=late)).acknowledged
+    bridge.work()
+
+    run_due_follow_ups(bridge)
+
+    assert custom_messages(bridge, openid) == []
+    [template] = [m for m in wx.sent_messages if m.kind == "template" and openid in m.to]
+    assert template.body["template_id"] == "TPL_CARD"
+    assert template.body["data"] == {
+        "first": {"value": "Your credit card"}, "keyword1": {"value": "WeChat Follower"},
+        "keyword2": {"value": openid, "color": "#173177"}}
+    [follow_up] = store.listing(bridge.redis)
+    assert (follow_up.status, follow_up["channel"]) == ("sent", "template")
+    assert follow_up["msg_id"]
