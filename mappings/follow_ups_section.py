@@ -28,6 +28,7 @@ Pure: no I/O. The worker's side is ``connector/followups/``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
@@ -172,7 +173,7 @@ class FollowUpRule(Strict):
 
     name: str
     trigger: Trigger
-    delay: Annotated[int, BeforeValidator(parse_delay)]
+    delay: Annotated[int, BeforeValidator(parse_delay, json_schema_input_type=int | str)]
     text: str | None = None
     template: TemplateMessage | None = None
     unless: list[Condition] = Field(default_factory=list)
@@ -238,8 +239,12 @@ def check_rules(rules: list[FollowUpRule]) -> list[FollowUpRule]:
 FollowUps = Annotated[list[FollowUpRule], AfterValidator(check_rules)]
 
 
-def field_uses(rules: list[FollowUpRule]) -> list[FieldUse]:
-    """The person fields the rules read, for the checks against the org."""
+def field_uses(rules: list[FollowUpRule], linked: Iterable[str] = ("Contact", "Lead"),
+               ) -> list[FieldUse]:
+    """The person fields the rules read, for the checks against the org: a template's
+    ``person`` field on each object ``linked`` (``follower.link``), since it is read on
+    whichever the follower has."""
+    linked = [obj for obj in ("Contact", "Lead") if obj in set(linked)]
     uses = []
     for i, rule in enumerate(rules):
         uses += [FieldUse(("follow_ups", i, "unless", j, "field"), c.object, c.field, "read")
@@ -247,5 +252,5 @@ def field_uses(rules: list[FollowUpRule]) -> list[FieldUse]:
         for key, item in (rule.template.data.items() if rule.template else ()):
             if item.person:
                 uses += [FieldUse(("follow_ups", i, "template", "data", key, "person"), obj,
-                                  item.person, "read") for obj in ("Contact", "Lead")]
+                                  item.person, "read") for obj in linked]
     return uses

@@ -331,7 +331,7 @@ class Mapping(Strict):
         for section in (self.qr, self.replies, self.way_back):
             uses += section.field_uses()
         uses += self.messages.field_uses(follower.object)
-        uses += follow_up_uses(self.follow_ups)
+        uses += follow_up_uses(self.follow_ups, self.follower.link)
         return uses
 
     def create_key(self) -> MatchRule | None:

@@ -228,3 +228,19 @@ def test_a_batch_schedules_each_follow_up_once_and_cancels_on_unfollow(redis_con
     assert gone["cancelled"] == 1
     assert store.read(redis_conn, job_id).status == "cancelled"
     assert after_batch(ctx, [click])["scheduled"] == 0
+
+
+def test_the_fields_rules_read_are_checked_against_the_org():
+    from mappings.org_check import check_against_org
+    from sandbox.salesforce import SalesforceSandbox
+
+    org = SalesforceSandbox(client_id="3MVG9followups", username="fu@bridge.sandbox",
+                            public_key_pem="unused: describe needs no login")
+    text = with_rules(CLICK + """    template: { id: T, data: { k: { person: LastName } } }
+    unless: [{ object: Lead, field: IsConvertd, equals: true }]
+""")
+    problems = check_against_org(parse_mapping(text, Path("m.yaml")), text, Path("m.yaml"),
+                                 org.describe)
+    errors = [p for p in problems if p.severity == "error"]
+    assert len(errors) == 1 and "IsConvertd" in str(errors[0]), [str(p) for p in problems]
+    assert f"m.yaml:{BASE + 1 + 6}:" in str(errors[0])
