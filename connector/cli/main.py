@@ -108,6 +108,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {description}")
     for line in salesforce_lines(status["salesforce"]):
         print(line)
+    if status["follow_ups"]:
+        print("follow-ups: " + "  ".join(f"{k} {v}" for k, v in sorted(
+            status["follow_ups"].items())) + "  (connector followups list)")
     return 0
 
 

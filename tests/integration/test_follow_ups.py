@@ -121,6 +121,8 @@ def test_no_follow_up_reaches_a_follower_who_unfollowed_before_it_was_due(bridge
     assert main(["followups", "list"]) == 0
     out = capsys.readouterr().out
     assert "cancelled" in out and "credit-card" in out and "unfollowed" in out
+    assert main(["status"]) == 0
+    assert "follow-ups: cancelled 1" in capsys.readouterr().out
 
 
 def test_a_follow_up_is_cancelled_when_its_lead_was_closed_meanwhile(bridge):
