@@ -31,6 +31,7 @@ if status then return status end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'created', ARGV[4], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4] - ARGV[1])  -- long expired
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
 return false
@@ -152,9 +153,15 @@ def listing(redis: Redis, *, limit: int = 50, status: str | None = None) -> list
     return states
 
 
-def counts(redis: Redis) -> dict[str, int]:
-    """Follow-ups kept per status."""
+def counts(redis: Redis, page: int = 1000) -> dict[str, int]:
+    """Follow-ups kept per status (their statuses read a page per round trip)."""
     result: dict[str, int] = {}
-    for state in listing(redis, limit=10**9):
-        result[state.status] = result.get(state.status, 0) + 1
+    ids = redis.zrange(INDEX, 0, -1)
+    for start in range(0, len(ids), page):
+        pipe = redis.pipeline(transaction=False)
+        for raw in ids[start:start + page]:
+            pipe.hget(_key(_text(raw)), "status")
+        for status in pipe.execute():
+            if status is not None:
+                result[_text(status)] = result.get(_text(status), 0) + 1
     return result

@@ -198,13 +198,14 @@ def test_template_data_from_values_the_profile_and_the_person():
 def test_a_follow_up_is_created_once_and_an_unfollow_cancels_only_earlier_ones(redis_conn):
     earlier = FollowUp.of(RULES[0], event("CLICK", EventKey="CARD"))
     later = FollowUp.of(RULES[0], event("CLICK", EventKey="CARD", CreateTime="1700000500"))
-    assert store.schedule(redis_conn, earlier) is None
-    assert store.schedule(redis_conn, earlier) == "pending"
-    assert store.schedule(redis_conn, later) is None
+    now = 1700000001
+    assert store.schedule(redis_conn, earlier, now) is None
+    assert store.schedule(redis_conn, earlier, now) == "pending"
+    assert store.schedule(redis_conn, later, now) is None
     assert store.cancel_pending(redis_conn, ACCOUNT, OPENID, 1700000100,
                                 "unfollowed") == [earlier.id]
     assert store.read(redis_conn, earlier.id).status == "cancelled"
-    assert store.schedule(redis_conn, earlier) == "cancelled"  # a replay: nothing again
+    assert store.schedule(redis_conn, earlier, now) == "cancelled"  # a replay: nothing
     assert not store.move(redis_conn, earlier.id, "pending", "sending")
     assert store.move(redis_conn, later.id, "pending", "sending")
     assert store.cancel_pending(redis_conn, ACCOUNT, OPENID, 1700009999, "x") == []
