@@ -178,3 +178,22 @@ def test_a_template_goes_instead_when_the_window_has_closed(make_bridge):
     [follow_up] = store.listing(bridge.redis)
     assert (follow_up.status, follow_up["channel"]) == ("sent", "template")
     assert follow_up["msg_id"]
+
+
+def test_a_send_a_dead_worker_left_unfinished_is_never_sent_again(bridge):
+    wx, sf = bridge.box.wechat, bridge.box.salesforce
+    openid = bridge.box.population.openids()[4]
+    assert bridge.sender.deliver(wx.click(openid, KEY)).acknowledged
+    bridge.work()
+    [job_id] = scheduled(bridge)
+    # A worker claimed it and died inside WeChat's call: it may have arrived.
+    assert store.move(bridge.redis, job_id, "pending", "sending")
+
+    run_due_follow_ups(bridge)
+
+    assert custom_messages(bridge, openid) == []
+    follow_up = store.read(bridge.redis, job_id)
+    assert follow_up.status == "failed" and follow_up["reason"].startswith("interrupted")
+    [recipient] = [r for r in sf.records("WeChat_Message_Recipient__c")
+                   if r.get("OpenId__c") == openid]
+    assert recipient["Status__c"] == "failed"
