@@ -15,6 +15,7 @@
     connector replies refresh | show ID the campaign auto-reply cache
     connector messages send | status    messages to followers, within WeChat's rules
     connector menu publish|show|diff|trymatch   the custom menu, from the mapping's menu:
+    connector followups list            automatic follow-ups: pending, sent, cancelled, why
     connector clock                     the one clock process (polls Salesforce for changes)
     connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
 """
@@ -29,6 +30,7 @@ import sys
 from connector.cli import (
     campaigns,
     doctor,
+    followups,
     mappings,
     menu,
     messages,
@@ -108,6 +110,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {description}")
     for line in salesforce_lines(status["salesforce"]):
         print(line)
+    if status["follow_ups"]:
+        print("follow-ups: " + "  ".join(f"{k} {v}" for k, v in sorted(
+            status["follow_ups"].items())) + "  (connector followups list)")
     return 0
 
 
@@ -152,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
     replay.set_defaults(func=cmd_replay)
 
-    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu):
+    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
+                     followups):
         commands.register(sub)
     return parser
 
