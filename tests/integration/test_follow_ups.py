@@ -39,9 +39,15 @@ def mapping_text() -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
+def with_menu(bridge):
+    """The account's menu holds the button (WeChat pushes only keys its menu has)."""
+    bridge.box.wechat.set_menu([{"type": "click", "name": "Credit card", "key": KEY}])
+    return bridge
+
+
 @pytest.fixture
 def bridge(make_bridge):
-    return make_bridge(mapping=lambda box: mapping_text())
+    return with_menu(make_bridge(mapping=lambda box: mapping_text()))
 
 
 def scheduled(bridge) -> list[str]:
@@ -155,7 +161,7 @@ def template_mapping() -> str:
 
 
 def test_a_template_goes_instead_when_the_window_has_closed(make_bridge):
-    bridge = make_bridge(mapping=lambda box: template_mapping())
+    bridge = with_menu(make_bridge(mapping=lambda box: template_mapping()))
     wx = bridge.box.wechat
     # A follow and a click pushed late: their minute-long windows closed before the
     # follow-up was due, and the follower wrote nothing (no 48-hour window).
