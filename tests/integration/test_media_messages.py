@@ -145,3 +145,15 @@ def test_a_bad_image_fails_the_request_with_the_reason_and_no_upload(bridge, ima
     assert why in (status_of(bridge, message).get("Error__c") or "")
     assert wx.api_calls["/cgi-bin/media/upload"] == 0
     assert [m for m in wx.sent_messages if m.kind == "custom"] == []
+
+
+def test_an_image_message_naming_unknown_media_is_refused(bridge):
+    wx = bridge.box.wechat
+    writer = bridge.box.population.openids()[5]
+    windows.record(bridge.redis, wx.original_id, writer, "text", int(time.time()))
+    wx.text(writer, "hello")  # WeChat's side of the window
+    gateway = bridge.context.wechat.for_account(wx.original_id)
+    with pytest.raises(FatalError) as caught:
+        gateway.send_custom(writer, {"msgtype": "image", "image": {"media_id": "not-uploaded"}})
+    assert caught.value.code == "40007"
+    assert [m for m in wx.sent_messages if m.kind == "custom"] == []
