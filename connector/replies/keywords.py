@@ -103,8 +103,20 @@ class KeywordRule:
 
     def matches(self, text: str) -> bool:
         """True when the rule answers ``text``."""
-        text = text[:TEXT_MAX_CHARS]
-        return bool(self._test(text.strip() if self.match == "pattern" else _normal(text)))
+        return self._matches(_Prepared(text))
+
+    def _matches(self, text: _Prepared) -> bool:
+        return bool(self._test(text.trimmed if self.match == "pattern" else text.normal))
+
+
+class _Prepared:
+    """A text cut, trimmed and casefolded once for every rule tried on it."""
+
+    __slots__ = ("normal", "trimmed")
+
+    def __init__(self, text: str) -> None:
+        self.trimmed = text[:TEXT_MAX_CHARS].strip()
+        self.normal = self.trimmed.casefold()
 
 
 def sort_rules(rules: Iterable[KeywordRule]) -> list[KeywordRule]:
@@ -117,4 +129,5 @@ def find_rule(rules: Iterable[KeywordRule], text: str | None) -> KeywordRule | N
     none does (or the text is blank). ``rules`` need not be sorted."""
     if not text or not text.strip():
         return None
-    return next((r for r in sort_rules(rules) if r.matches(text)), None)
+    prepared = _Prepared(text)
+    return next((r for r in sort_rules(rules) if r._matches(prepared)), None)
