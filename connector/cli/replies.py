@@ -45,7 +45,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         elif ctx.mapping.replies.campaign_replies:
             print(f"refreshed {refresh_all(ctx)} campaign(s)")
     except BridgeError as error:
-        print(f"connector: cannot read the campaigns from Salesforce: {error}",
+        print(f"connector: cannot read the replies from Salesforce: {error}",
               file=sys.stderr)
         return 2
     finally:

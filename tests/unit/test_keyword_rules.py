@@ -118,3 +118,15 @@ def test_unusable_records_are_left_out_with_a_problem_naming_them():
     assert "fill Reply_Text__c" in book.problems[2]
     answer = book.answer(None, "HI")
     assert answer.rule.name == "KR-0004" and answer.reply.article.title == "Our shop"
+
+
+def test_the_callback_s_reader_compiles_a_book_once_per_version(redis_conn):
+    from connector.replies.keyword_cache import KeywordReader, store_book
+
+    reader = KeywordReader(redis_conn)
+    assert reader.book() is None  # nothing cached: no reply, no error
+    store_book(redis_conn, book_from_records([record("KR-0001", "exact", "hi")]))
+    first = reader.book()
+    assert first is reader.book()  # unchanged version: the compiled book is reused
+    store_book(redis_conn, book_from_records([record("KR-0002", "exact", "hi")]))
+    assert reader.book().answer(None, "hi").rule.name == "KR-0002"
