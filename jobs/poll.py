@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.errors import RetriableError
+from connector.replies.keyword_records import load_if_missing
 from connector.salesforce.limits import is_daily_limit
 from connector.wayback.poll import poll
 from jobs.pausing import budget_of, pause_for, paused_why
@@ -35,7 +36,11 @@ def poll_changes() -> dict[str, Any]:
     if why is not None:
         return {"status": f"held: Salesforce calls are paused ({why})"}
     try:
-        return poll(ctx)
+        # The poll sees changes only: rules cached nowhere yet (a new deployment, a
+        # Redis that lost its data) are read on the tick, one EXISTS when they are.
+        loaded = load_if_missing(ctx)
+        summary = poll(ctx)
+        return {**summary, "keywords_loaded": True} if loaded else summary
     except RetriableError as error:
         if not is_daily_limit(error):
             raise

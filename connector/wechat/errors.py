@@ -139,6 +139,13 @@ RULES: dict[int, Rule] = {
     40008: Rule(FatalError, "WeChat refused the message type (invalid message type)"),
     40007: Rule(FatalError, "WeChat does not know the media_id (expired or from another "
                 "account) — upload the article again and use its new media_id"),
+    # media/upload (connector/wechat/media.py); meanings from the global return codes
+    40004: Rule(FatalError, "WeChat refused the media type (invalid media type)"),
+    40005: Rule(FatalError, "WeChat refused the file's format (invalid file type): an "
+                "image must be a PNG, JPEG or GIF"),
+    40006: Rule(FatalError, "WeChat refused the file's size (invalid file size)"),
+    40009: Rule(FatalError, "the image is over WeChat's 10 MB (invalid image size)"),
+    41005: Rule(FatalError, "WeChat received no file data (media data missing)"),
     40130: Rule(FatalError, "a mass message by OpenID needs at least two recipients"),
     40032: Rule(FatalError, "the OpenID list has a size WeChat refuses (2 to 10,000 for a "
                 "mass message)"),
@@ -201,7 +208,8 @@ SCOPES: dict[int, Scope] = {
     # The request: the same template, body or key goes to every recipient.
     40037: REQUEST, 47001: REQUEST, 40008: REQUEST, 40007: REQUEST, 40130: REQUEST,
     40032: REQUEST, 40052: REQUEST, 40053: REQUEST, 45065: REQUEST, 45066: REQUEST,
-    45067: REQUEST,
+    45067: REQUEST, 40004: REQUEST, 40005: REQUEST, 40006: REQUEST, 40009: REQUEST,
+    41005: REQUEST,
     # The custom menu: the menu sent is wrong, whoever it is for.
     40016: REQUEST, 40017: REQUEST, 40018: REQUEST, 40019: REQUEST, 40020: REQUEST,
     40022: REQUEST, 40023: REQUEST, 40024: REQUEST, 40025: REQUEST, 40026: REQUEST,
@@ -218,7 +226,8 @@ SCOPES: dict[int, Scope] = {
 # The bridge's own codes for failures without a WeChat errcode: the request's (a bad
 # clientmsgid, a mass of the wrong size) or the call's (no answer, HTTP errors, TLS, an
 # answer without its id), which the next recipient would meet too.
-_BRIDGE_SCOPES: dict[str, Scope] = {"CLIENT_MSG_ID": REQUEST, "MASS_SIZE": REQUEST}
+_BRIDGE_SCOPES: dict[str, Scope] = {"CLIENT_MSG_ID": REQUEST, "MASS_SIZE": REQUEST,
+                                    "IMAGE": REQUEST}
 
 
 def request_id(errmsg: str | None) -> str | None:

@@ -46,6 +46,7 @@ from sandbox.faults import Fault, FaultInjector
 from sandbox.wechat import pushes
 from sandbox.wechat.errors import ApiError, proxy_error
 from sandbox.wechat.ip_whitelist import LOOPBACK, IpWhitelist
+from sandbox.wechat.media import MediaStore, media_router
 from sandbox.wechat.menus import Menus
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
@@ -103,6 +104,8 @@ class WeChatSandbox:
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
         self.outbox = Outbox(clock, mass_per_month=mass_per_month, account_type=account_type)
+        # Temporary media: uploads (media/upload) and what followers send (media.py).
+        self.media = MediaStore(clock)
         # Where people's acts and job-finish pushes are delivered (a CallbackSender), when
         # a simulator outside the process drives the sandbox: see routes_acts.py.
         self.callback = None
@@ -150,8 +153,9 @@ class WeChatSandbox:
                                         app_secret=app_secret))
         app.include_router(users_router(self.population, page=self.list_page),
                            dependencies=guarded)
-        app.include_router(messages_router(self.population, self.outbox, self.clock),
-                           dependencies=guarded)
+        app.include_router(messages_router(self.population, self.outbox, self.clock,
+                                           self.media), dependencies=guarded)
+        app.include_router(media_router(self.media), dependencies=guarded)
         # QR code images need no access token (mp.weixin.qq.com serves them on WeChat).
         app.include_router(menu_router(self.menus), dependencies=guarded)
         app.include_router(qrcode_router(self.outbox, self.clock))
@@ -284,6 +288,41 @@ class WeChatSandbox:
         now = self._interaction(openid, at)
         self.outbox.windows.record(openid, "message", now)
         return pushes.text(openid, now, content=content, msg_id=next(self._msg_ids))
+
+    def _message(self, openid: str, at: int | None) -> int:
+        now = self._interaction(openid, at)
+        self.outbox.windows.record(openid, "message", now)
+        return now
+
+    def image(self, openid: str, data: bytes = b"\xff\xd8\xff\xe0 a photo", *,
+              at: int | None = None) -> Push:
+        """A picture from a follower (opens the 48-hour window); its media is kept 3 days
+        like any temporary media."""
+        now = self._message(openid, at)
+        media = self.media.keep("image", data, "photo.jpg", openid=openid)
+        pic_url = f"http://mmbiz.qpic.cn/mmbiz_jpg/{media.media_id}/0"
+        return pushes.image(openid, now, pic_url=pic_url, media_id=media.media_id,
+                            msg_id=next(self._msg_ids))
+
+    def voice(self, openid: str, data: bytes = b"#!AMR\n a voice", *,
+              recognition: str | None = None, at: int | None = None) -> Push:
+        """A voice message (``recognition``: the text, when the account has speech
+        recognition on)."""
+        now = self._message(openid, at)
+        media = self.media.keep("voice", data, "voice.amr", openid=openid)
+        return pushes.voice(openid, now, media_id=media.media_id, format="amr",
+                            recognition=recognition, msg_id=next(self._msg_ids))
+
+    def video(self, openid: str, data: bytes = b"\0\0\0\x18ftypmp42 a video", *,
+              short: bool = False, at: int | None = None) -> Push:
+        """A video (or ``short`` video) from a follower, with its thumbnail."""
+        now = self._message(openid, at)
+        media = self.media.keep("video", data, "video.mp4", openid=openid)
+        thumb = self.media.keep("thumb", b"\xff\xd8\xff\xe0 thumb", "thumb.jpg",
+                                openid=openid)
+        return pushes.video(openid, now, media_id=media.media_id,
+                            thumb_media_id=thumb.media_id, short=short,
+                            msg_id=next(self._msg_ids))
 
     def click(self, openid: str, key: str, *, at: int | None = None) -> Push:
         """A menu click (opens the 1-minute service window).
