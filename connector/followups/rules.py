@@ -14,6 +14,7 @@ from typing import Any
 from connector.events import InboundEvent
 from connector.follower import Follower
 from connector.ids import is_campaign_id, same_id
+from connector.replies.keywords import KeywordRule, find_rule
 from connector.scenes import parse_scene
 from mappings.follow_ups_section import Condition, FollowUpRule, TemplateMessage, Trigger
 
@@ -23,11 +24,12 @@ _EVENTS = {"click": ("click",), "scan": ("scan", "subscribe"), "follow": ("subsc
 
 def keyword_matches(trigger: Trigger, text: str | None) -> bool:
     """Whether a text message's ``text`` matches a keyword trigger: ``exact`` (the
-    whole text, ignoring case and surrounding spaces) or ``contains``."""
+    whole text, ignoring case and surrounding spaces) or ``contains``, matched as the
+    keyword replies match (:mod:`connector.replies.keywords`)."""
     if not text or trigger.text is None:
         return False
-    wanted, said = trigger.text.strip().casefold(), text.strip().casefold()
-    return said == wanted if trigger.match == "exact" else wanted in said
+    rule = KeywordRule(name="follow-up trigger", match=trigger.match, keyword=trigger.text)
+    return find_rule([rule], text) is not None
 
 
 def _campaign_matches(wanted: str | None, scene: str | None, prefix: str) -> bool:
