@@ -8,8 +8,9 @@ process from the configuration (the worker, a command, the demo); tests may inst
 their own.
 
 Some features must start jobs — the clock's poll enqueues change jobs, a ticked message
-request its send job — but features never import ``jobs/`` (imports run one way). They
-call :class:`Queues` instead, a port that ``jobs/queues.py`` implements with RQ.
+request its send job, a follow-up its delayed send job — but features never import
+``jobs/`` (imports run one way). They call :class:`Queues` instead, a port that
+``jobs/queues.py`` implements with RQ.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class Queues(Protocol):
     def message_request(self, message_id: str, stamp: str = "") -> str | None:
         """The send job of a message request, once per ``stamp`` (its SystemModstamp);
         the job id, or None when that job exists already."""
+        ...
+
+    def follow_up(self, follow_up_id: str, delay_seconds: float) -> str | None:
+        """The send job of a follow-up, due in ``delay_seconds``, with the follow-up's id
+        as job id; the job id, or None when that job exists already.
+
+        Raises:
+            redis.exceptions.RedisError: Redis is unreachable.
+        """
         ...
 
 

@@ -133,6 +133,33 @@ class InboundEvent:
         return self._field("Status")
 
     @property
+    def media_id(self) -> str | None:
+        """An image, voice or video message's MediaId: the file, which WeChat's
+        ``media/get`` serves for 3 days."""
+        return self._field("MediaId")
+
+    @property
+    def media_format(self) -> str | None:
+        """A voice message's Format (``amr``, ``speex``...)."""
+        return self._field("Format")
+
+    @property
+    def thumb_media_id(self) -> str | None:
+        """A video message's ThumbMediaId (its thumbnail)."""
+        return self._field("ThumbMediaId")
+
+    @property
+    def picture_url(self) -> str | None:
+        """An image message's PicUrl (WeChat's link to the picture)."""
+        return self._field("PicUrl")
+
+    @property
+    def recognition(self) -> str | None:
+        """A voice message's Recognition: its text, when the account has speech
+        recognition on."""
+        return self._field("Recognition")
+
+    @property
     def email(self) -> str | None:
         """An ``Email`` field some form integrations add to the push (not WeChat's own)."""
         return self._field("Email")

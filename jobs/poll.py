@@ -23,6 +23,7 @@ from typing import Any
 from rq import Retry
 
 from connector.errors import RetriableError
+from connector.replies.keyword_records import load_if_missing
 from connector.salesforce.limits import is_daily_limit
 from connector.wayback.poll import poll
 from jobs import periodic
@@ -50,7 +51,12 @@ def poll_changes() -> dict[str, Any] | Retry:
     if why is not None:
         return {"status": f"held: Salesforce calls are paused ({why})"}
     try:
+        # The poll sees changes only: rules cached nowhere yet (a new deployment, a
+        # Redis that lost its data) are read on the tick, one EXISTS when they are.
+        loaded = load_if_missing(ctx)
         result = poll(ctx)
+        if loaded:
+            result = {**result, "keywords_loaded": True}
     except RetriableError as error:
         if is_daily_limit(error):
             return {"status": f"held: Salesforce calls are paused ({pause_for(ctx, error)})"}

@@ -6,6 +6,8 @@ queue    jobs                                                job id
 inbound  ``jobs.inbound.handle_event``, one per WeChat push   the event's dedupe key
 changes  ``jobs.changes.handle_changes`` (poll, Outbound Msg) ``changes-<origin>-<digest>``
 messages ``jobs.messages.send_request``, one per request tick ``message-<Id>-<digest>``
+messages ``jobs.followups.send_follow_up``, scheduled (rq's   the follow-up's id (``fu-...``)
+         scheduler, in the worker) for its due time
 ======== =================================================== ============================
 
 Every job is enqueued with :func:`jobs.deaths.death_retry`: a job whose process dies
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from redis import Redis
 from rq import Queue
@@ -127,6 +130,22 @@ def enqueue_request(connection: Redis, message_id: str, stamp: str = "") -> str 
     return job_id if new else None
 
 
+def enqueue_follow_up(connection: Redis, follow_up_id: str, delay_seconds: float) -> str | None:
+    """Schedule the send job of a follow-up in ``delay_seconds`` (rq's scheduled job
+    registry; a worker's scheduler, ``with_scheduler=True``, moves it to the queue when
+    due). The job id is the follow-up's id, ``unique``: returns it, or None when that job
+    exists (scheduled, queued, running, or kept after it ran)."""
+    try:
+        messages_queue(connection).enqueue_in(
+            timedelta(seconds=max(0.0, delay_seconds)), "jobs.followups.send_follow_up",
+            follow_up_id, job_id=follow_up_id, unique=True, result_ttl=KEEP_SECONDS,
+            failure_ttl=FAILED_SECONDS, job_timeout=JOB_TIMEOUT, retry=death_retry(),
+            description=f"follow-up {follow_up_id}")
+    except DuplicateJobError:
+        return None
+    return follow_up_id
+
+
 class RqQueues:
     """:class:`connector.context.Queues` on RQ, for one Redis connection."""
 
@@ -140,3 +159,6 @@ class RqQueues:
 
     def message_request(self, message_id: str, stamp: str = "") -> str | None:
         return enqueue_request(self.redis, message_id, stamp)
+
+    def follow_up(self, follow_up_id: str, delay_seconds: float) -> str | None:
+        return enqueue_follow_up(self.redis, follow_up_id, delay_seconds)

@@ -19,6 +19,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from connector.followups import store as follow_ups
 from connector.inbound import unhandled
 from connector.salesforce import ApiBudget
 from connector.wayback import counters
@@ -78,6 +79,7 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
         "unhandled": unhandled.count(redis),
         "queues": other_queues(redis),
         "salesforce": ApiBudget(redis).status(),
+        "follow_ups": follow_up_counts(redis),
     }
 
 
@@ -93,6 +95,12 @@ def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
             "failed": [job.description for job in jobs[:10]],
             "reasons": [failure_reason(job) for job in jobs[:10]]}
     return out
+
+
+def follow_up_counts(redis: Redis) -> dict[str, int]:
+    """Follow-ups kept (30 days) per status; their send jobs wait among the messages
+    queue's scheduled jobs until due (``connector followups list`` shows each)."""
+    return follow_ups.counts(redis)
 
 
 def _clock(epoch: float) -> str:

@@ -80,6 +80,12 @@ SOURCE_VALUES: dict[str, Produced] = {
     "event.channel": Produced("text", 64),  # a scene string is at most 64 characters
     "event.interaction_time": Produced("int"),
     "event.status": Produced("text", 64),
+    # media messages: WeChat's media ids are 64 characters today; room for a longer one
+    "event.media_id": Produced("text", 128),
+    "event.media_format": Produced("text", 16),
+    "event.thumb_media_id": Produced("text", 128),
+    "event.picture_url": Produced("text", 1024),
+    "event.recognition": Produced("text", 2048),
     "campaign.id": Produced("id", 18),
 }
 

@@ -29,7 +29,8 @@ class RequestFields(Strict):
     """``messages.request``: the message request object and its fields.
 
     Read by the bridge: ``channel``, ``target``, ``follower``, ``campaign``, ``tag``,
-    ``template_id``, ``content``, ``data``, ``url``, ``media_id``, ``account``, ``send``.
+    ``template_id``, ``content``, ``data``, ``url``, ``media_id``, ``image_url`` (a
+    customer-service message's image: an https link), ``account``, ``send``.
     Written by it: ``status``, ``send`` (cleared when sending starts), the counts
     ``sent``, ``skipped``, ``failed``, ``delivered``, and ``error``. ``account`` may be
     null (every request is the primary account's).
@@ -46,6 +47,7 @@ class RequestFields(Strict):
     data: ApiName = "Data__c"
     url: ApiName = "Url__c"
     media_id: ApiName = "Media_Id__c"
+    image_url: ApiName | None = "Image_Url__c"
     account: ApiName | None = "Account_Id__c"
     status: ApiName = "Status__c"
     send: ApiName = "Send__c"
@@ -59,7 +61,7 @@ class RequestFields(Strict):
         """Every field of the request the bridge selects, ``Id`` first."""
         names = ["Id", self.channel, self.target, self.follower, self.campaign, self.tag,
                  self.template_id, self.content, self.data, self.url, self.media_id,
-                 self.account, self.status, self.send, self.delivered]
+                 self.image_url, self.account, self.status, self.send, self.delivered]
         return list(dict.fromkeys(n for n in names if n))
 
 
@@ -143,7 +145,8 @@ class MessagesSection(Strict):
         probe("request", "status", req.object, req.status, REQUEST_STATUSES)
         probe("request", "send", req.object, req.send, (False,))
         plain("request", req.object, ("follower", "campaign", "tag", "template_id",
-                                      "content", "data", "url", "media_id", "account",
+                                      "content", "data", "url", "media_id", "image_url",
+                                      "account",
                                       "sent", "skipped", "failed", "delivered", "error"),
               "write")
         uses.append(FieldUse(("messages", "recipient", "key"), rec.object, rec.key, "key"))

@@ -18,7 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from mappings.follow_ups_section import FollowUps
+from mappings.follow_ups_section import field_uses as follow_up_uses
 from mappings.lifecycle import LifecycleSection
+from mappings.menu_section import MenuSection
 from mappings.messages_section import MessagesSection
 from mappings.qr_section import QrSection
 from mappings.reply_section import RepliesSection
@@ -176,6 +179,7 @@ class AccountMapping(Strict):
     campaigns: CampaignSection | None = None
     events: dict[EventKind, EventRule] | None = None
     capture: CaptureSection | None = None
+    menu: MenuSection | None = None
 
 
 class Mapping(Strict):
@@ -200,6 +204,11 @@ class Mapping(Strict):
     way_back: WayBackSection = Field(default_factory=WayBackSection)
     messages: MessagesSection = Field(default_factory=MessagesSection)
     lifecycle: LifecycleSection | None = None
+    # The account's custom menu (``connector menu publish``); None: the bridge leaves the
+    # menu alone.
+    menu: MenuSection | None = None
+    # Automatic follow-ups (mappings/follow_ups_section.py), shared by every account.
+    follow_ups: FollowUps = Field(default_factory=list)
     # Shared by every account: one collection call carries the writes of many accounts.
     salesforce_rules: SalesforceRulesSection = Field(default_factory=SalesforceRulesSection)
     accounts: dict[Annotated[str, AfterValidator(check_original_id)], AccountMapping] = Field(
@@ -256,6 +265,16 @@ class Mapping(Strict):
                                      "the follower's key and person links keep its campaign "
                                      "history countable — remove it from erase"))
         problems += self.qr.reference_problems(self.campaigns.scene_prefix)
+        if self.menu is not None:
+            problems += self.menu.problems()
+        for i, rule in enumerate(self.follow_ups):
+            for j, condition in enumerate(rule.unless):
+                if condition.object not in self.follower.link:
+                    problems.append((("follow_ups", i, "unless", j, "object"),
+                                     f"follow-up {rule.name!r} reads the follower's "
+                                     f"{condition.object}, but follower.link has no "
+                                     f"{condition.object} lookup — add it, or use "
+                                     f"{' or '.join(self.follower.link) or 'a linked object'}"))
         return problems + self._conflict_problems()
 
     def _conflict_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -319,6 +338,7 @@ class Mapping(Strict):
         for section in (self.qr, self.replies, self.way_back):
             uses += section.field_uses()
         uses += self.messages.field_uses(follower.object)
+        uses += follow_up_uses(self.follow_ups, self.follower.link)
         return uses
 
     def create_key(self) -> MatchRule | None:

@@ -23,6 +23,12 @@ from mappings.vocabulary import ApiName
 # refused when the file loads.
 TEXT_LIMIT_BYTES = 2048
 CAMPAIGN = "Campaign"
+# Keyword replies (``keywords: true``): the records admins keep, one per rule (shipped in
+# salesforce/force-app); connector/replies/keyword_book.py reads them.
+KEYWORD_OBJECT = "WeChat_Keyword_Reply__c"
+KEYWORD_FIELDS = ("Name", "Account_Id__c", "Active__c", "Match__c", "Keyword__c",
+                  "Order__c", "Reply_Text__c", "Article_Title__c", "Article_Description__c",
+                  "Article_Picture_Url__c", "Article_Url__c")
 
 
 class ArticleFields(Strict):
@@ -86,8 +92,10 @@ class RepliesSection(Strict):
     ``article``: the Campaign fields of a reply article; ``on``: the events answered with
     their campaign's reply (``subscribe``, ``scan``); ``welcome``: the reply to a follow
     that names no campaign; ``cache_ttl``: seconds a campaign's reply stays cached
-    (the change poller refreshes it sooner when the Campaign changes). Without ``text``,
-    ``article`` and ``welcome`` the bridge sends no auto-replies.
+    (the change poller refreshes it sooner when the Campaign changes); ``keywords``:
+    answer texts (and follows naming no campaign) with the ``WeChat_Keyword_Reply__c``
+    records admins keep in Salesforce. Without ``text``, ``article``, ``welcome`` and
+    ``keywords`` the bridge sends no auto-replies.
     """
 
     text: ApiName | None = None
@@ -96,11 +104,12 @@ class RepliesSection(Strict):
         default_factory=lambda: ["subscribe", "scan"])
     welcome: WelcomeReply | None = None
     cache_ttl: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    keywords: bool = False
 
     @property
     def enabled(self) -> bool:
         """True when the bridge sends any auto-reply."""
-        return self.campaign_replies or self.welcome is not None
+        return self.campaign_replies or self.welcome is not None or self.keywords
 
     @property
     def campaign_replies(self) -> bool:
@@ -125,4 +134,7 @@ class RepliesSection(Strict):
                 name = getattr(self.article, key)
                 if name is not None:
                     uses.append(FieldUse(("replies", "article", key), CAMPAIGN, name, "read"))
+        if self.keywords:
+            uses += [FieldUse(("replies", "keywords"), KEYWORD_OBJECT, name, "read")
+                     for name in KEYWORD_FIELDS]
         return uses

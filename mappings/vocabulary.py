@@ -20,7 +20,8 @@ SOURCES = {
     "event": sorted([f.name for f in dataclass_fields(InboundEvent) if f.name != "fields"]
                     + ["kind", "dedupe_key", "content", "menu_key", "url", "latitude",
                        "longitude", "label", "email", "phone", "channel", "status",
-                       "interaction_time"]),
+                       "interaction_time", "media_id", "media_format", "thumb_media_id",
+                       "picture_url", "recognition"]),
     "campaign": ["id"],
 }
 # Sources every push or profile carries: a rule reading one (untransformed) is never blank.

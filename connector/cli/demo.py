@@ -94,6 +94,8 @@ def _play(box: RunningSandbox, scenario: Scenario, callback: str) -> dict[str, i
                             original_id=env["WECHAT_ORIGINAL_ID"],
                             encoding_aes_key=env["WECHAT_ENCODING_AES_KEY"], mode="safe")
     pushes = []
+    # People click what the account's menu holds (the sandbox refuses other keys).
+    box.wechat.set_menu([{"type": "click", "name": "Offers", "key": "MENU_OFFERS"}])
     base = int(time.time())
     for i, (openid, action, scene) in enumerate(scenario.acts):
         at = base + i  # one second apart, as people act

@@ -14,6 +14,8 @@
     connector campaigns stats ID        scans, scanners, followers, members per channel
     connector replies refresh | show ID the campaign auto-reply cache
     connector messages send | status    messages to followers, within WeChat's rules
+    connector menu publish|show|diff|trymatch   the custom menu, from the mapping's menu:
+    connector followups list            automatic follow-ups: pending, sent, cancelled, why
     connector clock                     the one clock process (polls Salesforce for changes)
     connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
 """
@@ -25,7 +27,18 @@ import json
 import logging
 import sys
 
-from connector.cli import campaigns, doctor, mappings, messages, qr, replies, sandbox, sync
+from connector.cli import (
+    campaigns,
+    doctor,
+    followups,
+    mappings,
+    menu,
+    messages,
+    qr,
+    replies,
+    sandbox,
+    sync,
+)
 from connector.errors import ConfigurationError
 
 # A command imports what it needs when it runs, not here: importing the whole bridge
@@ -96,6 +109,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {description}\n    {reason}")
     for line in salesforce_lines(status["salesforce"]):
         print(line)
+    if status["follow_ups"]:
+        print("follow-ups: " + "  ".join(f"{k} {v}" for k, v in sorted(
+            status["follow_ups"].items())) + "  (connector followups list)")
     print("needs an operator:\n" + "\n".join(f"  {need}" for need in needs) if needs
           else "nothing needs an operator")
     return 1 if needs else 0
@@ -142,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
     replay.set_defaults(func=cmd_replay)
 
-    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages):
+    for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
+                     followups):
         commands.register(sub)
     return parser
 

@@ -74,6 +74,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False) -> bool
     whose work horse dies is retried, its claims released (``jobs/deaths.py``).
     """
     import jobs.changes  # noqa: F401 - imported here so every forked work horse inherits
+    import jobs.followups  # noqa: F401
     import jobs.inbound  # noqa: F401
     import jobs.messages  # noqa: F401
     import jobs.poll  # noqa: F401

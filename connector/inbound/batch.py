@@ -4,8 +4,9 @@
 decides the job's own fate): read the followers' profiles (cached), plan every event
 with the mapping (pure), note the followers' acts in Redis (messaging windows, campaign
 touches), send the auto-replies the callback could not give, apply WeChat's job-finish
-reports to message recipients, write the plans together (:mod:`.apply`), and keep the
-events the mapping does not handle (:mod:`.unhandled`). Every step is idempotent, so a
+reports to message recipients, write the plans together (:mod:`.apply`), keep the
+events the mapping does not handle (:mod:`.unhandled`), and schedule the follow-ups the
+events fire (``connector.followups``). Every step is idempotent, so a
 retried batch writes nothing twice and counts nothing twice.
 """
 
@@ -21,6 +22,7 @@ from connector.context import WorkerContext
 from connector.errors import BridgeError, FatalError, RetriableError
 from connector.events import InboundEvent
 from connector.follower import Follower
+from connector.followups.schedule import after_batch as schedule_follow_ups
 from connector.inbound import touches, unhandled
 from connector.inbound.apply import BatchOutcome, apply_plans
 from connector.inbound.lengths import field_lengths
@@ -71,6 +73,9 @@ def run_batch(ctx: WorkerContext, events: dict[str, InboundEvent]) -> BatchResul
     outcomes: dict[str, BridgeError | None] = dict.fromkeys(unmapped)
     for plan in plans:
         outcomes[plan.key] = applied.errors.get(plan.key) if applied else None
+    # Follow-ups of the events that went through (a failed one schedules on its retry);
+    # each is created once, however often its event comes.
+    schedule_follow_ups(ctx, [events[k] for k, error in outcomes.items() if error is None])
     mapping = ctx.mapping.fingerprint()
     log.info(
         "batch of %d events in %.0f ms (mapping %s): %d persons created, %d members added, "

@@ -82,6 +82,7 @@ class MessageRequest:
     url: str | None = None
     media_id: str | None = None
     account: str | None = None
+    image_url: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any], fields: RequestFields) -> MessageRequest:
@@ -104,6 +105,7 @@ class MessageRequest:
             tag=_text(record, f.tag), template_id=_text(record, f.template_id),
             content=_text(record, f.content), url=_text(record, f.url),
             media_id=_text(record, f.media_id), account=_text(record, f.account),
+            image_url=_text(record, f.image_url),
             data=_template_data(_text(record, f.data), f.data) if channel == "template"
             else None)
         needed = {"follower": (request.follower_id, f.follower, "the follower record"),
@@ -115,17 +117,30 @@ class MessageRequest:
         if channel == "template" and request.template_id is None:
             raise RequestError(f"a template message needs {f.template_id}: the template's "
                                "id from the WeChat console (My templates)", f.template_id)
-        if channel == "customer_service" and request.content is None:
-            raise RequestError(f"a customer-service message needs its text in {f.content}",
-                               f.content)
+        if channel == "customer_service" and request.image_url is not None:
+            if request.content is not None:
+                raise RequestError(f"a customer-service message is a text ({f.content}) or an "
+                                   f"image ({f.image_url}), not both — make a request for "
+                                   "each", f.image_url or f.content)
+        elif channel == "customer_service" and request.content is None:
+            raise RequestError(f"a customer-service message needs its text in {f.content}"
+                               + (f" or an image's https link in {f.image_url}"
+                                  if f.image_url else ""), f.content)
+        if channel != "customer_service" and request.image_url is not None:
+            raise RequestError(f"{f.image_url} is for customer-service messages only; "
+                               f"{channel} messages cannot carry an uploaded image",
+                               f.image_url or f.channel)
         if channel == "mass" and request.content is None and request.media_id is None:
             raise RequestError(f"a mass message needs its text in {f.content} or an "
                                f"article's media_id in {f.media_id}", f.content)
         return request
 
-    def body(self) -> dict[str, Any]:
-        """The customer-service or mass message body, without recipients: a text, or
-        (mass with a media id) an article."""
+    def body(self, image_media_id: str | None = None) -> dict[str, Any]:
+        """The customer-service or mass message body, without recipients: a text, an
+        image (a customer-service message with ``image_media_id``: its uploaded image),
+        or (mass with a media id) an article."""
+        if image_media_id is not None:
+            return {"msgtype": "image", "image": {"media_id": image_media_id}}
         if self.channel == "mass" and self.media_id:
             return {"msgtype": "mpnews", "mpnews": {"media_id": self.media_id},
                     "send_ignore_reprint": 0}

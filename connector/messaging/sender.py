@@ -5,7 +5,9 @@ returns an :class:`~connector.messaging.rules.Outcome` for each:
 
 - **template**: one by one, each with ``client_msg_id`` = request Id + ``:`` + OpenID;
 - **customer_service**: one by one, each only when :func:`connector.messaging.windows.spend`
-  grants a message of the follower's open window;
+  grants a message of the follower's open window; a text, or an image (the request's
+  ``image_url`` fetched and uploaded to WeChat's temporary media once, at the first
+  recipient whose window is open);
 - **mass**: the followers' quotas reserved first (:func:`connector.messaging.quotas.reserve`;
   those without room are skipped), then one call per 10,000 followers, with a
   ``clientmsgid`` made from the request and its recipients.
@@ -82,6 +84,7 @@ class Sender:
         self.outcomes: list[Outcome] = []
         self.fatal: FatalError | None = None
         self._unknown: tuple[str | None, int] = (None, 0)  # errcode, recipients in a row
+        self._media_id: str | None = None  # the request's uploaded image (customer service)
 
     def send(self, fresh: list[Recipient], stale: dict[str, State],
              by_openid: dict[str, Recipient]) -> list[Outcome]:
@@ -169,8 +172,18 @@ class Sender:
             return self.wechat.send_template(
                 openid, str(request.template_id), request.data or {}, request.url,
                 client_msg_id=template_client_msg_id(request.id, openid))
-        self.wechat.send_custom(openid, request.body())
+        self.wechat.send_custom(openid, request.body(self._image_media_id()))
         return None
+
+    def _image_media_id(self) -> str | None:
+        """The request's image uploaded as temporary media, once per run (WeChat keeps
+        it 3 days, longer than a run; a run again uploads again)."""
+        if self.request.image_url is None:
+            return None
+        if self._media_id is None:
+            image = self.wechat.fetch_image(self.request.image_url)
+            self._media_id = self.wechat.upload_image(image)
+        return self._media_id
 
     def _finish(self, recipient: Recipient, outcome: Outcome) -> None:
         openid = str(recipient.openid)

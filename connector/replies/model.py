@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.events import InboundEvent
 from connector.ids import is_campaign_id, short_id
-from connector.scenes import parse_scene
+from connector.scenes import Scene, parse_scene
 from mappings.models import Mapping
 from mappings.reply_section import TEXT_LIMIT_BYTES, RepliesSection
 
@@ -169,6 +169,25 @@ class ReplyTarget:
         return self.welcome and self.campaign is None and self.scene_field is None
 
 
+def _campaign_scene(event: InboundEvent, mapping: Mapping) -> Scene | None:
+    """The campaign scene ``event`` carries, or None when it names no campaign."""
+    campaigns = mapping.for_account(event.account).campaigns
+    scene = parse_scene(event.scene, [campaigns.scene_prefix])
+    if scene is not None and campaigns.resolve == "id" and not is_campaign_id(scene.key):
+        return None  # the prefix, but no Campaign Id after it: names no campaign
+    return scene
+
+
+def gets_welcome(event: InboundEvent, mapping: Mapping) -> bool:
+    """True for a follow whose reply is the welcome: it names no campaign (or campaigns
+    have no replies), as :func:`reply_target` decides. A follow through a campaign's code
+    gets the campaign's reply instead."""
+    if event.msg_type != "event" or event.event != "subscribe":
+        return False
+    return (_campaign_scene(event, mapping) is None
+            or not mapping.replies.campaign_replies)
+
+
 def reply_target(event: InboundEvent, mapping: Mapping) -> ReplyTarget | None:
     """Where ``event``'s auto-reply comes from, or None when it gets none.
 
@@ -184,9 +203,7 @@ def reply_target(event: InboundEvent, mapping: Mapping) -> ReplyTarget | None:
         return None
     campaigns = mapping.for_account(event.account).campaigns
     welcome = kind == "subscribe" and section.welcome is not None
-    scene = parse_scene(event.scene, [campaigns.scene_prefix])
-    if scene is not None and campaigns.resolve == "id" and not is_campaign_id(scene.key):
-        scene = None  # the prefix, but no Campaign Id after it: names no campaign
+    scene = _campaign_scene(event, mapping)
     if scene is None or not section.campaign_replies:
         return ReplyTarget(welcome=True) if welcome else None
     if kind not in section.on:

@@ -13,6 +13,14 @@ campaign is a constant, given without Redis (and never by the worker). It never 
 an API: a reply not cached is answered ``success``, and the worker sends it as a
 customer-service message instead (:mod:`connector.replies.sends`). Redis failing costs the passive
 reply only, never the push (the event is already queued).
+
+:class:`KeywordReplier` (``replies: keywords: true``) answers texts with the keyword
+rules admins keep in Salesforce (the first rule that matches, else the account's
+"message received" default) and a follow naming no campaign with the account's welcome
+record (else the mapping's ``welcome:``); other pushes, follows through a campaign's
+code included, go to the campaign replier as before. One Redis GET per text
+(:class:`connector.replies.keyword_cache.KeywordReader`). Keyword replies are passive
+only: a push the callback could not answer (Redis down, nothing cached yet) gets none.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from redis.exceptions import RedisError
 
 from connector.events import InboundEvent
 from connector.replies.cache import ReplyCache
-from connector.replies.model import Reply, reply_target, welcome_reply
+from connector.replies.keyword_cache import KeywordReader
+from connector.replies.model import Reply, gets_welcome, reply_target, welcome_reply
 from connector.wechat.pushes import Message
 from connector.wechat.reply_xml import render_article_reply, render_text_reply
 from mappings.loader import MappingError, load_mapping
@@ -82,9 +91,42 @@ class CampaignReplier:
                             at=int(self.clock()))
 
 
+class KeywordReplier:
+    """Keyword replies first, then ``then`` (the campaign replier): see the module."""
+
+    def __init__(self, redis: Redis, mapping: Mapping, then: Replier,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.mapping, self.then, self.clock = mapping, then, clock
+        self.reader = KeywordReader(redis)
+
+    def _reply(self, event: InboundEvent) -> Reply | None:
+        try:
+            book = self.reader.book()
+        except (RedisError, ValueError) as exc:  # ValueError: a corrupt cached value
+            log.warning("no keyword reply to %s: %s", event.dedupe_key, exc)
+            return None
+        if book is None:
+            return None
+        if event.msg_type == "text":
+            answer = book.answer(event.account, event.content)
+            return answer.reply if answer is not None else None
+        welcome = book.welcome(event.account)
+        return welcome.reply if welcome is not None else None
+
+    def __call__(self, event: InboundEvent, message: Message) -> str | None:
+        if event.msg_type != "text" and not gets_welcome(event, self.mapping):
+            return self.then(event, message)
+        reply = self._reply(event)
+        if reply is None:  # a follow without a welcome record: the mapping's welcome
+            return None if event.msg_type == "text" else self.then(event, message)
+        return render_reply(reply, openid=event.openid, account=event.account,
+                            at=int(self.clock()))
+
+
 def replier_for(mapping_file: Path | str, redis: Redis) -> Replier:
     """The replier the mapping file asks for: :class:`CampaignReplier` when it has
-    replies, else :func:`no_reply`. A mapping that does not
+    replies, behind :class:`KeywordReplier` when it has keyword replies, else
+    :func:`no_reply`. A mapping that does not
     load is logged and answered without replies: the callback keeps acknowledging
     pushes, and the worker, which needs the mapping, reports the problem in full."""
     try:
@@ -96,4 +138,7 @@ def replier_for(mapping_file: Path | str, redis: Redis) -> Replier:
         return no_reply
     if not mapping.replies.enabled:
         return no_reply
-    return CampaignReplier(redis, mapping)
+    campaign: Replier = CampaignReplier(redis, mapping)
+    if mapping.replies.keywords:
+        return KeywordReplier(redis, mapping, campaign)
+    return campaign

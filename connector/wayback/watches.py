@@ -25,7 +25,9 @@ from connector.context import WorkerContext
 from connector.messaging.dispatch import dispatch_requests
 from connector.qr.requests import create_requested
 from connector.replies.campaigns import refresh_replies, selected_fields
+from connector.replies.keyword_records import load_keywords
 from connector.wayback.sync import sync_followers, watched_fields
+from mappings.reply_section import KEYWORD_FIELDS, KEYWORD_OBJECT
 
 Handler = Callable[[WorkerContext, list[dict]], dict[str, Any]]
 
@@ -44,10 +46,11 @@ class Watch:
 
 def watches(ctx: WorkerContext) -> list[Watch]:
     """Every watch of this deployment (from its mapping). Other features add theirs here:
-    QR code requests, campaign auto-replies, message requests."""
+    QR code requests, campaign auto-replies, keyword replies, message requests."""
     found: list[Watch] = []
     found += way_back_watches(ctx)
     found += reply_watches(ctx)
+    found += keyword_watches(ctx)
     found += qr_request_watches(ctx)
     found += message_watches(ctx)
     return found
@@ -65,6 +68,23 @@ def reply_watches(ctx: WorkerContext) -> list[Watch]:
     return [Watch(name="campaign_replies", object="Campaign",
                   fields=tuple(f for f in selected_fields(ctx.mapping) if f != "Id"),
                   handler=refresh, deletes=True)]
+
+
+def keyword_watches(ctx: WorkerContext) -> list[Watch]:
+    """Keyword replies: any change to a rule record (an edit, a new or deleted one)
+    reloads every rule (one query: they are few, and a changed order or a deleted rule
+    needs the whole set), so the callback answers with them within a poll interval, or
+    at once with an Outbound Message on the object."""
+    if not ctx.mapping.replies.keywords:
+        return []
+
+    def reload(context: WorkerContext, records: list[dict]) -> dict[str, Any]:
+        book = load_keywords(context)
+        return {"rules": len(book.rules), "problems": len(book.problems)}
+
+    return [Watch(name="keyword_replies", object=KEYWORD_OBJECT,
+                  fields=tuple(f for f in KEYWORD_FIELDS if f != "Name"), handler=reload,
+                  deletes=True)]
 
 
 def qr_request_watches(ctx: WorkerContext) -> list[Watch]:

@@ -140,6 +140,13 @@ RULES: dict[int, Rule] = {
     40008: Rule(FatalError, "WeChat refused the message type (invalid message type)"),
     40007: Rule(FatalError, "WeChat does not know the media_id (expired or from another "
                 "account) — upload the article again and use its new media_id"),
+    # media/upload (connector/wechat/media.py); meanings from the global return codes
+    40004: Rule(FatalError, "WeChat refused the media type (invalid media type)"),
+    40005: Rule(FatalError, "WeChat refused the file's format (invalid file type): an "
+                "image must be a PNG, JPEG or GIF"),
+    40006: Rule(FatalError, "WeChat refused the file's size (invalid file size)"),
+    40009: Rule(FatalError, "the image is over WeChat's 10 MB (invalid image size)"),
+    41005: Rule(FatalError, "WeChat received no file data (media data missing)"),
     40130: Rule(FatalError, "a mass message by OpenID needs at least two recipients"),
     40032: Rule(FatalError, "the OpenID list has a size WeChat refuses (2 to 10,000 for a "
                 "mass message)"),
@@ -157,6 +164,33 @@ RULES: dict[int, Rule] = {
     # doc/000a4a980007c0a02513aea3d61400; the global return codes page lacks it).
     43101: Rule(SkippableError, "the follower has turned off this account's template "
                 "messages"),
+    # The custom menu (connector/wechat/menus.py); meanings from WeChat's global return
+    # codes and the menu pages (sandbox/wechat/menus.py names them). The mapping's check
+    # (mappings/menu_section.py) refuses these menus before a call: reaching WeChat,
+    # they mean the check and WeChat disagree.
+    **{code: Rule(FatalError, f"WeChat refused the menu ({what}) — run `connector mappings "
+                  "validate` and check the menu: section against WeChat's rules")
+       for code, what in {
+           40016: "1 to 3 top-level buttons", 40017: "a button type",
+           40018: "a top-level name over 16 bytes", 40019: "a key of 1 to 128 bytes",
+           40020: "a url of 1 to 1024 bytes", 40022: "two levels of buttons at most",
+           40023: "1 to 5 sub-buttons", 40024: "a sub-button type",
+           40025: "a sub-button name over 60 bytes", 40026: "a sub-button key",
+           40027: "a sub-button url", 40054: "a sub-button url domain",
+           40055: "a button url domain"}.items()},
+    46003: Rule(FatalError, "the account has no menu (menu no exist) — publish one with "
+                "`connector menu publish`"),
+    65301: Rule(FatalError, "WeChat has no personalised menu with this menuid (deleted "
+                "meanwhile?) — run `connector menu publish` again"),
+    65302: Rule(FatalError, "WeChat knows no such user for this account"),
+    65303: Rule(FatalError, "a personalised menu needs the default menu first"),
+    65304: Rule(FatalError, "the personalised menu's matchrule is empty"),
+    65305: Rule(FatalError, "the account has as many personalised menus as WeChat allows — "
+                "remove conditional menus from the mapping's menu: section"),
+    65316: Rule(FatalError, "the personalised menus link to more than 3 domains, WeChat's "
+                "limit — link fewer sites"),
+    65320: Rule(FatalError, "WeChat refuses personalised menus by sex, region or language "
+                "since 2021: only tags"),
 }
 
 Scope = Literal["recipient", "request", "account"]
@@ -175,7 +209,14 @@ SCOPES: dict[int, Scope] = {
     # The request: the same template, body or key goes to every recipient.
     40037: REQUEST, 47001: REQUEST, 40008: REQUEST, 40007: REQUEST, 40130: REQUEST,
     40032: REQUEST, 40052: REQUEST, 40053: REQUEST, 45065: REQUEST, 45066: REQUEST,
-    45067: REQUEST,
+    45067: REQUEST, 40004: REQUEST, 40005: REQUEST, 40006: REQUEST, 40009: REQUEST,
+    41005: REQUEST,
+    # The custom menu: the menu sent is wrong, whoever it is for.
+    40016: REQUEST, 40017: REQUEST, 40018: REQUEST, 40019: REQUEST, 40020: REQUEST,
+    40022: REQUEST, 40023: REQUEST, 40024: REQUEST, 40025: REQUEST, 40026: REQUEST,
+    40027: REQUEST, 40054: REQUEST, 40055: REQUEST, 46003: REQUEST, 65301: REQUEST,
+    65302: RECIPIENT, 65303: REQUEST, 65304: REQUEST, 65305: REQUEST, 65316: REQUEST,
+    65320: REQUEST,
     # The follower: unknown to the account, left, refused, outside the windows, limits
     # of their own.
     40003: RECIPIENT, 43004: RECIPIENT, 43019: RECIPIENT, 43101: RECIPIENT,
@@ -186,7 +227,8 @@ SCOPES: dict[int, Scope] = {
 # The bridge's own codes for failures without a WeChat errcode: the request's (a bad
 # clientmsgid, a mass of the wrong size) or the call's (no answer, HTTP errors, TLS, an
 # answer without its id), which the next recipient would meet too.
-_BRIDGE_SCOPES: dict[str, Scope] = {"CLIENT_MSG_ID": REQUEST, "MASS_SIZE": REQUEST}
+_BRIDGE_SCOPES: dict[str, Scope] = {"CLIENT_MSG_ID": REQUEST, "MASS_SIZE": REQUEST,
+                                    "IMAGE": REQUEST}
 
 
 def request_id(errmsg: str | None) -> str | None:

@@ -42,6 +42,8 @@ from connector.settings import Settings
 from connector.settings.accounts import WeChatAccount
 from connector.wechat.errors import classify, classify_http, is_token_error, transport_error
 from connector.wechat.follower_writes import FollowerWriteVerbs
+from connector.wechat.media import MediaVerbs
+from connector.wechat.menus import MenuVerbs
 from connector.wechat.qrcodes import QrCodeVerbs
 from connector.wechat.retrying import Failure, decide, request_failure, token_failure
 from connector.wechat.sends import MessageVerbs
@@ -105,7 +107,7 @@ def _retry_after(response: requests.Response | None) -> float | None:
         return None
 
 
-class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
+class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, MediaVerbs):
     """The bridge's verbs on the WeChat Official Account API.
 
     Args:
@@ -122,7 +124,8 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs):
 
     The verbs that write (QR codes, remarks and tags, messages) are in mixins:
     :mod:`connector.wechat.qrcodes`, :mod:`connector.wechat.follower_writes`,
-    :mod:`connector.wechat.sends`.
+    :mod:`connector.wechat.sends`, :mod:`connector.wechat.media`; the custom menu in
+    :mod:`connector.wechat.menus`.
 
     Every verb raises only :class:`~connector.errors.BridgeError` subclasses (a Redis
     outage too: :class:`RetriableError` with ``system="redis"``).

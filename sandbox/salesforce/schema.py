@@ -315,7 +315,9 @@ _NAME_LENGTH = 80
 # Salesforce picks a custom object's key prefix when it is deployed; the sandbox fixes
 # them so ids stay stable between runs (tests and recordings know a0B...).
 _KEY_PREFIXES = {"WeChat_Follower__c": "a0B", "WeChat_Interaction__c": "a0C",
-                 "WeChat_QR_Code__c": "a0D"}
+                 "WeChat_QR_Code__c": "a0D",
+                 # fixed, so the spare prefixes of the objects sorted after it stay as they were
+                 "WeChat_Keyword_Reply__c": "a0K"}
 
 
 def custom_field(m: FieldMeta) -> Field:

@@ -46,10 +46,13 @@ from sandbox.faults import Fault, FaultInjector, reset_connection
 from sandbox.wechat import pushes
 from sandbox.wechat.errors import ApiError, proxy_error
 from sandbox.wechat.ip_whitelist import LOOPBACK, IpWhitelist
+from sandbox.wechat.media import MediaStore, media_router
+from sandbox.wechat.menus import Menus
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
 from sandbox.wechat.routes_acts import acts_router
+from sandbox.wechat.routes_menu import menu_router
 from sandbox.wechat.routes_messages import messages_router
 from sandbox.wechat.routes_qrcode import qrcode_router
 from sandbox.wechat.routes_token import token_router
@@ -87,7 +90,8 @@ class WeChatSandbox:
                  faults: FaultInjector | None = None, token_per_day: int = 2000,
                  force_refresh_per_day: int = 20, mass_per_month: int = 4,
                  account_type: str = "service", list_page: int = PAGE,
-                 ip_whitelist: tuple[str, ...] = LOOPBACK) -> None:
+                 ip_whitelist: tuple[str, ...] = LOOPBACK,
+                 conditional_menu_limit: int = 100) -> None:
         self.app_id = app_id
         self.list_page = list_page
         self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
@@ -100,9 +104,16 @@ class WeChatSandbox:
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
         self.outbox = Outbox(clock, mass_per_month=mass_per_month, account_type=account_type)
+        # Temporary media: uploads (media/upload) and what followers send (media.py).
+        self.media = MediaStore(clock)
         # Where people's acts and job-finish pushes are delivered (a CallbackSender), when
         # a simulator outside the process drives the sandbox: see routes_acts.py.
         self.callback = None
+        # The custom menu (menu/create, addconditional...): what people can click.
+        self.menus = Menus(tags_of=lambda openid: population.lookup(openid).tagid_list,
+                           tag_exists=lambda tag_id: any(
+                               t["id"] == tag_id for t in population.tags()),
+                           conditional_limit=conditional_menu_limit)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         # MsgIds are 64-bit and unique per account; start where real ones live (~6e18).
@@ -144,9 +155,11 @@ class WeChatSandbox:
                                         app_secret=app_secret))
         app.include_router(users_router(self.population, page=self.list_page),
                            dependencies=guarded)
-        app.include_router(messages_router(self.population, self.outbox, self.clock),
-                           dependencies=guarded)
+        app.include_router(messages_router(self.population, self.outbox, self.clock,
+                                           self.media), dependencies=guarded)
+        app.include_router(media_router(self.media), dependencies=guarded)
         # QR code images need no access token (mp.weixin.qq.com serves them on WeChat).
+        app.include_router(menu_router(self.menus), dependencies=guarded)
         app.include_router(qrcode_router(self.outbox, self.clock))
         app.include_router(self.faults.router())
         app.include_router(self._control_router())
@@ -210,6 +223,15 @@ class WeChatSandbox:
             "STR_SCENE" if isinstance(scene, str) else "SCENE")
         return self.outbox.create_qrcode(name, scene, expire_seconds)
 
+    def set_menu(self, buttons: list[dict]) -> None:
+        """What ``menu/create`` does, without HTTP (for seeding a scenario whose people
+        click): ``buttons`` as the API takes them.
+
+        Raises:
+            ApiError: WeChat's menu checks (sandbox/wechat/menus.py).
+        """
+        self.menus.create({"button": buttons})
+
     # -- what people do (state change first, then the push that reports it) ------------
 
     def _now(self, at: int | None) -> int:
@@ -269,13 +291,68 @@ class WeChatSandbox:
         self.outbox.windows.record(openid, "message", now)
         return pushes.text(openid, now, content=content, msg_id=next(self._msg_ids))
 
+    def _message(self, openid: str, at: int | None) -> int:
+        now = self._interaction(openid, at)
+        self.outbox.windows.record(openid, "message", now)
+        return now
+
+    def image(self, openid: str, data: bytes = b"\xff\xd8\xff\xe0 a photo", *,
+              at: int | None = None) -> Push:
+        """A picture from a follower (opens the 48-hour window); its media is kept 3 days
+        like any temporary media."""
+        now = self._message(openid, at)
+        media = self.media.keep("image", data, "photo.jpg", openid=openid)
+        pic_url = f"http://mmbiz.qpic.cn/mmbiz_jpg/{media.media_id}/0"
+        return pushes.image(openid, now, pic_url=pic_url, media_id=media.media_id,
+                            msg_id=next(self._msg_ids))
+
+    def voice(self, openid: str, data: bytes = b"#!AMR\n a voice", *,
+              recognition: str | None = None, at: int | None = None) -> Push:
+        """A voice message (``recognition``: the text, when the account has speech
+        recognition on)."""
+        now = self._message(openid, at)
+        media = self.media.keep("voice", data, "voice.amr", openid=openid)
+        return pushes.voice(openid, now, media_id=media.media_id, format="amr",
+                            recognition=recognition, msg_id=next(self._msg_ids))
+
+    def video(self, openid: str, data: bytes = b"\0\0\0\x18ftypmp42 a video", *,
+              short: bool = False, at: int | None = None) -> Push:
+        """A video (or ``short`` video) from a follower, with its thumbnail."""
+        now = self._message(openid, at)
+        media = self.media.keep("video", data, "video.mp4", openid=openid)
+        thumb = self.media.keep("thumb", b"\xff\xd8\xff\xe0 thumb", "thumb.jpg",
+                                openid=openid)
+        return pushes.video(openid, now, media_id=media.media_id,
+                            thumb_media_id=thumb.media_id, short=short,
+                            msg_id=next(self._msg_ids))
+
     def click(self, openid: str, key: str, *, at: int | None = None) -> Push:
-        """A menu click (opens the 1-minute service window)."""
+        """A menu click (opens the 1-minute service window).
+
+        Raises:
+            ValueError: no click button of the follower's menu has ``key`` (the
+                personalised menu of their tags, else the default): WeChat pushes the
+                key of the button tapped, so only a key on their menu can arrive
+                (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/
+                Receiving_event_pushes.html, "点击菜单拉取消息时的事件推送").
+        """
+        if not self.menus.has(openid, "click", "key", key):
+            raise ValueError(f"{openid}'s menu has no click button with key {key!r}: "
+                             "WeChat can only push a key the menu holds — publish it first")
         now = self._interaction(openid, at)
         self.outbox.windows.record(openid, "event", now)
         return pushes.click(openid, now, key=key)
 
     def view(self, openid: str, url: str, *, at: int | None = None) -> Push:
+        """A tap on a view button of the menu (VIEW push: "点击菜单跳转链接时的事件推送",
+        same page as ``click``).
+
+        Raises:
+            ValueError: no view button of the follower's menu opens ``url``.
+        """
+        if not self.menus.has(openid, "view", "url", url):
+            raise ValueError(f"{openid}'s menu has no view button opening {url!r}: WeChat "
+                             "pushes VIEW for the menu's own links only — publish it first")
         return pushes.view(openid, self._interaction(openid, at), url=url)
 
     def location(self, openid: str, latitude: float, longitude: float,

@@ -115,3 +115,33 @@ def location(openid: str, at: int, *, latitude: float, longitude: float,
 def text(openid: str, at: int, *, content: str, msg_id: int) -> Push:
     """A text message from the follower."""
     return Push(openid, at, (("MsgType", "text"), ("Content", content), ("MsgId", msg_id)))
+
+
+# The follower's media messages, as WeChat's "receiving standard messages" page shows them
+# (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/
+# Receiving_standard_messages.html): image (PicUrl, MediaId), voice (MediaId, Format, and
+# Recognition when the account turned speech recognition on), video and shortvideo
+# (MediaId, ThumbMediaId); each with its MsgId.
+
+def image(openid: str, at: int, *, pic_url: str, media_id: str, msg_id: int) -> Push:
+    """A picture from the follower."""
+    return Push(openid, at, (("MsgType", "image"), ("PicUrl", pic_url),
+                             ("MediaId", media_id), ("MsgId", msg_id)))
+
+
+def voice(openid: str, at: int, *, media_id: str, format: str, msg_id: int,  # noqa: A002
+          recognition: str | None = None) -> Push:
+    """A voice message from the follower."""
+    items: tuple[tuple[str, str | int], ...] = (
+        ("MsgType", "voice"), ("MediaId", media_id), ("Format", format))
+    if recognition is not None:
+        items += (("Recognition", recognition),)
+    return Push(openid, at, (*items, ("MsgId", msg_id)))
+
+
+def video(openid: str, at: int, *, media_id: str, thumb_media_id: str, msg_id: int,
+          short: bool = False) -> Push:
+    """A video (``short``: a short video) from the follower."""
+    return Push(openid, at, (("MsgType", "shortvideo" if short else "video"),
+                             ("MediaId", media_id), ("ThumbMediaId", thumb_media_id),
+                             ("MsgId", msg_id)))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 
 from sandbox.wechat.errors import ApiError, ok
+from sandbox.wechat.media import MediaStore
 from sandbox.wechat.outbox import Outbox
 from sandbox.wechat.population import Population
 from sandbox.wechat.routing import integer, json_body, openid_list
@@ -24,6 +25,7 @@ from sandbox.wechat.routing import integer, json_body, openid_list
 MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews",
                       "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage", "mpvideo"})
 MASS_MAX = 10_000
+MEDIA_MESSAGES = frozenset({"image", "voice", "video"})
 
 
 def _msgtype(data: dict) -> str:
@@ -34,7 +36,7 @@ def _msgtype(data: dict) -> str:
 
 
 def messages_router(population: Population, outbox: Outbox,
-                    clock: Callable[[], float]) -> APIRouter:
+                    clock: Callable[[], float], media: MediaStore | None = None) -> APIRouter:
     router = APIRouter(prefix="/cgi-bin")
 
     def follower(openid: object):
@@ -62,7 +64,12 @@ def messages_router(population: Population, outbox: Outbox,
     async def custom_send(request: Request) -> dict:
         data = await json_body(request)
         record = follower(data.get("touser"))
-        _msgtype(data)
+        msgtype = _msgtype(data)
+        # image, voice and video messages name uploaded media: unknown, or past its 3
+        # days, is 40007 (sandbox/wechat/media.py)
+        if (media is not None and msgtype in MEDIA_MESSAGES
+                and media.get(data[msgtype].get("media_id")) is None):
+            raise ApiError(40007)
         try:
             outbox.windows.spend(record.openid, clock())
         except ApiError as error:

@@ -94,6 +94,7 @@ def test_stats_count_scans_scanners_followers_and_members_per_channel(bridge, fa
 def test_stages_move_forward_only_and_follow_salesforce_values(bridge, fair):
     campaign, (ann, bob, cat) = fair
     sf, wx = bridge.box.salesforce, bridge.box.wechat
+    wx.set_menu([{"type": "click", "name": "Prices", "key": "MENU_PRICES"}])
     assert follower_of(bridge, ann)["Lifecycle_Stage__c"] == "Follower"
     assert bridge.sender.deliver(wx.click(ann, "MENU_PRICES", at=T0 + 100)).acknowledged
     bridge.work()
@@ -117,6 +118,8 @@ def test_stages_move_forward_only_and_follow_salesforce_values(bridge, fair):
 def test_engagement_is_recorded_and_sets_the_last_interaction(bridge, fair):
     _, (ann, bob, cat) = fair
     wx = bridge.box.wechat
+    wx.set_menu([{"type": "click", "name": "Prices", "key": "MENU_PRICES"},
+                 {"type": "view", "name": "Shop", "url": "https://x.cn/a"}])
     acts = [wx.click(bob, "MENU_PRICES", at=T0 + 200), wx.view(bob, "https://x.cn/a", at=T0 + 210),
             wx.text(bob, "你好, price?", at=T0 + 220),
             wx.location(bob, 31.23, 121.47, at=T0 + 230)]

@@ -121,6 +121,7 @@ def test_unfollow_updates_state_and_unmapped_events_are_kept(bridge):
     text = text[:text.index("\ncapture:")] + text[text.index("\nlifecycle:"):]
     bridge.context.mapping = parse_mapping(text, DEFAULT_MAPPING)
     openid = bridge.box.population.openids(subscribed=True)[5]
+    wx.set_menu([{"type": "click", "name": "Prices", "key": "MENU_PRICES"}])
     assert bridge.sender.deliver(wx.click(openid, "MENU_PRICES")).acknowledged
     assert bridge.sender.deliver(wx.unfollow(openid)).acknowledged
     bridge.work()

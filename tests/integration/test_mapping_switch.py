@@ -43,6 +43,8 @@ def use_mapping(bridge, text: str) -> None:
 def test_only_the_mapping_changes_what_lands(bridge):
     sf, wx, people = bridge.box.salesforce, bridge.box.wechat, bridge.box.population
     known, other = people.openids(subscribed=True)[:2]
+    wx.set_menu([{"type": "click", "name": "Prices", "key": "MENU_PRICES"},
+                 {"type": "view", "name": "Shop", "url": "https://shop.example.cn/p/1"}])
     sf.seed("Contact", LastName="Known", WeChat_OpenId__c=known)
     sf.seed("Contact", LastName="Other", WeChat_OpenId__c=other)
 

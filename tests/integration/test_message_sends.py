@@ -78,6 +78,7 @@ def test_customer_service_windows(ws, gateway, clock):
     with pytest.raises(SkippableError) as used:
         gateway.send_custom(writer, TEXT)
     assert used.value.code == "45047"
+    ws.set_menu([{"type": "click", "name": "Help", "key": "MENU_HELP"}])
     ws.click(clicker, "MENU_HELP")
     for _ in range(3):  # 3 within a minute of a menu click
         gateway.send_custom(clicker, TEXT)

@@ -412,6 +412,7 @@ def test_sender_flags_a_plaintext_reply_in_safe_mode(ws):
     receiver.app.router.routes.clear()
     receiver.app.post("/wechat/callback")(lambda: PlainTextResponse("<xml>hello</xml>"))
     server, sender = start(receiver, ws)
+    ws.set_menu([{"type": "click", "name": "One", "key": "MENU_1"}])
     try:
         delivery = sender.deliver(ws.click(ws.population.openids()[0], "MENU_1"))
     finally:
@@ -424,6 +425,7 @@ def test_sender_flags_a_plaintext_reply_in_safe_mode(ws):
 def test_resend_storm_delivers_one_push_many_times(ws):
     receiver = Receiver()
     server, sender = start(receiver, ws)
+    ws.set_menu([{"type": "view", "name": "Site", "url": "https://example.cn"}])
     try:
         deliveries = sender.storm(ws.view(ws.population.openids()[0], "https://example.cn"), 6)
     finally:

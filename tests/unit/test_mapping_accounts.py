@@ -27,7 +27,7 @@ accounts:
         LeadSource: {{ value: "WeChat Store B" }}
     events:
       subscribe: {{ person: true, campaign: true }}
-      image:     {{ person: false }}
+      link:      {{ person: false }}
 """
 ORG = SalesforceSandbox(client_id="3MVG9accounts", username="accounts@bridge.sandbox",
                         public_key_pem="unused: describe needs no login")
@@ -38,8 +38,8 @@ describe = ORG.describe  # the describe JSON the sandbox serves, without HTTP
 
 def event(account: str, kind: str = "subscribe") -> InboundEvent:
     fields = {"ToUserName": account, "FromUserName": "oFollower1", "CreateTime": "1700000000"}
-    fields |= {"MsgType": "event", "Event": kind} if kind != "image" else {
-        "MsgType": "image", "PicUrl": "http://x/1.png", "MsgId": "1"}
+    fields |= {"MsgType": "event", "Event": kind} if kind != "link" else {
+        "MsgType": "link", "Title": "A page", "Url": "http://x/1", "MsgId": "1"}
     return InboundEvent.from_fields(fields)
 
 
@@ -55,14 +55,14 @@ def test_an_account_s_sections_replace_the_shared_ones_for_its_events_only():
     store_b = mapping.for_account(B)
     assert mapping.for_account(C) is mapping  # not listed: the top-level mapping
     assert store_b.follower == mapping.follower and store_b.match == mapping.match
-    assert set(store_b.events) == {"subscribe", "image"}  # replaced wholesale, not merged
+    assert set(store_b.events) == {"subscribe", "link"}  # replaced wholesale, not merged
     lead_source = {}
     for account in (B, C):
         plan = plan_event(event(account), FOLLOWER, mapping)
         lead_source[account] = plan.person.create_fields["LeadSource"]
     assert lead_source == {B: "WeChat Store B", C: "WeChat"}
-    # (an image: the shipped mapping captures texts for every account)
-    assert handles(mapping, event(B, "image")) and not handles(mapping, event(C, "image"))
+    # (a link: the shipped mapping captures texts and media, not links, for every account)
+    assert handles(mapping, event(B, "link")) and not handles(mapping, event(C, "link"))
     assert fitted_objects(mapping) == ["Lead"]  # B's fit counts
 
 

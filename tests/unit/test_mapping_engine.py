@@ -105,7 +105,7 @@ def test_unsubscribe_writes_state_only():
 
 
 @pytest.mark.parametrize("event", [push("scancode_push", "MENU_1"),
-                                   push(msg_type="image", PicUrl="http://x/1.png", MsgId="123")])
+                                   push(msg_type="link", Url="http://x/1", MsgId="123")])
 def test_kinds_without_rule_are_unmapped(event):
     with pytest.raises(UnmappedEvent, match="no rule for"):
         plan_event(event, FOLLOWER, MAPPING)

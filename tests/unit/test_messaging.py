@@ -215,3 +215,26 @@ def test_the_section_defaults_are_the_shipped_metadata_and_refuse_shared_fields(
     assert ("Key__c", "key", None) in uses
     assert {("Channel__c", "write", c) for c in ("template", "customer_service", "mass")} <= uses
     assert ("Subscribed__c", "read", None) in uses
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"Content__c": "hi", "Image_Url__c": "https://example.com/a.png"},
+     "Content__c.*Image_Url__c.*not both"),
+    ({"Channel__c": "mass", "Content__c": "hi", "Image_Url__c": "https://example.com/a.png"},
+     "Image_Url__c is for customer-service messages only"),
+    ({}, "needs its text in Content__c or an image's https link in Image_Url__c"),
+])
+def test_an_image_request_is_checked_naming_the_fields(fields, message):
+    record = {"Id": "a0E000000000001AAA", "Channel__c": "customer_service",
+              "Target__c": "follower", "Follower__c": "a0B000000000001AAA", **fields}
+    with pytest.raises(RequestError, match=message):
+        MessageRequest.from_record(record, FIELDS)
+
+
+def test_an_image_request_sends_an_image_body():
+    record = {"Id": "a0E000000000001AAA", "Channel__c": "customer_service",
+              "Target__c": "follower", "Follower__c": "a0B000000000001AAA",
+              "Image_Url__c": " https://example.com/a.png "}
+    request = MessageRequest.from_record(record, FIELDS)
+    assert request.image_url == "https://example.com/a.png"
+    assert request.body("MEDIA_1") == {"msgtype": "image", "image": {"media_id": "MEDIA_1"}}

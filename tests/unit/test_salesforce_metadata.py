@@ -93,7 +93,11 @@ def test_permission_set_grants_the_bridge_every_custom_field_and_the_follower():
     expected = {f"{p.parent.parent.name}.{p.name.split('.')[0]}" for p in FIELD_FILES}
     assert set(fields) == expected
     assert fields["Campaign.WeChat_Auto_Reply__c"] == ("true", "false")  # admins write it
-    assert {v for k, v in fields.items() if not k.startswith("Campaign.")} == {("true", "true")}
+    # keyword replies: admins write them, the bridge reads them
+    assert {v for k, v in fields.items() if k.startswith("WeChat_Keyword_Reply__c.")} == {
+        ("true", "false")}
+    assert {v for k, v in fields.items()
+            if not k.startswith(("Campaign.", "WeChat_Keyword_Reply__c."))} == {("true", "true")}
     objects = {el.findtext(NS + "object"): el for el in root.iter(NS + "objectPermissions")}
     follower = objects["WeChat_Follower__c"]
     assert [follower.findtext(NS + p) for p in ("allowCreate", "allowRead", "allowEdit",
