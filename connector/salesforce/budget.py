@@ -45,7 +45,7 @@ FRESH_SECONDS = 600
 # A pause outlives any wait for the window (24 h); a probe that finds the calls free
 # ends it long before. The expiry only keeps a forgotten flag from lasting for ever.
 PAUSE_KEEP_SECONDS = 2 * 24 * 3600
-DEFAULT_ALLOCATION, DEFAULT_PROBE_SECONDS = 0.8, 300
+DEFAULT_ALLOCATION, DEFAULT_PROBE_SECONDS = 0.8, 60
 
 
 @dataclass(frozen=True)

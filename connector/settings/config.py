@@ -77,7 +77,7 @@ EXPECTS: dict[str, str] = {
                                  "1, default 0.8) above which background work (the change "
                                  "poll, backfills) waits, keeping the rest for inbound events",
     "SALESFORCE_LIMIT_PROBE_SECONDS": "seconds between two probes of Salesforce while its "
-                                      "daily API limit is spent, at least 1 (default 300)",
+                                      "daily API limit is spent, at least 1 (default 60)",
     "POLL_LOOKBACK_SECONDS": "seconds the change poll looks back before its watermark",
     "MAPPING_FILE": "the path of the mapping YAML file",
     "WECHAT_ACCOUNTS": "a JSON array of the additional Official Accounts, each "
@@ -215,7 +215,7 @@ class Settings(SalesforceSettings):
     # waits; once Salesforce refuses calls for the limit, every queue pauses and one probe
     # per interval asks whether calls go again (the window frees calls as they age out).
     SALESFORCE_API_ALLOCATION: float = Field(default=0.8, gt=0, le=1)
-    SALESFORCE_LIMIT_PROBE_SECONDS: float = Field(default=300, ge=1)
+    SALESFORCE_LIMIT_PROBE_SECONDS: float = Field(default=60, ge=1)
 
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"
