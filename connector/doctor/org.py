@@ -161,15 +161,22 @@ def org_rules(gateway: SalesforceGateway, mapping: Mapping) -> list[Check]:
     return checks
 
 
-def outbound_endpoint(public_url: str | None) -> Check:
-    """The URL to set on the Outbound Message, and whether it answers from here."""
+def outbound_endpoint(public_url: str | None, settings: Settings) -> Check:
+    """The URL to set on the Outbound Message (its secret shown as the setting's name),
+    and whether it answers from here."""
     if not public_url:
         return _check("Outbound Message endpoint", "skip", "pass --url https://<your app> "
                       "to check the endpoint Salesforce posts to")
-    url = public_url.rstrip("/") + OUTBOUND_PATH
-    answer = probe_outbound(url)
+    secret = settings.SALESFORCE_OUTBOUND_SECRET
+    shown = public_url.rstrip("/") + OUTBOUND_PATH + "/<SALESFORCE_OUTBOUND_SECRET>"
+    if secret is None:
+        return _check("Outbound Message endpoint", "fail", f"{shown}: SALESFORCE_OUTBOUND_"
+                      "SECRET is not set, so every Outbound Message is refused; set it (at "
+                      "least 32 letters, digits, - or _) and end the endpoint URL with it")
+    answer = probe_outbound(f"{public_url.rstrip('/')}{OUTBOUND_PATH}/"
+                            f"{secret.get_secret_value()}")
     return _check("Outbound Message endpoint", "ok" if answer.ok else "fail",
-                  f"{url}: {answer.detail}" + ("" if answer.ok else "\nSet this URL as the "
+                  f"{shown}: {answer.detail}" + ("" if answer.ok else "\nSet this URL as the "
                   "Outbound Message's Endpoint URL once the web process answers there"))
 
 
@@ -180,7 +187,7 @@ def check_org(gateway: SalesforceGateway, settings: Settings, mapping: Mapping |
     checks = [login(gateway, settings)]
     if checks[0].status == "fail":
         return checks + [_check("the rest", "skip", "needs a login"),
-                         outbound_endpoint(public_url)]
+                         outbound_endpoint(public_url, settings)]
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("API version", lambda: api_version(gateway, settings)),
     ]
@@ -196,5 +203,5 @@ def check_org(gateway: SalesforceGateway, settings: Settings, mapping: Mapping |
         except BridgeError as error:  # the org did not answer this one: say so, go on
             found = _check(subject, "fail", f"could not check: {error.message}")
         checks += found if isinstance(found, list) else [found]
-    checks.append(outbound_endpoint(public_url))
+    checks.append(outbound_endpoint(public_url, settings))
     return checks

@@ -128,3 +128,16 @@ def test_the_whitelist_takes_addresses_and_blocks(entries, allowed):
             whitelist.check("127.0.0.1")
         assert caught.value.errcode == 40164
         assert caught.value.errmsg == "invalid ip 127.0.0.1 ipv6 ::ffff:127.0.0.1, not in whitelist"
+
+
+def test_the_outbound_endpoint_needs_its_secret_and_never_prints_it(bridge, capsys,
+                                                                    monkeypatch):
+    secret = bridge.box.env["SALESFORCE_OUTBOUND_SECRET"]
+    code, out = doctor(capsys, "--url", bridge.web.url)
+    assert code == 0 and secret not in out
+    assert "/salesforce/outbound/<SALESFORCE_OUTBOUND_SECRET>: reachable" in out
+    monkeypatch.delenv("SALESFORCE_OUTBOUND_SECRET")
+    code, checks = statuses(capsys, "--url", bridge.web.url)
+    assert code == 1
+    assert "SALESFORCE_OUTBOUND_SECRET is not set" in \
+        checks["Salesforce/Outbound Message endpoint"]["detail"]
