@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from mappings.reply_section import TEXT_LIMIT_BYTES
-from mappings.rules import FieldUse, Strict
+from mappings.rules import FieldUse, Strict, check_link
 from mappings.vocabulary import ApiName, check_source
 
 TRIGGER_KINDS = ("click", "keyword", "scan", "follow")
@@ -149,13 +149,7 @@ class TemplateMessage(Strict):
     data: dict[str, Annotated[TemplateValue, BeforeValidator(_constant)]] = Field(
         default_factory=dict)
 
-    @field_validator("url")
-    @classmethod
-    def _link(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(f"{value!r} is not a link — write it in full, starting with "
-                             "https://")
-        return value
+    _link = field_validator("url")(check_link)
 
 
 class Condition(Strict):

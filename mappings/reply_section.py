@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mappings.rules import FieldUse, Strict
+from mappings.rules import FieldUse, Strict, check_link
 from mappings.vocabulary import ApiName
 
 # WeChat shows at most 2048 bytes (UTF-8) of a text reply's Content: about 680 Chinese
@@ -49,13 +49,7 @@ class ArticleConstant(Strict):
     picture_url: str | None = None
     url: str | None = None
 
-    @field_validator("picture_url", "url")
-    @classmethod
-    def _link(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(f"{value!r} is not a link — write it in full, starting with "
-                             "https://")
-        return value
+    _link = field_validator("picture_url", "url")(check_link)
 
 
 class WelcomeReply(Strict):

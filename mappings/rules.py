@@ -131,3 +131,11 @@ class FieldUse:
     field: str
     use: Literal["write", "key", "link", "match", "read"]
     rule: FieldRule | None = None
+
+
+def check_link(value: str | None) -> str | None:
+    """A field validator for links a follower opens: written in full, http(s)."""
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} is not a link — write it in full, starting with "
+                         "https://")
+    return value
