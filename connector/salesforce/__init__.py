@@ -8,6 +8,7 @@ from simple_salesforce.format import format_external_id, format_soql
 
 from connector.salesforce.auth import Token, fetch_token, jwt_audience
 from connector.salesforce.budget import ApiBudget
+from connector.salesforce.collections import COLLECTION_SIZE
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     DuplicateMemberError,
@@ -15,7 +16,7 @@ from connector.salesforce.errors import (
     classify_response,
     is_duplicate_member,
 )
-from connector.salesforce.gateway import COLLECTION_SIZE, SalesforceGateway, strip_attributes
+from connector.salesforce.gateway import SalesforceGateway, strip_attributes
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.limits import ApiUsage
 from connector.salesforce.results import SaveResult

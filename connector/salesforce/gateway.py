@@ -19,7 +19,7 @@ meantime, once on a Lead the bridge itself created moments before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,12 +28,11 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_external_id, format_soql
 
-from connector.chunks import chunks_apart
 from connector.errors import BridgeError, ConfigurationError, FatalError
-from connector.ids import is_api_name, is_record_id
 from connector.in_call import AttemptFailed, Pacing, run
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.budget import ApiBudget
+from connector.salesforce.collections import CollectionVerbs
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     SYSTEM,
@@ -45,7 +44,9 @@ from connector.salesforce.http import SalesforceHTTP, translate_request_exceptio
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.in_lists import URI_BUDGET, in_pieces
 from connector.salesforce.limits import ApiUsage, usage_from_limits
-from connector.salesforce.results import SaveResult, parse_save_result, parse_save_results
+from connector.salesforce.names import api_name as _api_name
+from connector.salesforce.names import record_id as _record_id
+from connector.salesforce.results import SaveResult, parse_save_result
 from connector.salesforce.retrying import (
     answer_failure,
     decide,
@@ -58,25 +59,9 @@ from connector.settings import Settings
 log = logging.getLogger("connector.salesforce")
 
 T = TypeVar("T")
-COLLECTION_SIZE = 200  # sObject Collections take at most 200 records per call
 # REST API Developer Guide, "Assignment Rule Header" and "Duplicate Rule Header".
 AUTO_ASSIGN = "Sforce-Auto-Assign"
 DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
-
-
-def _api_name(value: str, what: str = "object or field name") -> str:
-    """``value`` if it is a Salesforce API name; it goes into URL paths unescaped."""
-    if not is_api_name(value):
-        raise ConfigurationError(f"{value!r} is not a valid Salesforce {what}",
-                                 system=SYSTEM, code="INVALID_NAME")
-    return value
-
-
-def _record_id(value: str) -> str:
-    if not is_record_id(value):
-        raise FatalError(f"{value!r} is not a Salesforce record id", system=SYSTEM,
-                         code="MALFORMED_ID")
-    return value
 
 
 def strip_attributes(value: Any) -> Any:
@@ -88,7 +73,7 @@ def strip_attributes(value: Any) -> Any:
     return value
 
 
-class SalesforceGateway:
+class SalesforceGateway(CollectionVerbs):
     """The only door to Salesforce. Not thread-safe: one per worker process (or thread).
 
     Attributes:
@@ -96,6 +81,9 @@ class SalesforceGateway:
         login_calls: token requests sent so far.
         last_api_usage: ``ApiUsage(used, limit)`` daily API requests from the last
             ``Sforce-Limit-Info`` (no call: see :meth:`api_usage`).
+
+    The sObject Collections verbs (``create_many``, ``update_many``, ``upsert_many``) are
+    in :mod:`connector.salesforce.collections`.
     """
 
     def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
@@ -450,95 +438,6 @@ class SalesforceGateway:
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
 
-    # -- sObject Collections -----------------------------------------------------------
-
-    def create_many(self, sobject: str, records: Sequence[dict[str, Any]], *,
-                    assign: bool = False) -> list[SaveResult]:
-        """Create records, 200 per call, ``allOrNone: false``; one SaveResult per record
-        (``assign``: run the active assignment rule on them).
-
-        Per-record failures are in the results. Not idempotent: after a raised failure of a
-        later chunk, the earlier chunks are written.
-
-        Raises:
-            RetriableError, FatalError: a whole call failed.
-        """
-        return self._collection("POST", "composite/sobjects", Target("create_many", sobject),
-                                records, created=True, assign=assign)
-
-    def update_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[SaveResult]:
-        """Update records (each with its ``Id``), 200 per call; one SaveResult per record.
-
-        Raises:
-            RetriableError, FatalError: a whole call failed.
-        """
-        for record in records:
-            _record_id(record.get("Id", ""))
-        return self._collection("PATCH", "composite/sobjects", Target("update_many", sobject),
-                                records, created=False)
-
-    def upsert_many(self, sobject: str, ext_field: str, records: Sequence[dict[str, Any]],
-                    *, assign: bool = False) -> list[SaveResult]:
-        """Upsert records by ``ext_field`` (each must carry it), 200 per call.
-
-        ``SaveResult.created`` says which records are new. No call carries a key twice
-        (Salesforce would refuse every record of it, DUPLICATE_VALUE): records of one key
-        go in separate calls, in their order, so the later one updates what the earlier
-        wrote. A record refused with DUPLICATE_VALUE is sent once more: an upsert of a
-        new key that lost the race to another writer's insert (the unique index refused
-        it) finds that record the second time; a genuine duplicate fails again, returned.
-        ``assign``: run the active assignment rule, which then runs on the records updated
-        too (one header per call): ask for it only when every key is new (see the module
-        docstring).
-
-        Raises:
-            RetriableError, FatalError: a whole call failed.
-        """
-        path = f"composite/sobjects/{_api_name(sobject)}/{_api_name(ext_field)}"
-        target = Target("upsert_many", sobject)
-        results = self._collection("PATCH", path, target, records, created=False,
-                                   key=ext_field, assign=assign)
-        lost = [i for i, r in enumerate(results)
-                if any(e.code == DUPLICATE_VALUE for e in r.errors)]
-        if lost:
-            log.info("upsert_many %s: %d records refused as duplicates, sent once more "
-                     "(a race with another writer)", sobject, len(lost))
-            again = self._collection("PATCH", path, target, [records[i] for i in lost],
-                                     created=False, key=ext_field, assign=assign)
-            for i, result in zip(lost, again, strict=True):
-                results[i] = result
-        return results
-
-    def _collection(self, method: str, path: str, target: Target,
-                    records: Sequence[dict[str, Any]], *, created: bool,
-                    key: str | None = None, assign: bool = False) -> list[SaveResult]:
-        """One call per 200 records, ``key`` (an upsert's field) never twice in a call;
-        the results in the order of ``records``."""
-        sobject = _api_name(target.sobject or "")
-        results: list[SaveResult | None] = [None] * len(records)
-        headers = self._write_headers(assign)
-        # Case folded: of two keys differing in case, a case-insensitive field holds one.
-        pieces = chunks_apart(records, COLLECTION_SIZE,
-                              lambda r: _key_value(r, key) if key else None)
-        for piece in pieces:
-            chunk = [records[i] for i in piece]
-            body = {"allOrNone": False,
-                    "records": [{**r, "attributes": {"type": sobject}} for r in chunk]}
-            # creates are not safe to repeat; updates by Id and upserts by external id are
-            answer = self._call(target, partial(_restful, path=path, method=method, body=body,
-                                                headers=headers), repeatable=not created)
-            parsed = parse_save_results(answer, target, len(chunk), created_default=created)
-            for i, result in zip(piece, parsed, strict=True):
-                results[i] = result
-        return [r for r in results if r is not None]
-
-
-def _key_value(record: dict[str, Any], field: str) -> str | None:
-    """The record's value of ``field`` (named in any case), case folded, or None."""
-    value = next((v for k, v in record.items() if k.lower() == field.lower()), None)
-    return None if value is None else str(value).casefold()
-
-
 def _soql(template: str, args: tuple, params: dict) -> str:
     try:
         return format_soql(template, *args, **params)
@@ -549,11 +448,6 @@ def _soql(template: str, args: tuple, params: dict) -> str:
 
 def _query_more(sf: Salesforce, *, url: str) -> dict:
     return sf.query_more(url, identifier_is_url=True)
-
-
-def _restful(sf: Salesforce, *, path: str, method: str, body: dict,
-             headers: dict[str, str]) -> Any:
-    return sf.restful(path, method=method, json=body, headers=headers)
 
 
 def _what(target: Target) -> str:
