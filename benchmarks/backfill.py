@@ -90,6 +90,7 @@ def run(followers: int, latency_ms: int, kill_at_half: bool) -> dict:
             + sum(n - 1 for n in leads.values() if n > 1),
             "members": len(sf.records("CampaignMember")),
             "generate_seconds": generate_seconds, "report": out,
+            "by_kind": {k: v for k, v in sf.api_calls.items() if k != "total"},
         }
     finally:
         box.stop()
@@ -106,6 +107,7 @@ def report(r: dict, latency_ms: int) -> None:
           f"{r['rss_mb']:.0f} MB (target <= 300)")
     print(f"  follower records {r['follower_records']:,}  Leads {r['leads']:,}  members "
           f"{r['members']:,}  duplicates {r['duplicates']}")
+    print(f"  Salesforce calls by kind: {r['by_kind']}")
     print(f"  (the emulator generated the population in {r['generate_seconds']:.1f} s)")
 
 

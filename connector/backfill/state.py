@@ -5,15 +5,17 @@ Per account (keys ``bridge:backfill:<account>:``):
 
     state    a hash: ``status`` (running, waiting, stopped, finished), ``why`` (what it
              waits for), the times, ``total`` (WeChat's follower count), ``cursor`` (the
-             ``next_openid`` that reads the page after the current one), ``chunk`` (how
-             many of the current page's write batches are done), and the counters:
-             pages_done, read, created, matched, skipped, calls_wechat, calls_salesforce
+             ``next_openid`` that reads the page after the current one), and the
+             counters: pages_done, read, created, matched, skipped, calls_wechat,
+             calls_salesforce
     page     the current page's OpenIDs (JSON), kept from the first read, so a resumed
              page has the same batches whatever WeChat's list did meanwhile
+    done     the current page's batches written (a set of their positions; batches are
+             written a few at a time, so they finish in any order)
     skipped  a hash: reason → followers skipped for it
 
 Progress is recorded only after the writes it stands for: a batch's counters and its
-``chunk`` mark in one MULTI after its Salesforce calls, a page's ``cursor`` after its
+``done`` mark in one MULTI after its Salesforce calls, a page's ``cursor`` after its
 last batch. A backfill killed at any point therefore redoes at most the batch it was
 writing (upserts by external id: nothing is duplicated), never a finished one.
 """
@@ -44,7 +46,6 @@ class Snapshot:
     finished: float | None = None
     total: int = 0
     cursor: str = ""
-    chunk: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -65,6 +66,7 @@ class BackfillState:
         self.prefix = f"{PREFIX}{account}:"
         self.key, self.page_key = self.prefix + "state", self.prefix + "page"
         self.skipped_key = self.prefix + "skipped"
+        self.done_key = self.prefix + "done"
 
     @property
     def lock_name(self) -> str:
@@ -73,7 +75,7 @@ class BackfillState:
 
     def reset(self) -> None:
         """Forget everything: the next run starts from the first page."""
-        self.redis.delete(self.key, self.page_key, self.skipped_key)
+        self.redis.delete(self.key, self.page_key, self.skipped_key, self.done_key)
 
     def start(self) -> None:
         now = time.time()
@@ -100,7 +102,6 @@ class BackfillState:
                         why=raw.get("why", ""), started=when("started"),
                         updated=when("updated"), finished=when("finished"),
                         total=int(raw.get("total") or 0), cursor=raw.get("cursor", ""),
-                        chunk=int(raw.get("chunk") or 0),
                         counts={n: int(raw.get(n) or 0) for n in COUNTERS}, skipped=skipped)
 
     # -- the page in progress ---------------------------------------------------------------
@@ -113,16 +114,22 @@ class BackfillState:
         data = json.loads(raw)
         return data["openids"], data["next"]
 
+    def done_batches(self) -> set[int]:
+        """The positions of the current page's batches already written."""
+        return {int(i) for i in self.redis.smembers(self.done_key)}
+
     def keep_page(self, openids: list[str], next_cursor: str, total: int) -> None:
         with self.redis.pipeline() as pipe:
             pipe.set(self.page_key, json.dumps({"openids": openids, "next": next_cursor}))
-            pipe.hset(self.key, mapping={"total": total, "chunk": 0, "updated": time.time()})
+            pipe.delete(self.done_key)
+            pipe.hset(self.key, mapping={"total": total, "updated": time.time()})
             pipe.execute()
 
-    def chunk_done(self, index: int, counts: Counter, skipped: Counter) -> None:
+    def batch_done(self, index: int, counts: Counter, skipped: Counter) -> None:
         """Batch ``index`` of the current page is written: its counts and its mark, at once."""
         with self.redis.pipeline() as pipe:
-            pipe.hset(self.key, mapping={"chunk": index + 1, "updated": time.time()})
+            pipe.sadd(self.done_key, index)
+            pipe.hset(self.key, mapping={"updated": time.time()})
             for name, n in counts.items():
                 if n:
                     pipe.hincrby(self.key, name, n)
@@ -133,10 +140,9 @@ class BackfillState:
     def page_done(self, next_cursor: str) -> None:
         """The current page is written: the next run reads the one after it."""
         with self.redis.pipeline() as pipe:
-            pipe.hset(self.key, mapping={"cursor": next_cursor, "chunk": 0,
-                                         "updated": time.time()})
+            pipe.hset(self.key, mapping={"cursor": next_cursor, "updated": time.time()})
             pipe.hincrby(self.key, "pages_done", 1)
-            pipe.delete(self.page_key)
+            pipe.delete(self.page_key, self.done_key)
             pipe.execute()
 
     def count_calls(self, wechat: int, salesforce: int) -> None:

@@ -102,15 +102,27 @@ def test_every_follower_lands_once_with_its_campaign(org):
     assert bridge.count("CampaignMember", CampaignId=campaign) == len(added[::2])
 
 
+def test_a_page_s_batches_written_at_once_land_every_follower_once(org):
+    bridge, campaign, added = org
+    followers = bridge.box.population.openids(subscribed=True)
+    snap = backfill(bridge.context, batch=3, polite=Politeness(sleep=Sleeps(), parallel=4))
+    assert snap.status == "finished" and snap.to_dict()["read"] == len(followers)
+    assert bridge.count("Lead") == len(followers)
+    assert bridge.count("WeChat_Follower__c") == len(followers)
+    assert bridge.count("CampaignMember", CampaignId=campaign) == len(added[::2])
+    assert snap.to_dict()["calls_salesforce"] == bridge.box.salesforce.api_calls["total"]
+
+
 def test_a_stopped_backfill_resumes_without_rewriting_finished_pages(org):
     bridge, campaign, _ = org
     followers = bridge.box.population.openids(subscribed=True)
-    first = backfill(bridge.context, stop_after_pages=5, polite=Politeness(sleep=Sleeps()))
+    first = backfill(bridge.context, stop_after_pages=5, batch=3,
+                     polite=Politeness(sleep=Sleeps()))
     assert first.status == "stopped" and first.to_dict()["read"] == 5 * PAGE
     written: list[str] = []
     writes_of(bridge, written)
 
-    final = backfill(bridge.context, polite=Politeness(sleep=Sleeps()))
+    final = backfill(bridge.context, batch=3, polite=Politeness(sleep=Sleeps()))
     assert final.status == "finished"
     assert not set(written) & set(followers[:5 * PAGE])  # the finished pages: untouched
     assert sorted(written) == sorted(followers[5 * PAGE:])
@@ -155,8 +167,8 @@ def test_a_follower_scanning_during_the_backfill_ends_with_one_lead_and_one_memb
             assert bridge.sender.deliver(push).acknowledged
             bridge.work()
 
-    sleeps = Sleeps(live_batch_ends)
-    snap = backfill(bridge.context, polite=Politeness(sleep=sleeps))
+    sleeps = Sleeps(live_batch_ends)  # the live job runs in this thread: one writer
+    snap = backfill(bridge.context, polite=Politeness(sleep=sleeps, parallel=1))
     assert sleeps.waits  # the backfill waited for the live batch's follower
     assert snap.status == "finished"
     assert bridge.count("Lead") == len(bridge.box.population.openids(subscribed=True))
@@ -223,3 +235,31 @@ def test_the_command_and_its_status(org, capsys):
     status = capsys.readouterr().out
     assert ": finished" in status and f"persons created: {len(followers)}" in status
     assert "API calls: WeChat" in status
+
+
+class Killed(BaseException):
+    """What a kill between two batches looks like to the run (no handler catches it)."""
+
+
+def test_a_backfill_killed_inside_a_page_keeps_the_batches_it_wrote(org):
+    bridge, _, _ = org
+    followers = bridge.box.population.openids(subscribed=True)
+    calls = iter(range(100))
+
+    def killed_at_the_third_batch() -> int:
+        if next(calls) == 2:
+            raise Killed
+        return 0
+
+    with pytest.raises(Killed):
+        backfill(bridge.context, batch=3, polite=Politeness(
+            sleep=Sleeps(), parallel=1, live_waiting=killed_at_the_third_batch))
+    state = BackfillState(bridge.redis, bridge.context.wechat.original_ids[0])
+    assert state.snapshot().counts["read"] == 6 and state.done_batches() == {0, 1}
+    written: list[str] = []
+    writes_of(bridge, written)
+    final = backfill(bridge.context, batch=3, polite=Politeness(sleep=Sleeps()))
+    assert final.status == "finished"
+    assert sorted(written) == sorted(followers[6:])  # the two batches written: not again
+    assert final.to_dict()["read"] == len(followers)
+    assert bridge.count("Lead") == len(followers)
