@@ -177,7 +177,8 @@ class Writers:
     """Writes a page's batches, :attr:`Politeness.parallel` at a time: each thread has
     its own Salesforce gateway (one is not thread-safe; they share the login), the
     WeChat gateway is shared (it is). A batch's Salesforce calls are counted as the
-    calls all gateways made since the last batch was recorded, so the sum is exact."""
+    calls all gateways made since the last batch was recorded (and WeChat's alike), so
+    the sums are exact."""
 
     def __init__(self, run: Run, progress: Progress, renew) -> None:
         self.run, self.progress, self.renew = run, progress, renew
@@ -185,6 +186,8 @@ class Writers:
         self.local = threading.local()
         self.gateways: list[SalesforceGateway] = [run.ctx.salesforce]
         self.counted = run.ctx.salesforce.api_calls
+        self.wechat = run.ctx.wechat.for_account(run.account)
+        self.counted_wechat = self.wechat.api_calls
 
     def _context(self) -> WorkerContext:
         """The calling thread's context: the run's own in the first (or only) thread."""
@@ -212,6 +215,7 @@ class Writers:
         Raises:
             BridgeError: a batch failed for good (the others in flight finish first).
         """
+        self.counted_wechat = self.wechat.api_calls  # the page's read is counted apart
         if self.run.polite.parallel <= 1:
             for index, batch in batches:
                 self._one(index, batch)
@@ -228,7 +232,8 @@ class Writers:
         with self.lock:
             total = sum(g.api_calls for g in self.gateways)
             counts["calls_salesforce"] = total - self.counted
-            self.counted = total
+            counts["calls_wechat"] = self.wechat.api_calls - self.counted_wechat
+            self.counted, self.counted_wechat = total, self.wechat.api_calls
             run.state.batch_done(index, counts, skipped)
             self.progress.advance(len(batch), counts["created"], counts["matched"],
                                   counts["skipped"])
@@ -242,14 +247,14 @@ class Writers:
 def write_batch(run: Run, ctx: WorkerContext, openids: list[str]
                 ) -> tuple[Counter, Counter]:
     """Read, plan and write one batch of followers (``ctx``: the calling thread's);
-    its counts and its skipped reasons (Salesforce calls are counted by the caller).
+    its counts and its skipped reasons (API calls are counted by the caller: the
+    gateways are shared with batches in flight beside it).
 
     Raises:
         FatalError: a whole call was refused for good.
     """
     state = run.state
     gateway = ctx.wechat.for_account(run.account)
-    calls = gateway.api_calls
     profiles = patiently(state, run.polite, "reading followers' profiles",
                          lambda: gateway.get_profiles(openids))
     skipped: Counter = Counter()
@@ -284,8 +289,7 @@ def write_batch(run: Run, ctx: WorkerContext, openids: list[str]
     created = applied.created if applied else set()
     matched = set(applied.persons) - created if applied else set()
     counts = Counter(read=len(openids), created=len(created), matched=len(matched),
-                     skipped=sum(skipped.values()),
-                     calls_wechat=gateway.api_calls - calls)
+                     skipped=sum(skipped.values()))
     return counts, skipped
 
 

@@ -105,8 +105,11 @@ def test_every_follower_lands_once_with_its_campaign(org):
 def test_a_page_s_batches_written_at_once_land_every_follower_once(org):
     bridge, campaign, added = org
     followers = bridge.box.population.openids(subscribed=True)
+    wechat_calls = bridge.context.wechat.api_calls
     snap = backfill(bridge.context, batch=3, polite=Politeness(sleep=Sleeps(), parallel=4))
     assert snap.status == "finished" and snap.to_dict()["read"] == len(followers)
+    # each call counted once, though the batches beside each other share the gateway
+    assert snap.to_dict()["calls_wechat"] == bridge.context.wechat.api_calls - wechat_calls
     assert bridge.count("Lead") == len(followers)
     assert bridge.count("WeChat_Follower__c") == len(followers)
     assert bridge.count("CampaignMember", CampaignId=campaign) == len(added[::2])
