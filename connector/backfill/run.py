@@ -55,7 +55,9 @@ log = logging.getLogger(__name__)
 # benchmarks/backfill.py: 0.033 Salesforce calls per follower with batches of 200,
 # 0.021 with 1,000, 0.0206 with 2,000 (the writes alone are 0.012).
 BATCH = 2000
-LOCK_SECONDS = 600  # renewed after every batch; a killed run's lock frees itself
+# The run's lock is renewed every third of this by a thread of its own (batches may wait
+# for hours on a quota); a killed run's lock frees itself this long after.
+LOCK_SECONDS = 30
 
 
 @dataclass
@@ -114,6 +116,10 @@ def backfill(ctx: WorkerContext, account: str | None = None, *,
     if not held.acquire():
         raise ConfigurationError(f"a backfill of {account} is running already (see "
                                  "`connector backfill status`)")
+    stop = threading.Event()
+    heartbeat = threading.Thread(target=_keep, args=(held, stop), daemon=True,
+                                 name="backfill-lock")
+    heartbeat.start()
     try:
         if restart:
             state.reset()
@@ -124,7 +130,7 @@ def backfill(ctx: WorkerContext, account: str | None = None, *,
                   f"backfill:{uuid.uuid4().hex[:12]}", batch)
         state.start()
         try:
-            finished = _pages(run, progress or quiet(), stop_after_pages, held.reacquire)
+            finished = _pages(run, progress or quiet(), stop_after_pages)
         except BaseException as error:
             state.set_status("stopped", f"{type(error).__name__}: {error}")
             raise
@@ -132,16 +138,28 @@ def backfill(ctx: WorkerContext, account: str | None = None, *,
                          "" if finished else f"stopped after {stop_after_pages} pages")
         return state.snapshot()
     finally:
+        stop.set()
+        heartbeat.join()
         release(held)
 
 
-def _pages(run: Run, progress: Progress, stop_after: int | None, renew) -> bool:
+def _keep(held, stop: threading.Event) -> None:
+    """Renew the run's lock until ``stop``; a renewal that fails (Redis away, or the
+    lock lost) is logged and tried again at the next beat."""
+    while not stop.wait(LOCK_SECONDS / 3):
+        try:
+            held.reacquire()
+        except Exception as error:  # noqa: BLE001 - the run goes on; the next beat retries
+            log.warning("backfill lock not renewed: %s", error)
+
+
+def _pages(run: Run, progress: Progress, stop_after: int | None) -> bool:
     """Write pages until the list ends (True) or ``stop_after`` pages are done (False)."""
     gateway = run.ctx.wechat.for_account(run.account)
     done_pages = 0
     snap = run.state.snapshot()
     progress.start(snap.total, snap.counts.get("read", 0))
-    writers = Writers(run, progress, renew)
+    writers = Writers(run, progress)
     try:
         while True:
             kept = run.state.current_page()
@@ -180,8 +198,8 @@ class Writers:
     calls all gateways made since the last batch was recorded (and WeChat's alike), so
     the sums are exact."""
 
-    def __init__(self, run: Run, progress: Progress, renew) -> None:
-        self.run, self.progress, self.renew = run, progress, renew
+    def __init__(self, run: Run, progress: Progress) -> None:
+        self.run, self.progress = run, progress
         self.lock = threading.Lock()
         self.local = threading.local()
         self.gateways: list[SalesforceGateway] = [run.ctx.salesforce]
@@ -237,7 +255,6 @@ class Writers:
             run.state.batch_done(index, counts, skipped)
             self.progress.advance(len(batch), counts["created"], counts["matched"],
                                   counts["skipped"])
-            self.renew()
 
     def close(self) -> None:
         for gateway in self.gateways[1:]:

@@ -266,3 +266,17 @@ def test_a_backfill_killed_inside_a_page_keeps_the_batches_it_wrote(org):
     assert sorted(written) == sorted(followers[6:])  # the two batches written: not again
     assert final.to_dict()["read"] == len(followers)
     assert bridge.count("Lead") == len(followers)
+
+
+def test_one_backfill_of_an_account_runs_at_a_time(bridge, capsys):
+    from connector.errors import ConfigurationError
+    from connector.locks import lock
+
+    state = BackfillState(bridge.redis, bridge.context.wechat.original_ids[0])
+    assert lock(bridge.redis, state.lock_name, ttl=30).acquire()  # another run holds it
+    with pytest.raises(ConfigurationError, match="running already"):
+        backfill(bridge.context)
+    state.start()  # that run was killed: its state says running, no lock renewed...
+    bridge.redis.delete(state.lock_name)  # ...and its lock expired
+    assert main(["backfill", "status"]) == 0
+    assert "interrupted" in capsys.readouterr().out
