@@ -107,8 +107,8 @@ def report(r: dict, latency_ms: int) -> None:
     print(f"  time {r['seconds']:.1f} s  ({r['followers'] / r['seconds']:,.0f} followers/s)")
     print(f"  Salesforce calls {r['sf_calls']:,}  ({r['sf_calls'] / r['followers']:.4f} per "
           f"follower; target <= 0.02)")
-    print(f"  WeChat calls {r['wechat_calls']:,} (from the backfill's state)  peak RSS of the command "
-          f"{r['rss_mb']:.0f} MB (target <= 300)")
+    print(f"  WeChat calls {r['wechat_calls']:,} (from the backfill's state)  peak RSS of "
+          f"the command {r['rss_mb']:.0f} MB (target <= 300)")
     print(f"  follower records {r['follower_records']:,}  Leads {r['leads']:,}  members "
           f"{r['members']:,}  duplicates {r['duplicates']}")
     print(f"  Salesforce calls by kind: {r['by_kind']}")
