@@ -8,7 +8,8 @@ them done and finish at once. The web process does nothing beyond RQ's own enque
 
 Events are claimed per follower too: two events of one follower in two jobs' batches
 would write the same person at once (both deciding to create it, one refused). A batch
-holds its followers (``follower:`` keys, leases like the claims); an event whose follower
+holds its followers (``follower:`` keys, leases like the claims, taken with
+``connector/follower_holds.py``, which the backfill shares); an event whose follower
 another batch holds is left to its own job, which waits for the follower to be free.
 
 Keys (``bridge:inbound:`` prefix):
@@ -31,6 +32,11 @@ from rq.job import Job
 import connector.errors as errors_module
 from connector.errors import BridgeError
 from connector.events import InboundEvent
+from connector.follower_holds import (  # noqa: F401 - the inbound job's names for them
+    claim_followers,
+    follower_key,
+    release_followers,
+)
 from connector.locks import release_owned
 
 PREFIX = "bridge:inbound:"
@@ -58,52 +64,6 @@ end
 if held ~= '' and #claimed > 0 then redis.call('PEXPIRE', prefix .. 'held:' .. held, lease) end
 return claimed
 """
-
-# KEYS: follower keys; ARGV: owner, lease, the held:<job id> key (or ''). Takes each free
-# one (noting it as the job's); answers the positions of those another owner holds.
-_CLAIM_FOLLOWERS = """
-local busy = {}
-local held = ARGV[3]
-for i, k in ipairs(KEYS) do
-  if redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2]) then
-    if held ~= '' then redis.call('HSET', held, ARGV[4 + i - 1], ARGV[1]) end
-  elseif redis.call('GET', k) ~= ARGV[1] then
-    table.insert(busy, i)
-  end
-end
-if held ~= '' then redis.call('PEXPIRE', held, ARGV[2]) end
-return busy
-"""
-
-
-def follower_key(event: InboundEvent) -> str:
-    """The Redis key a batch holds while it writes ``event``'s follower."""
-    return f"{PREFIX}{_follower(event)}"
-
-
-def _follower(event: InboundEvent) -> str:
-    return f"follower:{event.account}:{event.openid}"
-
-
-def claim_followers(redis: Redis, owner: str, events: dict[str, InboundEvent], *,
-                    job_id: str = "") -> set[str]:
-    """Hold the followers of ``events`` for ``owner`` (noted as ``job_id``'s, so that
-    :func:`release_job` drops them too); the keys of the events whose follower another
-    owner holds (their followers are not taken)."""
-    keys = list(events)
-    if not keys:
-        return set()
-    held = PREFIX + "held:" + job_id if job_id else ""
-    busy = redis.register_script(_CLAIM_FOLLOWERS)(
-        keys=[follower_key(events[k]) for k in keys],
-        args=[owner, LEASE_MS, held, *[_follower(events[k]) for k in keys]])
-    return {keys[int(i) - 1] for i in busy}
-
-
-def release_followers(redis: Redis, owner: str, events: dict[str, InboundEvent]) -> None:
-    """Drop ``owner``'s hold on the followers of ``events``."""
-    release_owned(redis, owner, {follower_key(e) for e in events.values()})
-
 
 # KEYS[1]: held:<job id>. Drops the claims (and follower holds, whose fields start with
 # ``follower:``) that still hold that job's owner values; answers the claims dropped.

@@ -18,6 +18,7 @@
     connector followups list            automatic follow-ups: pending, sent, cancelled, why
     connector clock                     the one clock process (polls Salesforce for changes)
     connector sync poll|status|replay   the way back: poll now, what it did, failed jobs
+    connector backfill [--account gh_…] [--restart] | status   existing followers in
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import logging
 import sys
 
 from connector.cli import (
+    backfill,
     campaigns,
     doctor,
     followups,
@@ -159,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
-                     followups):
+                     followups, backfill):
         commands.register(sub)
     return parser
 

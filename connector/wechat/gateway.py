@@ -227,6 +227,20 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, Me
             raw.update(fetched)
         return self._followers({openid: raw[openid] for openid in wanted if openid in raw})
 
+    def follower_page(self, after: str | None = None) -> tuple[int, list[str], str]:
+        """One page of the account's followers (``user/get``, up to 10,000 OpenIDs, in
+        follow order): ``(total, openids, next_openid)``. The page after the last one is
+        empty, with ``next_openid`` "".
+
+        Raises:
+            RateLimitedError: the daily quota of ``user/get`` is spent (45009).
+            RetriableError, FatalError: as :meth:`get_profile`.
+        """
+        data = self._call(lambda client: client.user.get_followers(after or None),
+                          repeatable=True)
+        openids = [str(o) for o in ((data.get("data") or {}).get("openid") or [])]
+        return int(data.get("total") or 0), openids, str(data.get("next_openid") or "")
+
     @_redis_guarded
     def forget(self, *openids: str) -> None:
         """Drop cached profiles (after subscribe/unsubscribe events, remark changes...)."""

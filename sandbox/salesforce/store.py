@@ -55,6 +55,10 @@ class Store:
         self._tables: dict[str, dict[str, dict]] = {n: {} for n in schema.names()}
         self._autonumbers: dict[str, Iterator[int]] = {}
         self._undo: list[tuple[str, str, dict | None]] | None = None
+        # Lookups by field value ((object, field) -> key -> ids), built on first use and
+        # kept by _put, so an upsert or a unique check is not a scan of the table: a
+        # backfill of 100,000 followers would otherwise cost the emulator O(n²).
+        self._indexes: dict[tuple[str, str], dict[object, dict[str, None]]] = {}
         self.authors = Authors(user_id, self.lock)
         self.before_save: BeforeSave | None = None
         # Ids of records the sandbox has no object for (its users, queues): id -> object,
@@ -108,10 +112,42 @@ class Store:
         table = self._tables[sobject]
         if self._undo is not None:
             self._undo.append((sobject, record_id, table.get(record_id)))
+        self._reindex(sobject, record_id, table.get(record_id), record)
         if record is None:
             table.pop(record_id, None)
         else:
             table[record_id] = record
+
+    def _reindex(self, sobject: str, record_id: str, before: dict | None,
+                 after: dict | None) -> None:
+        """Keep the built indexes of ``sobject`` true as one record changes."""
+        for (name, field_name), index in self._indexes.items():
+            if name != sobject:
+                continue
+            field = self.schema.get(sobject).field(field_name)
+            old = _index_key(field, before.get(field_name)) if before else None
+            new = _index_key(field, after.get(field_name)) if after else None
+            if old == new:
+                continue
+            if old is not None:
+                index.get(old, {}).pop(record_id, None)
+            if new is not None:
+                index.setdefault(new, {})[record_id] = None
+
+    def _candidates(self, obj: SObject, field: Field, value: object) -> list[str]:
+        """Ids of the records whose ``field`` may equal ``value``, in table order."""
+        index = self._indexes.get((obj.name, field.name))
+        if index is None:
+            index = {}
+            for record_id, record in self._tables[obj.name].items():
+                key = _index_key(field, record.get(field.name))
+                if key is not None:
+                    index.setdefault(key, {})[record_id] = None
+            self._indexes[(obj.name, field.name)] = index
+        found = index.get(_index_key(field, value), {})
+        if len(found) < 2:
+            return list(found)
+        return [i for i in self._tables[obj.name] if i in found]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -357,7 +393,10 @@ class Store:
                                        f"duplicates value on record with id: {other[0]}")
         if obj.name == "CampaignMember":
             person = ("LeadId", "ContactId")
-            for other in self._tables[obj.name].values():
+            table = self._tables[obj.name]
+            ids = [i for p in person if record.get(p) is not None
+                   for i in self._candidates(obj, obj.field(p), record[p])]
+            for other in (table[i] for i in dict.fromkeys(ids) if i in table):
                 if (other["Id"] != record.get("Id") and not other["IsDeleted"]
                         and other["CampaignId"] == record["CampaignId"]
                         and any(record[p] is not None and other[p] == record[p]
@@ -409,8 +448,9 @@ class Store:
             same = lambda v: v == str(value)  # noqa: E731
         else:
             same = lambda v: v is not None and str(v).casefold() == str(value).casefold()  # noqa: E731
-        return [i for i, r in self._tables[obj.name].items()
-                if not r["IsDeleted"] and same(r.get(field.name))]
+        table = self._tables[obj.name]
+        return [i for i in self._candidates(obj, field, value)
+                if not table[i]["IsDeleted"] and same(table[i].get(field.name))]
 
     def _live(self, obj: SObject, record_id: str) -> dict:
         normal = normalize(record_id)
@@ -424,6 +464,16 @@ class Store:
         return record
 
 
+def _index_key(field: Field, value: object) -> object:
+    """What :meth:`Store._matches` compares ``value`` by: ids exactly (normalised),
+    case-sensitive text as it is, other text ignoring case; None for no value."""
+    if value is None:
+        return None
+    if field.type in ("id", "reference"):
+        return normalize(value)
+    return str(value) if field.case_sensitive else str(value).casefold()
+
+
 class _Transaction:
     def __init__(self, store: Store, journal: list) -> None:
         self._store, self._journal = store, journal
@@ -433,6 +483,7 @@ class _Transaction:
         while self._journal:
             sobject, record_id, before = self._journal.pop()
             table = self._store._tables[sobject]
+            self._store._reindex(sobject, record_id, table.get(record_id), before)
             if before is None:
                 table.pop(record_id, None)
             else:
