@@ -71,9 +71,10 @@ class Lines:
         left = max(self.total - self.done, 0)
         eta = str(timedelta(seconds=round(left / rate))) if rate > 0 else "?"
         share = f" ({self.done / self.total:.0%})" if self.total else ""
-        print(f"backfill: {self.done:,}/{self.total:,} followers{share}, {rate:,.0f}/s, "
-              f"ETA {eta}; this run: {self.created:,} created, {self.matched:,} matched, "
-              f"{self.skipped:,} skipped", file=self.out, flush=True)
+        self.out.write(f"backfill: {self.done:,}/{self.total:,} followers{share}, "
+                       f"{rate:,.0f}/s, ETA {eta}; this run: {self.created:,} created, "
+                       f"{self.matched:,} matched, {self.skipped:,} skipped\n")
+        self.out.flush()
 
     def close(self) -> None:
         self.line()
