@@ -1,20 +1,25 @@
 """The inbound job: one per WeChat event, coalesced into batches under load.
 
 ``handle_event`` is what the callback enqueues, once per event. It claims its own event
-and other pending ones (``jobs/batching.py``) and runs them as one batch
-(:func:`connector.inbound.batch.run_batch`). Its own event's outcome decides the job's:
+and other pending ones, taking their jobs off the queue (``jobs/batching.py``), runs
+them as one batch (:func:`connector.inbound.batch.run_batch`), and completes the jobs it
+took with their events' outcomes (``jobs/taken.py``: finished, failed, or scheduled
+exactly as below), so they cost no worker a fork or a wait. Its own event's outcome
+decides the job's:
 
-- written (or coalesced into another job's batch): the job succeeds;
+- written: the job succeeds (a taken job's result says ``coalesced``, and by whom);
 - retriable failure: the job returns an rq ``Retry`` with backoff (``jobs/retry.py``);
 - fatal failure: the job raises it and lands in rq's failed registry, with a reason that
   names the Salesforce error code and fields; ``connector replay`` runs it again;
 - skippable (nothing to do) or an event kind the mapping doesn't handle: the job
   succeeds; unhandled events are kept (``connector/inbound/unhandled.py``);
 - its event (or its follower) is in another running job's batch: the job comes back a
-  moment later (a ``Retry`` that is no failure) rather than holding its worker;
+  moment later (a ``Retry`` that is no failure) rather than holding its worker; a taken
+  job whose follower another batch writes is scheduled the same way;
 - the org's daily API limit is spent: the job waits without calling Salesforce
   (``jobs/pausing.py``);
-- its work horse dies: its claims are released and rq retries it (``jobs/deaths.py``).
+- its work horse dies: its claims are released, the jobs it took go back to the front of
+  the queue, and rq retries it (``jobs/deaths.py``).
 """
 
 from __future__ import annotations
@@ -30,13 +35,24 @@ from rq.job import Job
 from connector.context import WorkerContext
 from connector.errors import BridgeError, RetriableError, SkippableError
 from connector.events import InboundEvent
-from connector.inbound.batch import run_batch
+from connector.inbound.batch import BatchResult, run_batch
+from connector.salesforce.limits import is_daily_limit
 from jobs import batching
 from jobs.deaths import entry_point
-from jobs.pausing import hold_while_paused
+from jobs.pausing import budget_of, hold_while_paused, pause_for
 from jobs.queues import INBOUND
 from jobs.retry import retries_done, retry_or_give_up
 from jobs.runtime import get_context
+from jobs.taken import (
+    WAITS,
+    Failed,
+    Fate,
+    Finished,
+    Scheduled,
+    deferral_fate,
+    retry_fate,
+    settle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,32 +80,45 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     claimed = _claim_own(ctx.redis, job, owner, event.dedupe_key)
     if not isinstance(claimed, list):
         return claimed
-    events = _hold_followers(ctx.redis, event, claimed, owner, job)
-    if events is None:  # another batch writes our follower: come back when it is done
+    batch = _hold_followers(ctx.redis, event, claimed, owner, job)
+    if batch is None:  # another batch writes our follower: come back when it is done
         if job is None:
             raise RetriableError(f"follower {event.openid} of {event.account} is being "
                                  "written by another job's batch", code="FOLLOWER_BUSY")
         return _wait(job)
-    return _run(ctx, event, events, owner, job)
+    events, jobs = batch
+    return _run(ctx, event, events, jobs, owner, job)
 
 
 def _hold_followers(redis: Redis, event: InboundEvent, claimed: list[str], owner: str,
-                    job: Job | None) -> dict[str, InboundEvent] | None:
-    """The claimed events (ours included) whose followers we now hold; None, with every
-    claim dropped, when another batch holds our own event's follower. Events whose
-    follower another batch holds are let go, for their own jobs. (Two batches never write
-    one follower at once: a racing upsert of a new key would be refused.)"""
+                    job: Job | None) -> tuple[dict[str, InboundEvent], dict[str, Job]] | None:
+    """The claimed events (ours included) whose followers we now hold, and the jobs we
+    took for them; None, with every claim dropped and every job taken given back to the
+    queue, when another batch holds our own event's follower. A taken job whose follower
+    another batch holds is scheduled to look again (:data:`WAIT_SECONDS`). (Two batches
+    never write one follower at once: a racing upsert of a new key would be refused.)"""
     key = event.dedupe_key
-    events = batching.load_events(redis, claimed)
-    events[key] = event
-    batching.release(redis, owner, [k for k in claimed if k not in events])  # jobs gone
-    busy = batching.claim_followers(redis, owner, events, job_id=job.id if job else "")
+    job_id = _held_by(job, owner)
+    taken = [k for k in claimed if k != key]
+    jobs = batching.load_jobs(redis, taken)
+    batching.release(redis, owner, [k for k in taken if k not in jobs], job_id=job_id,
+                     requeue=False)  # their jobs are gone
+    events = {key: event} | {k: InboundEvent.from_dict(j.args[0]) for k, j in jobs.items()}
+    busy = batching.claim_followers(redis, owner, events, job_id=job_id)
     if key in busy:
         batching.release_followers(redis, owner, events)
-        batching.release(redis, owner, list(events))
+        batching.release(redis, owner, list(events), job_id=job_id)
         return None
-    batching.release(redis, owner, sorted(busy))
-    return {k: e for k, e in events.items() if k not in busy}
+    if busy:
+        settle(redis, jobs, {k: _wait_fate(jobs[k]) for k in busy}, {}, job_id=job_id)
+    return ({k: e for k, e in events.items() if k not in busy},
+            {k: j for k, j in jobs.items() if k not in busy})
+
+
+def _held_by(job: Job | None, owner: str) -> str:
+    """Whose ``held:`` hash notes the claims: the job's (which its death releases), or,
+    run outside rq, the owner's (so that what it takes can be given back)."""
+    return job.id if job else owner
 
 
 def _claim_own(redis: Redis, job: Job | None, owner: str,
@@ -104,10 +133,11 @@ def _claim_own(redis: Redis, job: Job | None, owner: str,
         RetriableError: held by another batch, and no rq job to reschedule.
     """
     queue_key = Queue(job.origin if job else INBOUND, connection=redis).key
-    claimed = batching.claim(redis, queue_key, owner, key, job_id=job.id if job else "")
+    held_by = _held_by(job, owner)
+    claimed = batching.claim(redis, queue_key, owner, key, job_id=held_by)
     if key in claimed:
         return claimed
-    batching.release(redis, owner, claimed)
+    batching.release(redis, owner, claimed, job_id=held_by)  # the jobs taken go back
     state, error = batching.outcome(redis, key)
     if state == "done":
         return {"event": key, "status": "coalesced"}
@@ -120,11 +150,17 @@ def _claim_own(redis: Redis, job: Job | None, owner: str,
     return _wait(job)
 
 
+def _wait_fate(job: Job) -> Scheduled:
+    """:func:`_wait` for a job taken into a batch (completed by the batch's owner)."""
+    waits = int(job.meta.get(WAITS, 0))
+    return Scheduled(WAIT_SECONDS[min(waits, len(WAIT_SECONDS) - 1)], WAITS)
+
+
 def _wait(job: Job) -> Retry:
     """Come back after the next of :data:`WAIT_SECONDS`; a wait is no failure (the job's
     meta counts them, and :func:`_retry` leaves them out)."""
-    waits = int(job.meta.get("waits", 0))
-    job.meta["waits"] = waits + 1
+    waits = int(job.meta.get(WAITS, 0))
+    job.meta[WAITS] = waits + 1
     job.save_meta()
     # rq fails a job whose retries reached ``max``: a wait always has one more
     return Retry(max=(job.number_of_retries or 0) + 1,
@@ -142,49 +178,92 @@ def _retry(error: RetriableError, key: str, job: Job | None) -> Retry:
     retried = job.number_of_retries or 0
     # rq's count includes the waits and a pause's deferrals: neither spends a retry
     retry = retry_or_give_up(error, f"event {key}",
-                             retries_done() - int(job.meta.get("waits", 0)))
+                             retries_done() - int(job.meta.get(WAITS, 0)))
     retry.max = max(retry.max, retried + 1)
     return retry
 
 
 def _run(ctx: WorkerContext, event: InboundEvent, events: dict[str, InboundEvent],
-         owner: str, job: Job | None) -> dict[str, Any] | Retry:
-    """Run the claimed batch and record each event's outcome; our event's is the job's.
-    The followers' hold is dropped at the end, whatever happened."""
+         jobs: dict[str, Job], owner: str, job: Job | None) -> dict[str, Any] | Retry:
+    """Run the claimed batch, record each event's outcome and complete the jobs taken
+    (``jobs``); our event's outcome is the job's. The followers' hold is dropped at the
+    end, whatever happened."""
     try:
-        return _run_held(ctx, event, events, owner, job)
+        return _run_held(ctx, event, events, jobs, owner, job)
     finally:
         batching.release_followers(ctx.redis, owner, events)
 
 
 def _run_held(ctx: WorkerContext, event: InboundEvent, events: dict[str, InboundEvent],
-              owner: str, job: Job | None) -> dict[str, Any] | Retry:
+              jobs: dict[str, Job], owner: str, job: Job | None) -> dict[str, Any] | Retry:
     key = event.dedupe_key
+    job_id = _held_by(job, owner)
     try:
         done = run_batch(ctx, events)
     except RetriableError as error:
-        batching.release(ctx.redis, owner, list(events))
+        settle(ctx.redis, jobs, _retry_fates(ctx, jobs, dict.fromkeys(jobs, error)), {},
+               job_id=job_id, dropped=[key])
         return _retry(error, key, job)
     except BridgeError as error:  # the whole call was refused: every event shares the fate
-        batching.mark_done(ctx.redis, dict.fromkeys(events, error))
+        settle(ctx.redis, jobs, dict.fromkeys(jobs, Failed(error)),
+               dict.fromkeys(events, error), job_id=job_id)
         log.error("batch of %d failed: %s", len(events), error)
         raise
     outcomes = done.outcomes
-    retry_keys = [k for k, err in outcomes.items() if isinstance(err, RetriableError)]
-    batching.release(ctx.redis, owner, retry_keys)
-    batching.mark_done(ctx.redis, {k: e for k, e in outcomes.items() if k not in retry_keys})
+    retriable = {k: e for k, e in outcomes.items() if isinstance(e, RetriableError)}
+    fates = {k: _fate(k, events[k], outcomes.get(k), done, len(events), job_id)
+             for k in jobs if k not in retriable}
+    fates |= _retry_fates(ctx, jobs, {k: e for k, e in retriable.items() if k in jobs})
+    settle(ctx.redis, jobs, fates, {k: e for k, e in outcomes.items() if k not in retriable},
+           job_id=job_id, dropped=[key] if key in retriable else [])
     own = outcomes.get(key)
     if isinstance(own, RetriableError):
         return _retry(own, key, job)
-    if isinstance(own, SkippableError):
-        return {"event": key, "status": "skipped", "reason": str(own)}
-    if own is not None:
+    if own is not None and not isinstance(own, SkippableError):
         raise own
+    return _result(key, event, own, done, len(events), "written")
+
+
+def _result(key: str, event: InboundEvent, error: BridgeError | None, done: BatchResult,
+            size: int, status: str) -> dict[str, Any]:
+    """The job's result for an event the batch went through with (``error`` None or
+    skippable): written (``status``), skipped, or kept (the mapping has no rule)."""
+    if isinstance(error, SkippableError):
+        return {"event": key, "status": "skipped", "reason": str(error)}
     if key in done.unmapped:
         return {"event": key, "status": "kept", "reason": done.unmapped[key],
                 "mapping": done.mapping}
     applied = done.applied
     person = applied.persons.get(event.openid) if applied else None
-    return {"event": key, "status": "written", "batch": len(events), "mapping": done.mapping,
+    return {"event": key, "status": status, "batch": size, "mapping": done.mapping,
             "person": person[1] if person else None,
             "person_created": bool(applied and event.openid in applied.created)}
+
+
+def _fate(key: str, event: InboundEvent, error: BridgeError | None, done: BatchResult,
+          size: int, owner_job: str) -> Fate:
+    """How a taken job ends after the batch went through (not for a retriable error)."""
+    if error is not None and not isinstance(error, SkippableError):
+        return Failed(error)
+    result = _result(key, event, error, done, size, "coalesced")
+    if result["status"] == "coalesced":
+        result["by"] = owner_job  # the job whose batch wrote it
+    return Finished(result)
+
+
+def _retry_fates(ctx: WorkerContext, jobs: dict[str, Job],
+                 errors: dict[str, RetriableError]) -> dict[str, Fate]:
+    """The fates of taken jobs after retriable failures, by ``jobs/retry.py``'s policy:
+    the daily API limit pauses the queues and defers them (``jobs/pausing.py``); any
+    other failure retries them after the backoff, or fails them once spent."""
+    fates: dict[str, Fate] = {}
+    probe_seconds: float | None = None
+    for key, error in errors.items():
+        if is_daily_limit(error):
+            if probe_seconds is None:
+                pause_for(ctx, error)
+                probe_seconds = budget_of(ctx).probe_seconds
+            fates[key] = deferral_fate(jobs[key], probe_seconds)
+        else:
+            fates[key] = retry_fate(jobs[key], error)
+    return fates

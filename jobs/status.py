@@ -24,6 +24,7 @@ from connector.inbound import unhandled
 from connector.salesforce import ApiBudget
 from connector.wayback import counters
 from connector.wayback.poll import last_polls
+from jobs import batching
 from jobs.clock import LOCK as CLOCK_LOCK
 from jobs.periodic import superseded
 from jobs.queues import changes_queue, inbound_queue, messages_queue
@@ -65,8 +66,9 @@ def failed_jobs(redis: Redis, queue: Queue, limit: int = 100) -> list[FailedJob]
 
 
 def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
-    """The queues ``connector status`` shows: the inbound queue with its failures and
-    kept events, the way back's queues, and Salesforce's daily API limit (``salesforce``:
+    """The queues ``connector status`` shows: the inbound queue (``in_batches``: its jobs
+    a running batch took off the queue and will complete) with its failures and kept
+    events, the way back's queues, and Salesforce's daily API limit (``salesforce``:
     whether calls are paused and why, the latest usage, the work held)."""
     queue = inbound_queue(redis)
     failures = failed(redis, queue)
@@ -74,6 +76,7 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
         "queued": queue.count,
         "running": queue.started_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
+        "in_batches": batching.in_batches(redis),
         "failed_count": len(failures),
         "failed": [asdict(describe(job)) for job in failures[:failed_limit]],
         "unhandled": unhandled.count(redis),

@@ -20,6 +20,8 @@ So:
   few seconds on, renews the keys, whose TTLs are minutes) instead of abandoning the
   work horse it is watching; a SIGTERM while Redis is away stops it (rq's own wait for
   Redis does not look at stop requests); idle, it tries Redis again at least every 5 s.
+- :class:`BridgeWorker`'s maintenance also puts back on their queue the jobs a batch took
+  whose owner died with its worker (``jobs/batching.py``), once their lease lapsed.
 - :class:`BridgeScheduler` waits for Redis and carries on instead of dying, and stops
   when its worker is gone.
 """
@@ -41,6 +43,7 @@ from rq.scheduler import RQScheduler
 from rq.worker import HerokuWorker
 
 from connector.redis_connection import reconnect_delay
+from jobs import batching
 from jobs.deaths import MAINTENANCE_SECONDS, WORKER_TTL, abandoned, horse_killed
 
 log = logging.getLogger(__name__)
@@ -142,6 +145,25 @@ class BridgeWorker(HerokuWorker):
         except UNREACHABLE as exc:
             log.warning("worker %s: heartbeat of job %s skipped, Redis unavailable: %s",
                         self.name, job.id, exc)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        self.sweep_taken()
+
+    def sweep_taken(self) -> int:
+        """Put back on their queue the jobs a batch took whose owner died with its whole
+        worker (``jobs/batching.py``: :func:`~jobs.batching.sweep`); at each maintenance,
+        safe in every worker at once. Returns how many went back."""
+        try:
+            moved = batching.sweep(self.connection, Queue.redis_queue_namespace_prefix)
+        except UNREACHABLE as exc:
+            log.warning("worker %s: sweep of taken jobs skipped, Redis unavailable: %s",
+                        self.name, exc)
+            return 0
+        if moved:
+            log.warning("worker %s: %d jobs taken by a batch whose owner died went back "
+                        "to their queue", self.name, moved)
+        return moved
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO",
                          *args, **kwargs) -> None:

@@ -100,6 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2, default=str))
         return 1 if needs else 0
     print(f"queued: {status['queued']}  running: {status['running']}  "
+          f"in batches: {status['in_batches']}  "
           f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
           f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
     for item in status["failed"]:

@@ -84,19 +84,25 @@ def test_a_killed_horse_s_batch_lands_once_and_its_claims_are_freed_at_once(brid
                       and claim_owner(bridge.redis, first), "the batch's claims")
         held = {k: claim_owner(bridge.redis, k) for k in others}
         until(lambda: hang.hits, "the batch's call to Salesforce")
+        # the batch took the other events' jobs: off the queue, no worker runs them
+        assert queue.count == 0 and batching.in_batches(bridge.redis) == 2
         horse = until(lambda: horse_of(worker), "the work horse")
         os.kill(horse, signal.SIGKILL)
 
-        # the worker noticed the death and dropped the dead batch's claims: the other
-        # events' own jobs take them, long before the lease would have let them go
+        # the worker noticed the death and dropped the dead batch's claims, and gave the
+        # jobs it took back to the queue: they run, long before the lease would have
+        # let them go
         until(lambda: all(claim_owner(bridge.redis, k) != held[k] for k in others),
               "the dead job's claims to go", timeout=batching.LEASE_MS / 1000 / 4)
+        until(lambda: batching.in_batches(bridge.redis) == 0 or all(
+            claim_owner(bridge.redis, k) for k in others), "the taken jobs to be back")
 
         # every event lands, the killed job's own too (retried, not failed)
         until(lambda: bridge.count("WeChat_Follower__c") == 3, "the three followers")
         until(lambda: queue.finished_job_registry.count == 3, "the three jobs to finish")
 
     assert owner and queue.failed_job_registry.count == 0
+    assert batching.in_batches(bridge.redis) == 0
     for openid in followers:
         assert bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1
         assert bridge.count("Lead", WeChat_OpenId__c=openid) == 1
