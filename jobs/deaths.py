@@ -1,5 +1,6 @@
 """A job whose process dies is retried with the common backoff, and its claims are
-released at once: a killed work horse never parks a job in the failed registry.
+released at once (the jobs its batch took go back to the front of their queue,
+``jobs/batching.py``): a killed work horse never parks a job in the failed registry.
 
 How a job can die, and who notices:
 
