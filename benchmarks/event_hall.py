@@ -392,7 +392,7 @@ def report(result: dict) -> None:
         print(f"    {line}")
     print("    targets: drained <= 60 s after the first push, <= 0.02 calls per event, "
           "worker RSS <= 200 MB")
-    if naive is None:
+    if naive is None or not naive["calls_per_event"]:
         return
     print(f"  naive design (one forked job per event, no batching), the first "
           f"{naive['events']:,} scans of a hall like it")

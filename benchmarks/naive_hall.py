@@ -34,6 +34,7 @@ from webhooks.rejections import Rejected
 from webhooks.wechat_callback import CallbackConfig, check_fresh, open_push
 
 QUEUE = "naive"
+JOB = "benchmarks.naive_hall.naive_event"  # by name: run as ``-m``, this module is __main__
 SCENE_PREFIX = "sfc_"
 
 _gateway: SalesforceGateway | None = None  # built in the worker before it forks
@@ -84,19 +85,20 @@ def create_app(redis: Redis | None = None) -> FastAPI:
         event = InboundEvent.from_fields(fields)
         campaign = campaign_of(event)
         if campaign and not Job.exists(event.dedupe_key, connection=queue.connection):
-            queue.enqueue(naive_event, event.openid, campaign, job_id=event.dedupe_key)
+            queue.enqueue(JOB, event.openid, campaign, job_id=event.dedupe_key)
         return PlainTextResponse("success")
 
     return app
 
 
 def _worker() -> None:
-    global _gateway
+    import benchmarks.naive_hall as module  # the jobs' module (this one runs as __main__)
+
     settings = load_settings()
     redis = connect()
-    _gateway = SalesforceGateway(settings, sessions=SessionStore(
+    module._gateway = SalesforceGateway(settings, sessions=SessionStore(
         redis, settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_USERNAME))
-    _gateway.identity()  # logged in once, before the work horses fork
+    module._gateway.identity()  # logged in once, before the work horses fork
     Worker([Queue(QUEUE, connection=redis)], connection=redis).work(logging_level="WARNING")
 
 
