@@ -1,6 +1,6 @@
 """Every benchmark, each with its baseline in the same run: ``make bench``."""
 
-from benchmarks import api_calls, callback_ack, outbound_latency
+from benchmarks import api_calls, backfill, callback_ack, event_hall, outbound_latency
 
 if __name__ == "__main__":
     callback_ack.report(callback_ack.run(300, 10), 300, 10)
@@ -8,3 +8,7 @@ if __name__ == "__main__":
     api_calls.report(api_calls.run(1000))
     print()
     outbound_latency.report(outbound_latency.run(100, 6))
+    print()
+    event_hall.report(event_hall.run(event_hall.Hall()))
+    print()
+    backfill.report(backfill.run(100_000, 150, kill_at_half=True), 150)

@@ -50,11 +50,14 @@ from connector.salesforce.sessions import SessionStore
 log = logging.getLogger(__name__)
 
 # Followers per batch: its writes go 200 records per sObject Collections call; its
-# lookups (persons, members) one query per few hundred values (what a query URL holds),
-# so a large batch shares each lookup's fixed queries among more writes. Measured with
-# benchmarks/backfill.py: 0.033 Salesforce calls per follower with batches of 200,
-# 0.021 with 1,000, 0.0206 with 2,000 (the writes alone are 0.012).
-BATCH = 2000
+# lookups (persons, follower records) one query per 382 OpenIDs (what a query URL holds),
+# five queries to a composite call, so a large batch shares each lookup's calls among
+# more writes. A quarter of WeChat's page of 10,000: a page is four batches, written at
+# once (``Politeness.parallel``), with no fifth batch left to run alone after them.
+# Measured with benchmarks/backfill.py: 0.033 Salesforce calls per follower with batches
+# of 200, 0.0206 with 2,000 (one query a call, the writes alone 0.012); 0.0145 with
+# 2,500 and the queries five to a call.
+BATCH = 2500
 # The run's lock is renewed every third of this by a thread of its own (batches may wait
 # for hours on a quota); a killed run's lock frees itself this long after.
 LOCK_SECONDS = 30

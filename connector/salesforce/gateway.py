@@ -28,11 +28,13 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_external_id, format_soql
 
+from connector.chunks import chunks
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.in_call import AttemptFailed, Pacing, run
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.budget import ApiBudget
 from connector.salesforce.collections import CollectionVerbs
+from connector.salesforce.composite_queries import MAX_QUERIES, composite_body, subresponses
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     SYSTEM,
@@ -217,9 +219,10 @@ class SalesforceGateway(CollectionVerbs):
         """All records of a query whose ``IN`` list ``params[split]`` may be long: one
         query per piece of the list, each piece as long as Salesforce's URI limit allows
         once URL-encoded (see ``in_lists.py``), so long values (emails) make more queries
-        and short ones (ids) fewer. Records come in the order of the pieces, each once
-        (by ``Id``, when selected) as one query of the whole list would return them. An
-        empty list makes no call. Otherwise as :meth:`query`.
+        and short ones (ids) fewer; several queries are sent five to a call (the
+        Composite resource, ``composite_queries.py``). Records come in the order of the
+        pieces, each once (by ``Id``, when selected) as one query of the whole list would
+        return them. An empty list makes no call. Otherwise as :meth:`query`.
 
         Raises:
             FatalError: as :meth:`query`, or one value alone is too long for a query.
@@ -241,8 +244,12 @@ class SalesforceGateway(CollectionVerbs):
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise FatalError(f"query template {template!r} could not be cut into queries: "
                              f"{exc}", system=SYSTEM, code="SOQL_PARAMETER") from None
-        for _piece, soql in pieces:
-            for record in self._records(soql, include_deleted):
+        soqls = [soql for _piece, soql in pieces]
+        # Several pieces go five to a composite call: one API call for five queries.
+        pages = ([self._records(soqls[0], include_deleted)] if len(soqls) == 1
+                 else self._records_together(soqls, include_deleted))
+        for page in pages:
+            for record in page:
                 record_id = record.get("Id")
                 if record_id is not None:
                     if record_id in seen:  # matched by values of two pieces
@@ -250,6 +257,40 @@ class SalesforceGateway(CollectionVerbs):
                     seen.add(record_id)
                 records.append(record)
         return records if keep_attributes else strip_attributes(records)
+
+    def _records_together(self, soqls: list[str], include_deleted: bool) -> list[list[dict]]:
+        """Every record of each query, the queries sent :data:`MAX_QUERIES` to a composite
+        call (one API call each; see ``composite_queries.py``); further pages of a query
+        are read as :meth:`_records` reads them.
+
+        Raises:
+            BridgeError: a whole call failed, or one query did (its own error, as it
+                would have failed alone).
+        """
+        target = Target("query")
+        out: list[list[dict]] = []
+        for group in chunks(soqls, MAX_QUERIES):
+
+            def send(sf: Salesforce, group: list[str] = group) -> Any:
+                return sf.restful("composite", method="POST",
+                                  json=composite_body(sf.base_url, group, include_deleted))
+
+            answer = self._call(target, send, repeatable=True)
+            try:
+                answers = subresponses(answer, len(group))
+            except ValueError as exc:
+                raise FatalError(f"composite query: {exc}", system=SYSTEM,
+                                 code="UNEXPECTED_RESPONSE") from None
+            for status, page in answers:
+                if status >= 300 or not isinstance(page, dict):
+                    raise classify_response(status, page, target, self._http.last_headers)
+                records = list(page.get("records", []))
+                while not page.get("done", True) and page.get("nextRecordsUrl"):
+                    more = partial(_query_more, url=page["nextRecordsUrl"])
+                    page = self._call(target, more, repeatable=True)
+                    records.extend(page.get("records", []))
+                out.append(records)
+        return out
 
     def _records(self, soql: str, include_deleted: bool) -> list[dict]:
         """Every page of one query (``nextRecordsUrl`` followed, one call per page)."""

@@ -25,6 +25,12 @@ MAX_RECORDS = 200
 # exist: 404 NOT_FOUND "The requested resource does not exist" (reference V3c's answer).
 MIN_UPSERT_VERSION = 46
 MAX_SUBREQUESTS = 25
+# "Up to 5 of these subrequests can be sObject Collections or query operations, including
+# Query and QueryAll requests" (Send Multiple Requests Using Composite,
+# https://developer.salesforce.com/docs/platform/api-rest/guide/
+# resources-composite-composite-post.html). The guide gives no error code for passing it:
+# the emulator refuses the call as it does past 25 subrequests.
+MAX_HEAVY_SUBREQUESTS = 5
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HALTED = ("The transaction was rolled back since another operation in the same transaction "
            "failed.")
@@ -178,6 +184,11 @@ class _CompositeRequest:
         if not isinstance(subs, list) or not subs or len(subs) > MAX_SUBREQUESTS:
             raise SalesforceError("INVALID_BATCH_REQUEST", "compositeRequest must hold 1 to "
                                   f"{MAX_SUBREQUESTS} sub-requests")
+        heavy = sum(1 for sub in subs if isinstance(sub, dict) and _is_heavy(sub))
+        if heavy > MAX_HEAVY_SUBREQUESTS:
+            raise SalesforceError("INVALID_BATCH_REQUEST", "a composite request may hold "
+                                  f"at most {MAX_HEAVY_SUBREQUESTS} sObject Collections or "
+                                  f"query subrequests, not {heavy}")
         all_or_none = bool(body.get("allOrNone", False))
         done: dict[str, object] = {}
         out = []
@@ -219,6 +230,15 @@ class _CompositeRequest:
                           params=dict(parse_qsl(parts.query)), headers=headers,
                           body=json.dumps(body).encode() if body is not None else b"",
                           race=parent.race)
+
+
+def _is_heavy(sub: dict) -> bool:
+    """A query (query, queryAll, or the next page of one) or sObject Collections
+    subrequest: the kinds of which a composite request takes five."""
+    path = urlsplit(str(sub.get("url", ""))).path
+    match = re.fullmatch(r"/services/data/v[^/]+/(.*?)/?", path)
+    rest = match.group(1) if match else ""
+    return rest.split("/")[0] in ("query", "queryAll") or rest.startswith("composite/sobjects")
 
 
 def _resolve(value: object, done: dict) -> object:

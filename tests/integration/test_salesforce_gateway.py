@@ -396,8 +396,10 @@ def test_a_lookup_of_2000_long_emails_stays_under_the_uri_limit(gateway, sandbox
     hits = {value: rows[0]["Id"] for (_obj, _fld, value), rows in found.items() if rows}
     assert hits == known
     # 2,000 x 86 bytes = 172 KB, in queries of at most URI_BUDGET (14,336) bytes with
-    # their address and SELECT: 13 of them (ten would hold 200 emails each, too long).
-    assert calls == 13
+    # their address and SELECT: 13 of them (ten would hold 200 emails each, too long),
+    # sent five to a composite call: 3 calls.
+    assert calls == 3
+    assert sandbox.api_calls["composite"] >= 3
 
 
 def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
@@ -407,7 +409,8 @@ def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
     gateway.describe("Lead")
     before = gateway.api_calls
     rows = gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="ids", ids=ids)
-    assert [r["Id"] for r in rows] == ids and gateway.api_calls - before == 2  # 24 KB of ids
+    # 24 KB of ids: two queries, in one composite call
+    assert [r["Id"] for r in rows] == ids and gateway.api_calls - before == 1
     before = gateway.api_calls
     emails = [long_email(n, tag) for n in range(900)]
     rows = gateway.query_in("SELECT Id FROM Lead WHERE Email IN {emails} OR Id IN {ids}",
@@ -416,13 +419,31 @@ def test_in_lists_are_cut_by_encoded_length_not_count(gateway, sandbox):
     # Each record once, though the upper-case copies (later pieces) and the three ids
     # (every piece) match it again.
     assert sorted(r["Id"] for r in rows) == sorted(ids)
-    assert gateway.api_calls - before == 11  # 1,800 x 86 bytes = 155 KB
+    assert gateway.api_calls - before == 3  # 1,800 x 86 bytes = 155 KB: 11 queries, 5 a call
     assert gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="ids", ids=[]) == []
     with pytest.raises(FatalError, match="no parameter 'values'"):
         gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids}", split="values", ids=ids)
     with pytest.raises(FatalError) as caught:
         gateway.query_in("SELECT Id FROM Lead WHERE Email IN {e}", split="e", e=["x" * 15_000])
     assert caught.value.code == "SOQL_PARAMETER" and "15000 characters" in str(caught.value)
+
+
+def test_queries_sent_together_fail_as_each_would_alone(gateway, sandbox):
+    # The pieces of one list go five to a composite call; a piece Salesforce refuses
+    # raises its own error, as the query sent alone would.
+    tag = unique("e")
+    emails = [long_email(n, tag) for n in range(400)]
+    with pytest.raises(FatalError) as caught:
+        gateway.query_in("SELECT Id, NoSuchField__c FROM Lead WHERE Email IN {e}", split="e",
+                         e=emails)
+    assert caught.value.code == "INVALID_FIELD" and "NoSuchField__c" in str(caught.value)
+    # a piece that reads more than one page of records follows its nextRecordsUrl
+    campaign = sandbox.seed("Campaign", Name=unique("c"))
+    people = [sandbox.seed("Lead", **lead(unique(), Email=f"p{n}.{tag}@example.com"))
+              for n in range(2100)]
+    rows = gateway.query_in("SELECT Id FROM Lead WHERE Id IN {ids} OR Id = {c}",
+                            split="ids", ids=people, c=campaign)
+    assert sorted(r["Id"] for r in rows) == sorted(people)
 
 
 def test_parent_fields_through_relationships(gateway, sandbox):

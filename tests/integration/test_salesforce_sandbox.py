@@ -484,6 +484,20 @@ def test_composite_request_like_reference_v3a(org, sf):
     assert org[0].api_calls["composite"] == 1
 
 
+def test_composite_request_takes_five_queries(org, sf):
+    def query(n: int) -> dict:
+        return {"method": "GET", "referenceId": f"q{n}",
+                "url": "/services/data/v62.0/query/?q=SELECT+Id+FROM+Lead"}
+
+    answer = sf.restful("composite", method="POST",
+                        json={"compositeRequest": [query(n) for n in range(5)]})
+    assert [a["httpStatusCode"] for a in answer["compositeResponse"]] == [200] * 5
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.restful("composite", method="POST",
+                   json={"compositeRequest": [query(n) for n in range(6)]})
+    assert caught.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+
+
 # -- describe ----------------------------------------------------------------------------
 
 def test_describe_agrees_with_reference_v4(org, sf, call):
