@@ -34,8 +34,8 @@ def check_worker_config(settings: Settings) -> None:
 
 def _warn_if_embedded(settings: Settings, role: str) -> None:
     if not settings.redis_url:
-        log.warning("REDIS_URL is not set: this %s process starts an embedded Redis that no "
-                    "other process shares; set REDIS_URL (or use `connector run`)", role)
+        log.info("REDIS_URL is not set: this %s process uses the project's embedded Redis "
+                 "(connector/embedded_redis.py)", role)
 
 
 def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -123,6 +123,9 @@ def run_all(settings: Settings | None = None) -> int:
     check_worker_config(settings)
     # Without REDIS_URL, start the embedded Redis here so web and worker share it.
     shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
+    # A Redis that does not answer now is a configuration mistake, said in one line by
+    # `connector` (connector/cli/main.py); once running, an outage is waited out instead.
+    connect(shared["REDIS_URL"], retries=0).ping()
     return Supervisor({role: functools.partial(spawn, role, shared)
                        for role in ("web", "worker", "clock")}).run()
 
