@@ -139,10 +139,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from rq.exceptions import NoSuchJobError
-
     from connector.redis_connection import connect
-    from jobs.replay import replay_failed, replay_unhandled
+    from jobs.replay import UnknownJobError, replay_failed, replay_unhandled
 
     redis = connect()
     if args.unhandled:
@@ -150,7 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.all or args.job_ids:
         try:
             ids = replay_failed(redis, None if args.all else args.job_ids)
-        except NoSuchJobError as error:
+        except UnknownJobError as error:
             print(f"connector: {error}; `connector status` lists the failed jobs' ids",
                   file=sys.stderr)
             return 1
