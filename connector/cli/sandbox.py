@@ -14,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import urlsplit
 
 from connector.errors import ConfigurationError
 
@@ -44,6 +45,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"campaign {name!r}: {campaign_id}  scene sfc_{campaign_id}")
     if args.env_file:
         box.write_env(Path(args.env_file))
+        if args.callback_url:  # the bridge listens where the sandbox delivers
+            port = urlsplit(args.callback_url).port or 80
+            with open(args.env_file, "a", encoding="utf-8") as env_file:
+                env_file.write(f"PORT={port}\n")
         print(f"config vars written to {args.env_file} (REDIS_URL not included)")
     if args.callback_url:  # people's acts and job-finish reports go to the bridge
         from sandbox.wechat import CallbackSender
