@@ -173,6 +173,24 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def plain(text: str | None) -> str | None:
+    """``text`` (a module docstring) as a terminal shows it: without reStructuredText's
+    literal quotes, which are markup for the docs, not for `--help`."""
+    return text.replace("``", "") if text else text
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip docstring markup from every description, epilog and help in ``parser``."""
+    parser.description, parser.epilog = plain(parser.description), plain(parser.epilog)
+    for action in parser._actions:
+        action.help = plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain(choice.help)
+            for child in action.choices.values():
+                _plain_help(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="connector", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
                      followups, backfill):
         commands.register(sub)
+    _plain_help(parser)
     return parser
 
 
