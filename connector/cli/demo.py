@@ -251,7 +251,9 @@ def _follow_up(say: Say, box: RunningSandbox, scenario: Scenario) -> bool:
     ok = accounted == members and calls >= 1 and resent == 0 and not again.new.get("sent")
     say(f"\nA mass message to the {members} members of {CAMPAIGNS[0]!r}, requested in "
         f"Salesforce: {totals.get('sent', 0)} sent in {calls} WeChat call(s), "
-        f"{totals.get('skipped', 0)} skipped; the request run again: {resent} WeChat calls"
+        f"{totals.get('skipped', 0)} skipped"
+        + (f" ({first.skip_reasons()})" if first.skipped else "")
+        + f"; the request run again: {resent} WeChat calls"
         + ("" if ok else "   EXPECTED every member once and nothing sent twice"))
     return ok
 

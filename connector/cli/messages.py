@@ -142,6 +142,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         new = ", ".join(f"{n} {s}" for s, n in sorted(summary.new.items())) or "nothing new"
         print(f"{summary.message}: {summary.status} — this run: {new}; totals: "
               + ", ".join(f"{n} {s}" for s, n in sorted(summary.totals.items())))
+        if summary.skipped:
+            print(f"  skipped: {summary.skip_reasons()}")
     return 0
 
 
