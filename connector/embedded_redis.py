@@ -158,7 +158,7 @@ def ensure_running(started_by: str | None = None) -> str:
 
 
 def _describe_self() -> str:
-    args = [Path(sys.argv[0]).name, *sys.argv[1:3]] if sys.argv else ["python"]
+    args = [Path(sys.argv[0]).name, *sys.argv[1:2]] if sys.argv else ["python"]
     if args[0] in ("__main__.py", "cli"):
         args[0] = "connector"
     return f"{' '.join(args)} (pid {os.getpid()})"

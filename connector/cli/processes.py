@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from connector.redis_connection import connect, redis_url_from_env
 from connector.settings import Settings, get_settings
@@ -108,10 +109,16 @@ def run_clock(settings: Settings | None = None, *, wait: bool = True) -> int:
     return clock(settings, connect(settings.redis_url), wait=wait)
 
 
-def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``connector <role>`` as a child process with ``env`` added."""
+def spawn(role: str, env: dict[str, str] | None = None, log: Path | None = None
+          ) -> subprocess.Popen:
+    """Start ``connector <role>`` as a child process with ``env`` added, its output
+    appended to ``log`` when given (else the terminal's)."""
     child_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+    if log is None:
+        return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+    with open(log, "ab") as output:  # the child holds its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env,
+                                stdout=output, stderr=subprocess.STDOUT)
 
 
 def run_all(settings: Settings | None = None) -> int:

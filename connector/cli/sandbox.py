@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -36,8 +37,15 @@ def require_sandbox() -> ModuleType:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from connector.embedded_redis import state_dir
+
     start_sandbox = require_sandbox().start_sandbox
-    box = start_sandbox(followers=args.followers, seed=args.seed, host=args.host,
+    # Its certificates under the state folder (var/sandbox/), made afresh by each run,
+    # rather than a temporary folder left behind.
+    directory = state_dir() / "sandbox"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    box = start_sandbox(directory, followers=args.followers, seed=args.seed, host=args.host,
                         salesforce_port=args.salesforce_port, wechat_port=args.wechat_port,
                         accounts=args.accounts, org_kind=args.org_kind)
     for name in ("Spring poster", "Product label"):

@@ -19,7 +19,7 @@ def test_the_env_file_holds_the_port_of_the_callback_url(tmp_path):
         [sys.executable, "-m", "connector.cli", "sandbox", "--env-file", str(env_file),
          "--callback-url", "http://127.0.0.1:8123/wechat/callback"],
         stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CONNECTOR_STATE_DIR": str(tmp_path / "var")})
     try:
         for line in process.stdout:
             if line.startswith("serving until killed"):
@@ -27,6 +27,7 @@ def test_the_env_file_holds_the_port_of_the_callback_url(tmp_path):
         lines = env_file.read_text().splitlines()
         assert "PORT=8123" in lines
         assert sum(line.startswith("PORT=") for line in lines) == 1
+        assert list((tmp_path / "var" / "sandbox").iterdir())  # its files: no temp folder
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
