@@ -128,3 +128,17 @@ def test_replay_needs_something_to_replay_and_names_an_unknown_job(capsys, redis
     assert exit_.value.code == 2
     assert main(["replay", "no-such-job"]) == 1
     assert "no failed job no-such-job" in capsys.readouterr().err
+
+
+def test_run_with_a_closed_redis_url_is_one_line_and_starts_nothing(bridge, monkeypatch,
+                                                                   capsys):
+    from connector.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    try:
+        assert main(["run"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach Redis at REDIS_URL=" in err
