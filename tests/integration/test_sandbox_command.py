@@ -38,3 +38,29 @@ def test_make_sandbox_passes_a_callback_url_agreeing_with_connector_runs_port():
     default = re.search(r"^SANDBOX_ARGS \?= (.+)$", makefile, re.M)
     assert default and "--callback-url http://127.0.0.1:8000/wechat/callback" in default[1]
     assert "$(SANDBOX_ARGS)" in makefile[makefile.index("\nsandbox:"):]
+
+
+def test_sandbox_query_prints_the_records_without_login_code(tmp_path, capsys, monkeypatch):
+    from connector.cli.main import main
+    from sandbox.run import start_sandbox
+
+    box = start_sandbox(tmp_path, followers=10, seed=1)
+    saved = dict(os.environ)
+    try:
+        box.salesforce.seed("Campaign", Name="Spring poster", IsActive=True)
+        env_file = tmp_path / "sandbox.env"
+        box.write_env(env_file)
+        assert main(["sandbox", "query", "SELECT Id, Name, IsActive FROM Campaign",
+                     "--env-file", str(env_file)]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].split() == ["Id", "Name", "IsActive"]
+        assert "Spring poster" in out[1] and out[-1] == "1 record"
+
+        assert main(["sandbox", "query", "SELECT Nope FROM Campaign",
+                     "--env-file", str(env_file)]) == 1
+        err = capsys.readouterr().err
+        assert "INVALID_FIELD" in err and "Traceback" not in err
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        box.stop()
