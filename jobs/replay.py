@@ -21,10 +21,23 @@ from jobs.deaths import rearm
 from jobs.queues import changes_queue, enqueue_inbound, inbound_queue
 
 
+class UnknownJobError(LookupError):
+    """A job id to replay that is not among the failed jobs."""
+
+
 def replay_failed(redis: Redis, job_ids: list[str] | None = None) -> list[str]:
-    """Requeue failed inbound jobs (all when ``job_ids`` is None); returns their ids."""
+    """Requeue failed inbound jobs (all when ``job_ids`` is None); returns their ids.
+
+    Raises:
+        UnknownJobError: one of ``job_ids`` is not a failed inbound job (nothing is
+            requeued then).
+    """
     registry = FailedJobRegistry(queue=inbound_queue(redis))
     ids = job_ids if job_ids is not None else registry.get_job_ids()
+    failed = set(registry.get_job_ids())
+    unknown = [job_id for job_id in ids if job_id not in failed]
+    if unknown:
+        raise UnknownJobError(f"no failed job {', '.join(unknown)}")
     done = []
     for job_id in ids:
         job = Job.fetch(job_id, connection=redis)

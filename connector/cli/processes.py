@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from connector.redis_connection import connect, redis_url_from_env
 from connector.settings import Settings, get_settings
@@ -34,8 +35,8 @@ def check_worker_config(settings: Settings) -> None:
 
 def _warn_if_embedded(settings: Settings, role: str) -> None:
     if not settings.redis_url:
-        log.warning("REDIS_URL is not set: this %s process starts an embedded Redis that no "
-                    "other process shares; set REDIS_URL (or use `connector run`)", role)
+        log.info("REDIS_URL is not set: this %s process uses the project's embedded Redis "
+                 "(connector/embedded_redis.py)", role)
 
 
 def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -108,10 +109,16 @@ def run_clock(settings: Settings | None = None, *, wait: bool = True) -> int:
     return clock(settings, connect(settings.redis_url), wait=wait)
 
 
-def spawn(role: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``connector <role>`` as a child process with ``env`` added."""
+def spawn(role: str, env: dict[str, str] | None = None, log: Path | None = None
+          ) -> subprocess.Popen:
+    """Start ``connector <role>`` as a child process with ``env`` added, its output
+    appended to ``log`` when given (else the terminal's)."""
     child_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+    if log is None:
+        return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env)
+    with open(log, "ab") as output:  # the child holds its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "connector.cli", role], env=child_env,
+                                stdout=output, stderr=subprocess.STDOUT)
 
 
 def run_all(settings: Settings | None = None) -> int:
@@ -123,6 +130,9 @@ def run_all(settings: Settings | None = None) -> int:
     check_worker_config(settings)
     # Without REDIS_URL, start the embedded Redis here so web and worker share it.
     shared = {"REDIS_URL": settings.redis_url or redis_url_from_env()}
+    # A Redis that does not answer now is a configuration mistake, said in one line by
+    # `connector` (connector/cli/main.py); once running, an outage is waited out instead.
+    connect(shared["REDIS_URL"], retries=0).ping()
     return Supervisor({role: functools.partial(spawn, role, shared)
                        for role in ("web", "worker", "clock")}).run()
 

@@ -43,10 +43,15 @@ class Summary:
     new: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # this run's skip reasons, counted
 
     def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "status": self.status, "new": self.new,
-                "totals": self.totals, "error": self.error}
+                "totals": self.totals, "error": self.error, "skipped": self.skipped}
+
+    def skip_reasons(self) -> str:
+        """This run's skips as a reader takes them: "1 not a follower (43004)"."""
+        return "; ".join(f"{count} {why}" for why, count in sorted(self.skipped.items()))
 
 
 def run_request(ctx: WorkerContext, message_id: str, *,
@@ -147,7 +152,9 @@ class _Run:
                  request.target, new)
         if sender.fatal:
             raise sender.fatal
-        return Summary(request.id, status, new, dict(totals), error)
+        skipped = dict(tally(o.reason or "no reason recorded" for o in outcomes
+                             if o.status == "skipped"))
+        return Summary(request.id, status, new, dict(totals), error, skipped)
 
     def _account(self, request: MessageRequest) -> str:
         """The sending account's original id (the key of its quotas and windows)."""

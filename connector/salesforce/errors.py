@@ -376,8 +376,24 @@ def classify_transport(kind: str, target: Target, detail: str) -> RetriableError
                           code=kind.upper())
 
 
+# What each gateway verb does, in an admin's words: messages reach `connector status`
+# and the console, whose readers know Salesforce, not the gateway's method names.
+_DOING = {
+    "create": "creating a {} record", "create_many": "creating {} records",
+    "update": "updating a {} record", "update_many": "updating {} records",
+    "upsert": "writing a {} record", "upsert_many": "writing {} records",
+    "get": "reading a {} record", "query": "querying {}", "describe": "describing {}",
+    "login": "signing in to Salesforce", "limits": "reading the org's API limits",
+    "versions": "reading the org's API versions",
+}
+
+
 def _subject(target: Target) -> str:
-    return f"{target.operation} {target.sobject}" if target.sobject else target.operation
+    """``target`` as an admin reads it: "writing Lead records", "querying Contact"."""
+    doing = _DOING.get(target.operation)
+    if doing is None:
+        return f"{target.operation} {target.sobject or ''}".strip()
+    return doing.format(target.sobject or "records").replace("a records record", "records")
 
 
 # What Salesforce takes as a JWT's aud, whatever the org's My Domain (OAuth 2.0 JWT

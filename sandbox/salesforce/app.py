@@ -2,15 +2,16 @@
 
 Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything under
 ``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
-token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no auth,
-not counted, never faulted): ``faults`` (see ``sandbox.faults``), ``expire-sessions``,
-``required-fields``, ``stats``, ``reset-stats``, ``api-usage`` (POST ``{"calls": n or
-null, "seconds": s}``: another app spends ``calls`` of the daily limit, all that remain
-by default, for ``s`` seconds; see ``usage.py``), ``records/{object}/{id}`` (PATCH, DELETE:
-an admin's edit), ``writes`` (record writes per client), ``outbound`` (outbound message
-rules and deliveries, see ``outbound.py``), ``assignment-rule`` and ``duplicate-rule``
-(GET the org's Lead rules; POST ``{"active": true, "action": "Block"}`` switches one, see
-``org_rules.py``).
+token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no
+auth, not counted, never faulted): ``faults`` (see ``sandbox.faults``),
+``expire-sessions``, ``required-fields`` (POST ``{"object": …, "fields": […]}``; DELETE
+``required-fields/{object}/{field}`` unticks it again), ``stats``, ``reset-stats``,
+``api-usage`` (POST ``{"calls": n or null, "seconds": s}``: another app spends ``calls``
+of the daily limit, all that remain by default, for ``s`` seconds; see ``usage.py``),
+``records/{object}/{id}`` (PATCH, DELETE: an admin's edit), ``writes`` (record writes
+per client), ``outbound`` (outbound message rules and deliveries, see ``outbound.py``),
+``assignment-rule`` and ``duplicate-rule`` (GET the org's Lead rules; POST ``{"active":
+true, "action": "Block"}`` switches one, see ``org_rules.py``).
 
 Writes through the API are the integration user's, with the client its
 ``Sforce-Call-Options`` header names; :meth:`SalesforceSandbox.edit` and the ``records``
@@ -203,6 +204,14 @@ class SalesforceSandbox:
         """
         self.schema.require(sobject, names)
 
+    def unrequire_field(self, sobject: str, name: str) -> None:
+        """Undo :meth:`require_fields` for one field.
+
+        Raises:
+            KeyError: unknown object or field.
+        """
+        self.schema.unrequire(sobject, name)
+
 
 def _render(request: Request, status: int, payload: object,
             headers: dict[str, str] | None = None) -> Response:
@@ -334,6 +343,13 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
             sandbox.require_fields(spec.object, spec.fields)
         except KeyError as exc:
             raise StarletteHTTPException(400, str(exc)) from None
+
+    @app.delete(f"{CONTROL_PREFIX}/required-fields/{{sobject}}/{{field}}", status_code=204)
+    def unrequired_field(sobject: str, field: str) -> None:
+        try:
+            sandbox.unrequire_field(sobject, field)
+        except KeyError as exc:
+            raise StarletteHTTPException(404, str(exc)) from None
 
     @app.get(f"{CONTROL_PREFIX}/stats")
     def stats() -> dict:

@@ -396,6 +396,7 @@ class Schema:
 
     def __init__(self, objects: tuple[SObject, ...] = OBJECTS) -> None:
         self._objects = {o.name.lower(): o for o in objects}
+        self._shipped = dict(self._objects)  # as delivered: what `unrequire` goes back to
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -425,4 +426,22 @@ class Schema:
                     raise KeyError(f"no writable field {name!r} on {obj.name}")
                 wanted[f.name] = replace(f, nillable=False, defaulted=False)
             fields = tuple(wanted.get(f.name, f) for f in obj.fields)
+            self._objects[obj.name.lower()] = replace(obj, fields=fields, by_lower={})
+
+    def unrequire(self, sobject: str, name: str) -> None:
+        """Untick "Required" on a field made required by :meth:`require`: the field is as
+        the schema shipped it again (a field required by Salesforce itself stays so).
+
+        Raises:
+            KeyError: unknown object or field.
+        """
+        with self._lock:
+            obj = self._objects.get(sobject.lower())
+            if obj is None:
+                raise KeyError(f"unknown object {sobject!r}")
+            current = obj.field(name)
+            if current is None:
+                raise KeyError(f"no field {name!r} on {obj.name}")
+            shipped = self._shipped[obj.name.lower()].field(current.name) or current
+            fields = tuple(shipped if f.name == current.name else f for f in obj.fields)
             self._objects[obj.name.lower()] = replace(obj, fields=fields, by_lower={})

@@ -100,6 +100,9 @@ def test_a_required_field_failure_waits_named_in_the_failed_registry_and_replays
     assert status["failed_count"] == 1
     reason = status["failed"][0]["reason"]
     assert "REQUIRED_FIELD_MISSING" in reason and "Phone" in reason
+    # the human message, not Python's names for the error or the gateway's verb
+    assert reason.startswith("[salesforce") and "Error:" not in reason
+    assert "upsert_many" not in reason and "Lead records" in reason
     assert bridge.count("Lead") == 0
     assert bridge.count("WeChat_Follower__c") == 1  # the follower itself was recorded
 

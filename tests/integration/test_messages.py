@@ -389,9 +389,12 @@ def test_the_cli_sends_and_reports(bridge, fresh_settings, capsys):
     out = capsys.readouterr()
     message = out.err.split()[1]
     assert json.loads(out.out)["new"] == {"sent": 2, "skipped": 1}
+    assert list(json.loads(out.out)["skipped"].values()) == [1]
     assert record(bridge, MESSAGE, message)["Content__c"] == "Hi all"
     assert main(["messages", "send", "--request", message]) == 0
-    assert "this run: 1 skipped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "this run: 1 skipped" in out
+    assert "  skipped: 1 unfollowed" in out  # the reason, not just the count
     assert main(["messages", "status", message]) == 0
     out = capsys.readouterr().out
     assert "Done  sent 2  delivered 0  skipped 1  failed 0" in out and "1  unfollowed" in out

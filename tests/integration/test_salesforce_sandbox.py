@@ -307,6 +307,18 @@ def test_duplicates_and_run_time_required_fields(org, sf, call):
                                      "errorCode": "REQUIRED_FIELD_MISSING",
                                      "fields": ["Phone"]}]
 
+    # the admin unticks "Required" again: the field is as shipped, writes without it pass
+    requests.delete(f"{org[1]}/__sandbox__/required-fields/Contact/Phone").raise_for_status()
+    phone = next(f for f in sf.Contact.describe()["fields"] if f["name"] == "Phone")
+    assert phone["nillable"] is True
+    assert sf.Contact.create({"LastName": "Wu"})["success"] is True
+    # LastName is required by Salesforce itself: unticking the sandbox's rule leaves it so
+    requests.delete(f"{org[1]}/__sandbox__/required-fields/Contact/LastName").raise_for_status()
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Contact.create({"FirstName": "Wu"})
+    assert requests.delete(
+        f"{org[1]}/__sandbox__/required-fields/Contact/Nope").status_code == 404
+
 
 def test_not_found_shapes(org, call):
     # Reference V3c: an unknown object on create.

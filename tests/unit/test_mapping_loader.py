@@ -20,7 +20,11 @@ def broken(old: str, new: str) -> str:
     ("text", "line", "needle"),
     [
         (broken("external_id: OpenId__c ", "externalid: OpenId__c "), 9,
-         "unknown key 'externalid'"),
+         "unknown key 'externalid' — did you mean 'external_id'?"),
+        (broken('Company:           { value: "WeChat" }', 'Company:           { valu: "WeChat" }'),
+         35, "unknown key 'valu' — did you mean 'value'?"),
+        (broken("scene_prefix:", "scene_prefx:"), 43,
+         "unknown key 'scene_prefx' — did you mean 'scene_prefix'?"),
         (broken("source: follower.unionid", "source: follower.unoinid"), 14,
          "did you mean 'follower.unionid'"),
         (broken("transform: unix_to_datetime", "transform: unix_to_datetme"), 17,

@@ -147,7 +147,7 @@ def test_classify_response(status, body, target, expected, code):
         (rest("STRING_TOO_LONG", "data value too large", ["LastName"]), LEAD,
          ["Shorten LastName on Lead"]),
         (V3B, Target("query"), ["sObject type 'Xyzzy' is not supported", "__c"]),
-        (V3C, Target("create", "Unreal"), ["create Unreal", "object name (Unreal)"]),
+        (V3C, Target("create", "Unreal"), ["creating a Unreal record", "object name (Unreal)"]),
         (rest("INSUFFICIENT_ACCESS_OR_READONLY", "no access", ["Phone"]), LEAD,
          ["integration user", "Lead", "Phone"]),
         (["/services/data/v62.0/sobjects/Lead/00Q1"], LEAD,
@@ -263,7 +263,7 @@ def test_login_failures_tell_the_admin_what_to_check(status, body, expected, mus
 def test_transport_failures_are_retriable():
     error = classify_transport("timeout", Target("upsert_many", "Lead"), "ReadTimeout")
     assert type(error) is RetriableError and error.code == "TIMEOUT"
-    assert "upsert_many Lead timed out" in error.message
+    assert "writing Lead records timed out" in error.message
 
 
 @pytest.mark.parametrize(
