@@ -1,4 +1,4 @@
-"""The web process: WeChat's callback, health and status.
+"""The web process: WeChat's callback, health, status and metrics.
 
 Run it with ``uvicorn webhooks.app:create_app --factory``. Everything per-app (settings,
 the Redis connection, each account's AES cipher) is built here once, never per request
@@ -13,7 +13,7 @@ from redis import Redis
 from connector.redis_connection import connect
 from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
-from webhooks import health, rejections, salesforce_outbound, wechat_callback
+from webhooks import health, metrics, rejections, salesforce_outbound, wechat_callback
 from webhooks.blocking import OffLoop
 from webhooks.wechat_callback import CallbackConfig
 
@@ -57,9 +57,12 @@ def create_app(
     if reply is None:
         reply = replier_for(settings.MAPPING_FILE, redis)
     off_loop = OffLoop()
-    app.include_router(wechat_callback.build_router(configs, redis, reply, off_loop))
+    recorder = metrics.PushRecorder(redis)
+    app.include_router(wechat_callback.build_router(configs, redis, reply, off_loop,
+                                                    recorder=recorder))
     app.include_router(salesforce_outbound.build_router(settings, redis, off_loop))
     app.include_router(health.build_router(settings, redis, rejection_log))
+    app.include_router(metrics.build_router(settings, redis, recorder))
     app.state.redis = redis
     app.state.rejections = rejection_log
     return app
