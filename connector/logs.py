@@ -5,9 +5,9 @@ A small formatter on the standard library's logging, not python-json-logger: the
 has a handful of fixed keys and the context below, and a library would add a
 dependency for twenty lines.
 
-Context: :func:`context` sets ``event_key``, ``job_id`` or ``sf_request_id`` for the code
-it wraps (contextvars, so threads and tasks keep their own); every line logged meanwhile
-carries them, in both formats.
+Context: :func:`context` sets ``event_key``, ``job_id``, ``sf_request_id`` or ``records``
+for the code it wraps (contextvars, so threads and tasks keep their own); every line
+logged meanwhile carries them, in both formats.
 
 Secrets: every line passes :func:`redact` (WeChat's ``access_token`` and ``secret`` in
 query strings, bearer tokens, Salesforce session ids), whatever the caller wrote.
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
-CONTEXT_KEYS = ("event_key", "job_id", "sf_request_id")
+CONTEXT_KEYS = ("event_key", "job_id", "sf_request_id", "records")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "bridge_log_context", default={})  # noqa: B039 - never mutated: replaced whole
 
@@ -33,7 +33,8 @@ _SECRETS = [
     # access_token=..., secret=..., client_secret=..., in URLs, forms and JSON alike
     (re.compile(r"(?i)((?:access_token|client_secret|secret|password|assertion)"
                 r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',;]+"), r"\1[REDACTED]"),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=!-]+"), r"\1[REDACTED]"),
+    # 8 characters at least: a token is long, and "a bearer token" in prose stays readable
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=!-]{8,}"), r"\1[REDACTED]"),
     # a Salesforce session id: the org id, '!', then the token
     (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+"), "[REDACTED]"),
 ]

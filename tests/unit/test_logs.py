@@ -92,3 +92,9 @@ def test_secrets_never_reach_a_line(capture, line):
 ])
 def test_salesforce_verbs_hold_no_record_id(method, path, verb):
     assert call_verb(method, path) == verb
+
+
+def test_prose_about_tokens_is_left_alone(capture):
+    out = capture(io.StringIO())
+    logging.getLogger("x").warning("set METRICS_TOKEN to require a bearer token")
+    assert "require a bearer token" in json.loads(out.getvalue())["message"]
