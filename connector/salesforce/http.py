@@ -89,7 +89,10 @@ class SalesforceHTTP(requests.Session):
         self.last_headers = response.headers
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS
                            if h in response.headers), None)
-        if request_id:  # the REST API sends none today; a proxy or a future one may
+        # The REST API's documented response headers name no request id (REST API
+        # Developer Guide, "Headers": Sforce-Limit-Info and the like); a proxy or a future
+        # version may send one, and then every line of the job carries it.
+        if request_id:
             logs.set_context(sf_request_id=request_id)
         if self.on_answer is not None:
             self.on_answer(call_verb(str(method), path), response.status_code)
