@@ -82,11 +82,17 @@ def observe_pushes(redis: Redis, pushes: Iterable[tuple[str, float]]) -> None:
         pipe.execute()
 
 
-def record_call(redis: Redis, system: str, verb: str, status: int) -> None:
+def record_call(redis: Redis, system: str, verb: str, status: int,
+                outcome: str | None = None) -> None:
     """Count one answered HTTP call to ``system``; an answer below 500 also marks the
-    system reached now. (A call that got no answer is not counted here: the gateways
-    log it, and the system's ``reached`` time stops moving.)"""
-    outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
+    system reached now. ``outcome`` defaults to ``ok``, ``client_error`` or
+    ``server_error`` by the status (WeChat's gateway passes ``errcode_<n>`` for its
+    refusals, which come with status 200: 45009 is a spent daily quota). (A call that
+    got no answer is not counted here: the gateways log it, and the system's
+    ``reached`` time stops moving.)"""
+    if outcome is None:
+        outcome = ("ok" if status < 400 else "client_error" if status < 500
+                   else "server_error")
     try:
         with redis.pipeline(transaction=False) as pipe:
             pipe.hincrby(PREFIX + "api_calls", _field((system, verb, outcome)), 1)

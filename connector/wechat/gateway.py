@@ -94,6 +94,22 @@ def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
     return guarded
 
 
+def _errcode_outcome(response: requests.Response) -> str | None:
+    """``errcode_<n>`` for a JSON answer that refuses (WeChat answers 200 with a non-zero
+    errcode: 45009 a spent daily quota, 45011 the per-minute one), else None. Only an
+    answer that says it is JSON and under 64 KiB is read (never a streamed download,
+    which its reader consumes)."""
+    kind = response.headers.get("content-type", "")
+    size = response.headers.get("content-length", "")
+    if "json" not in kind or not size.isdigit() or int(size) > 65536:
+        return None
+    try:
+        errcode = json.loads(response.content).get("errcode")
+    except (ValueError, AttributeError):
+        return None
+    return f"errcode_{errcode}" if isinstance(errcode, int) and errcode != 0 else None
+
+
 def _answer_failure(exc: WeChatClientException) -> Failure:
     if exc.errcode is None:  # an HTTP error status
         status = exc.response.status_code if exc.response is not None else None
@@ -364,7 +380,8 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, Me
         path = urlsplit(response.url).path
         verb = path.split("/cgi-bin/", 1)[1] if "/cgi-bin/" in path else path.strip("/")
         method = response.request.method if response.request is not None else "GET"
-        record_call(self._redis, "wechat", f"{method} {verb}", response.status_code)
+        record_call(self._redis, "wechat", f"{method} {verb}", response.status_code,
+                    _errcode_outcome(response))
 
     def _count(self) -> None:
         with self._count_lock:

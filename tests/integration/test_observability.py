@@ -13,8 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from redis import Redis
+from rq import Worker
 
 from connector import logs
+from jobs.queues import inbound_queue
 from sandbox.server import free_port, serve
 from webhooks.app import create_app
 from webhooks.metrics import snapshot
@@ -153,3 +155,32 @@ def test_job_log_lines_are_json_with_the_job_id_and_event_key_and_no_token(bridg
     text = stream.getvalue()
     assert "access_token=[REDACTED]" in text  # the URLs were logged ...
     assert token not in text  # ... without the token
+
+
+def test_counts_made_in_forked_work_horses_reach_the_web_scrape(bridge):
+    """rq's Worker forks a horse per job, which exits after it: its counts must still be
+    in the web process's scrape (they live in Redis, not in the horse's memory)."""
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    campaign = sf.seed("Campaign", Name="Forked hall", IsActive=True)
+    for _ in range(3):
+        openid = bridge.box.population.new_follower().openid
+        assert bridge.sender.deliver(wx.scan(openid, f"sfc_{campaign}")).acknowledged
+    worker = Worker([inbound_queue(bridge.redis)], connection=bridge.redis)
+    worker.work(burst=True, logging_level="WARNING")
+    samples = scrape(bridge.web.url)
+    runs = sum(v for k, v in samples.items() if k[0] == "bridge_jobs_total")
+    assert runs >= 3
+    assert value(samples, "bridge_api_calls_total", system="salesforce",
+                 verb="POST composite/sobjects", outcome="ok") >= 1
+
+
+def test_a_wechat_quota_refusal_is_counted_by_its_errcode(bridge):
+    sf, wx = bridge.box.salesforce, bridge.box.wechat
+    campaign = sf.seed("Campaign", Name="Quota hall", IsActive=True)
+    wx.faults.add(endpoint="user/info/batchget", status=200, code="45009", count=1)
+    openid = bridge.box.population.new_follower().openid
+    assert bridge.sender.deliver(wx.scan(openid, f"sfc_{campaign}")).acknowledged
+    bridge.work()
+    samples = scrape(bridge.web.url)
+    assert value(samples, "bridge_api_calls_total", system="wechat",
+                 verb="POST user/info/batchget", outcome="errcode_45009") == 1
