@@ -101,15 +101,20 @@ class PlainFormatter(logging.Formatter):
         return redact(f"{text} [{extra}]" if extra else text)
 
 
-def setup(level: str = "INFO", stream: IO[str] | None = None) -> None:
-    """Log to ``stream`` (default stderr): JSON unless it is a terminal. Replaces the
-    root logger's handlers, so calling it twice does not double the lines."""
+def setup(level: str = "INFO", stream: IO[str] | None = None, *, force: bool = False) -> None:
+    """Log to ``stream`` (default stderr): JSON unless it is a terminal. Like
+    ``logging.basicConfig``, it leaves a root logger that already has someone else's
+    handlers alone (a test runner's capture, an embedding application) unless ``force``;
+    its own earlier handler is replaced, so calling it twice does not double the lines."""
     stream = stream or sys.stderr
-    handler = logging.StreamHandler(stream)
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    handler.setFormatter(PlainFormatter() if tty else JsonFormatter())
     root = logging.getLogger()
+    if not force and any(not getattr(h, "_bridge", False) for h in root.handlers):
+        return
     for old in list(root.handlers):
         root.removeHandler(old)
+    handler = logging.StreamHandler(stream)
+    handler._bridge = True  # type: ignore[attr-defined]
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    handler.setFormatter(PlainFormatter() if tty else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())

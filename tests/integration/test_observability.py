@@ -138,7 +138,8 @@ def test_job_log_lines_are_json_with_the_job_id_and_event_key_and_no_token(bridg
     stream = io.StringIO()  # not a terminal: JSON
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    logs.setup("DEBUG", stream)  # DEBUG: urllib3 logs every URL, access_token included
+    # DEBUG: urllib3 logs every URL, access_token included
+    logs.setup("DEBUG", stream, force=True)
     try:
         bridge.work()
     finally:

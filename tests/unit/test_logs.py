@@ -23,7 +23,7 @@ def capture():
     saved = root.handlers[:], root.level
 
     def _capture(stream):
-        logs.setup("INFO", stream)
+        logs.setup("INFO", stream, force=True)
         return stream
 
     yield _capture
