@@ -118,3 +118,10 @@ def setup(level: str = "INFO", stream: IO[str] | None = None, *, force: bool = F
     handler.setFormatter(PlainFormatter() if tty else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+def ensure(level: str = "INFO") -> None:
+    """:func:`setup` only when nobody has set logging up in this process (a process that
+    never ran the CLI, such as a web worker uvicorn spawns)."""
+    if not logging.getLogger().handlers:
+        setup(level)

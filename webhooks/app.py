@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from redis import Redis
 
+from connector import logs
 from connector.redis_connection import connect
 from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
@@ -45,6 +46,9 @@ def create_app(
         connector.settings.SettingsError: configuration missing or malformed.
     """
     settings = settings or get_settings()
+    # With WEB_CONCURRENCY > 1 uvicorn spawns fresh processes that build the app here and
+    # never ran the CLI's set-up: each sets up its own (nothing where logging is set up).
+    logs.ensure(settings.LOG_LEVEL)
     if redis is None:
         redis = connect(settings.redis_url, connect_timeout=CONNECT_TIMEOUT,
                         socket_timeout=SOCKET_TIMEOUT, retries=RETRIES)
