@@ -13,6 +13,7 @@ from typing import Any
 
 from rq import Retry
 
+from connector import logs
 from connector.errors import RetriableError
 from connector.wayback.changes import run_watches
 from jobs.deaths import entry_point
@@ -30,6 +31,8 @@ def handle_changes(object_name: str, record_ids: list[str]) -> dict[str, Any] | 
             retriable failure outlasted the retries.
     """
     ctx, what = get_context(), f"changes of {len(record_ids)} {object_name}"
+    # Salesforce's REST answers carry no request id: the records name the work instead
+    logs.set_context(records=",".join(record_ids[:20]))
     waiting = hold_while_paused(ctx, what)  # the daily API limit
     if waiting is not None:
         return waiting

@@ -39,10 +39,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rq import get_current_job
+from rq import Retry, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from connector import logs, metrics
 from connector.errors import BridgeError, RetriableError
 from jobs import batching
 from jobs.backoff import death_retry
@@ -74,21 +75,46 @@ def is_final(error: BaseException) -> bool:
 
 def entry_point(func: F) -> F:
     """Wrap a job's function: whatever it raises drops the job's claims (its events' own
-    jobs take them), and a final failure (:func:`is_final`) is not retried."""
+    jobs take them), and a final failure (:func:`is_final`) is not retried. Every line
+    logged meanwhile carries the job id (``connector.logs``), and the run is counted by
+    its outcome (:func:`outcome_of`, ``connector.metrics`` family ``jobs``)."""
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BaseException as error:  # ShutDownImminentException is a BaseException
-            job = get_current_job()
+        job = get_current_job()
+        waits = int(job.meta.get("waits", 0)) if job is not None else 0
+        with logs.context(job_id=job.id if job is not None else None):
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as error:  # ShutDownImminentException is a BaseException
+                if job is not None:
+                    release_claims(job)
+                    if is_final(error):
+                        job.retries_left = None  # read by rq's handle_job_failure next
+                    _count(job, "failed" if is_final(error) else "errored")
+                raise
             if job is not None:
-                release_claims(job)
-                if is_final(error):
-                    job.retries_left = None  # read by rq's handle_job_failure next
-            raise
+                _count(job, outcome_of(result, waited=int(job.meta.get("waits", 0)) > waits))
+            return result
 
     return run  # type: ignore[return-value]
+
+
+def outcome_of(result: Any, *, waited: bool = False) -> str:
+    """A finished run's outcome for the ``jobs`` counter: a returned ``Retry`` is
+    ``waiting`` (its event was in another job's batch: no failure) or ``retried`` (a
+    retriable failure, or the daily API limit's pause); a returned dict says its own
+    ``status`` (``written``, ``skipped``, ``coalesced``, ``kept`` ...); else ``done``.
+    (A raised run is ``failed`` when final, else ``errored``: rq retries it.)"""
+    if isinstance(result, Retry):
+        return "waiting" if waited else "retried"
+    if isinstance(result, dict) and isinstance(result.get("status"), str):
+        return result["status"]
+    return "done"
+
+
+def _count(job: Job, outcome: str) -> None:
+    metrics.count(job.connection, "jobs", job.origin or "direct", outcome)
 
 
 def release_claims(job: Job) -> None:

@@ -32,6 +32,7 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
+from connector import logs
 from connector.context import WorkerContext
 from connector.errors import BridgeError, RetriableError, SkippableError
 from connector.events import InboundEvent
@@ -72,6 +73,7 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     """
     ctx = get_context()
     event = InboundEvent.from_dict(event_data)
+    logs.set_context(event_key=event.dedupe_key)  # every line of this job names it
     waiting = hold_while_paused(ctx, f"event {event.dedupe_key}")  # the daily API limit
     if waiting is not None:
         return waiting

@@ -12,6 +12,7 @@ from typing import Any
 
 from rq import Retry
 
+from connector import logs
 from connector.errors import FatalError, RetriableError
 from connector.messaging.run import mark_failed, run_request
 from jobs.deaths import entry_point
@@ -29,6 +30,7 @@ def send_request(message_id: str) -> dict[str, Any] | Retry:
             retriable failure outlasted the retries.
     """
     ctx = get_context()
+    logs.set_context(records=message_id)
     waiting = hold_while_paused(ctx, f"message request {message_id}")  # daily API limit
     if waiting is not None:
         return waiting

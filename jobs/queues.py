@@ -162,3 +162,17 @@ class RqQueues:
 
     def follow_up(self, follow_up_id: str, delay_seconds: float) -> str | None:
         return enqueue_follow_up(self.redis, follow_up_id, delay_seconds)
+
+
+def queue_depths(redis: Redis) -> dict[str, dict[str, int]]:
+    """Per rq queue (inbound, changes, messages): jobs ``queued``, ``running``,
+    ``scheduled`` (retries and waits included) and ``failed`` (for ``/metrics``).
+
+    Raises:
+        redis.exceptions.RedisError: Redis is unreachable.
+    """
+    return {queue.name: {"queued": queue.count,
+                         "running": queue.started_job_registry.count,
+                         "scheduled": queue.scheduled_job_registry.count,
+                         "failed": queue.failed_job_registry.count}
+            for queue in (inbound_queue(redis), changes_queue(redis), messages_queue(redis))}

@@ -1,4 +1,4 @@
-"""The web process: WeChat's callback, health and status.
+"""The web process: WeChat's callback, health, status and metrics.
 
 Run it with ``uvicorn webhooks.app:create_app --factory``. Everything per-app (settings,
 the Redis connection, each account's AES cipher) is built here once, never per request
@@ -10,10 +10,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from redis import Redis
 
+from connector import logs
 from connector.redis_connection import connect
 from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
-from webhooks import health, rejections, salesforce_outbound, wechat_callback
+from webhooks import health, metrics, rejections, salesforce_outbound, wechat_callback
 from webhooks.blocking import OffLoop
 from webhooks.wechat_callback import CallbackConfig
 
@@ -45,6 +46,9 @@ def create_app(
         connector.settings.SettingsError: configuration missing or malformed.
     """
     settings = settings or get_settings()
+    # With WEB_CONCURRENCY > 1 uvicorn spawns fresh processes that build the app here and
+    # never ran the CLI's set-up: each sets up its own (nothing where logging is set up).
+    logs.ensure(settings.LOG_LEVEL)
     if redis is None:
         redis = connect(settings.redis_url, connect_timeout=CONNECT_TIMEOUT,
                         socket_timeout=SOCKET_TIMEOUT, retries=RETRIES)
@@ -57,9 +61,12 @@ def create_app(
     if reply is None:
         reply = replier_for(settings.MAPPING_FILE, redis)
     off_loop = OffLoop()
-    app.include_router(wechat_callback.build_router(configs, redis, reply, off_loop))
+    recorder = metrics.PushRecorder(redis)
+    app.include_router(wechat_callback.build_router(configs, redis, reply, off_loop,
+                                                    recorder=recorder))
     app.include_router(salesforce_outbound.build_router(settings, redis, off_loop))
     app.include_router(health.build_router(settings, redis, rejection_log))
+    app.include_router(metrics.build_router(settings, redis, recorder))
     app.state.redis = redis
     app.state.rejections = rejection_log
     return app

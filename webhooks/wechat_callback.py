@@ -48,6 +48,7 @@ from connector.wechat.crypto import AppIdMismatchError, DecryptError, PushCipher
 from connector.wechat.pushes import MalformedPushError, Message, parse_fields, parse_push
 from jobs.queues import enqueue_inbound
 from webhooks.blocking import OffLoop
+from webhooks.metrics import PushRecorder, rejected_outcome
 from webhooks.rejections import SAMPLE_BYTES, Rejected
 
 log = logging.getLogger(__name__)
@@ -216,11 +217,14 @@ async def read_capped(request: Request, max_body: int) -> bytes:
 
 
 def build_router(configs: CallbackConfig | Sequence[CallbackConfig], redis: Redis,
-                 reply: Replier = no_reply, off_loop: OffLoop | None = None) -> APIRouter:
+                 reply: Replier = no_reply, off_loop: OffLoop | None = None, *,
+                 recorder: PushRecorder | None = None) -> APIRouter:
     """The callback's routes, bound to the accounts' configurations (the primary's first;
-    one for a lone account), one Redis connection, and the threads its calls run in
-    (default: an :class:`~webhooks.blocking.OffLoop` of its own)."""
+    one for a lone account), one Redis connection, the threads its calls run in
+    (default: an :class:`~webhooks.blocking.OffLoop` of its own) and the counter of its
+    pushes (default: one of its own, :class:`~webhooks.metrics.PushRecorder`)."""
     off_loop = off_loop or OffLoop()
+    recorder = recorder or PushRecorder(redis)
     configs = (configs,) if isinstance(configs, CallbackConfig) else tuple(configs)
     if not configs:
         raise ValueError("build_router needs at least one CallbackConfig")
@@ -248,13 +252,25 @@ def build_router(configs: CallbackConfig | Sequence[CallbackConfig], redis: Redi
         return PlainTextResponse(echostr)
 
     async def receive_push(request: Request) -> Response:
-        """Accept one push: verify, open, enqueue once, answer ``success``.
+        """Accept one push: verify, open, enqueue once, answer ``success``; count it by
+        outcome with its time (``/metrics``), off the answer's path.
 
         The hot path, so a bare Starlette endpoint (no dependency injection): about half
         a millisecond of CPU on the event loop, then the two round trips to Redis in a
         thread (:class:`~webhooks.blocking.OffLoop`), so a Redis that hangs never stalls
         the other requests, and this one is answered 503 within the deadline.
         """
+        started = time.perf_counter()
+        try:
+            response, outcome = await handle_push(request)
+        except Rejected as exc:
+            recorder.record(rejected_outcome(exc), time.perf_counter() - started)
+            raise
+        if outcome is not None:  # None: Redis is away, and so would be the count
+            recorder.record(outcome, time.perf_counter() - started)
+        return response
+
+    async def handle_push(request: Request) -> tuple[Response, str | None]:
         body = await read_capped(request, primary.max_body)
         query = request.query_params
         now = time.time()
@@ -267,21 +283,22 @@ def build_router(configs: CallbackConfig | Sequence[CallbackConfig], redis: Redi
             raise Rejected(400, f"malformed push: {exc}") from None
         if config.original_id and event.account != config.original_id:
             raise Rejected(403, f"push for another account ({event.account[:40]!r})")
-        def queue_and_reply() -> str | None:
-            enqueue_inbound(redis, event)  # False (a resend) is fine: one job per key
-            return reply(event, message)  # only once queued: a reply promises it is
+        def queue_and_reply() -> tuple[bool, str | None]:
+            queued = enqueue_inbound(redis, event)  # False (a resend): one job per key
+            return queued, reply(event, message)  # only once queued: a reply promises it
 
         try:
-            xml = await off_loop(queue_and_reply)
+            queued, xml = await off_loop(queue_and_reply)
         except (RedisError, TimeoutError) as exc:
             log.error("Redis unavailable, push %s not queued (WeChat will resend): %s",
                       event.dedupe_key, str(exc) or "no answer within the deadline")
-            return PlainTextResponse("try again", status_code=503)
+            return PlainTextResponse("try again", status_code=503), None
+        outcome = "accepted" if queued else "duplicate"
         if xml is None:
-            return PlainTextResponse(SUCCESS)
+            return PlainTextResponse(SUCCESS), outcome
         if config.cipher is not None:
             xml = config.cipher.encrypt_reply(xml, query.get("nonce", ""), int(now))
-        return Response(xml, media_type="application/xml")
+        return Response(xml, media_type="application/xml"), outcome
 
     router.add_route(PATH, receive_push, methods=["POST"])
     return router

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 from redis import exceptions as redis_errors
@@ -65,11 +64,10 @@ def unreachable_redis(error: Exception) -> str:
 
 
 def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # JSON lines off a terminal (a dyno's log), plain lines on one (connector.logs).
+    from connector.logs import setup
+
+    setup(level, sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -61,6 +61,9 @@ def run_web(settings: Settings | None = None, host: str = "0.0.0.0") -> None:  #
         proxy_headers=True,
         forwarded_allow_ips="*",
         access_log=False,
+        # uvicorn's own handlers would print plain lines; without them its loggers reach
+        # the root handler of connector.logs (JSON off a terminal), as every other line.
+        log_config=None,
     )
 
 

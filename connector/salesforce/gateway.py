@@ -31,6 +31,7 @@ from simple_salesforce.format import format_external_id, format_soql
 from connector.chunks import chunks
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.in_call import AttemptFailed, Pacing, run
+from connector.metrics import record_call
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.budget import ApiBudget
 from connector.salesforce.collections import CollectionVerbs
@@ -105,6 +106,8 @@ class SalesforceGateway(CollectionVerbs):
                                     getattr(settings, "SALESFORCE_CLIENT_NAME", None))
         if budget is not None:
             self._http.on_usage = budget.observe
+            # every answer is counted for /metrics and /readyz (connector/metrics.py)
+            self._http.on_answer = partial(record_call, budget.redis, "salesforce")
         self._sf: Salesforce | None = None
         self._identity: Identity | None = None
         self._describes: dict[str, dict] = {}

@@ -9,6 +9,7 @@ and its session belong to one thread at a time (an RQ worker runs one job at a t
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,11 +17,32 @@ from urllib.parse import urlsplit
 
 import requests
 
+from connector import logs
 from connector.errors import FatalError, RetriableError
-from connector.salesforce.errors import SYSTEM, Target, classify_transport
+from connector.salesforce.errors import REQUEST_ID_HEADERS, SYSTEM, Target, classify_transport
 from connector.salesforce.limits import ApiUsage, parse_limit_info
 
 log = logging.getLogger("connector.salesforce")
+
+_VERSIONED = re.compile(r"^/services/data/v[0-9.]+/")
+_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+
+
+def call_verb(method: str, path: str) -> str:
+    """The metric name of a call: its method and resource, without record ids or values
+    (``POST composite/sobjects``, ``GET query``, ``PATCH sobjects/Lead``,
+    ``POST oauth2/token``), so the label's values stay few."""
+    rest = _VERSIONED.sub("", path)
+    if rest == path:  # not the data API: the login or an Apex REST route
+        rest = path.removeprefix("/services/")
+    parts = [p for p in rest.split("/") if p]
+    if parts[:1] == ["sobjects"] or parts[:1] == ["composite"]:
+        parts = parts[:2]
+    else:
+        parts = parts[:1] if parts[:1] != ["oauth2"] else parts[:2]
+    # an sObject name stays (few of them); a record id or external id value never does
+    parts = [p for p in parts if not _ID.match(p) or p in {"sobjects", "composite"}]
+    return f"{method.upper()} {'/'.join(parts) or '/'}"
 
 
 
@@ -50,6 +72,7 @@ class SalesforceHTTP(requests.Session):
         self.api_usage: ApiUsage | None = None
         self.on_usage: Callable[[ApiUsage], None] | None = None
         self.last_headers: Mapping[str, str] = {}
+        self.on_answer: Callable[[str, int], None] | None = None
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
@@ -64,6 +87,15 @@ class SalesforceHTTP(requests.Session):
             log.debug("salesforce %s %s failed: %s", method, path, type(exc).__name__)
             raise
         self.last_headers = response.headers
+        request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS
+                           if h in response.headers), None)
+        # The REST API's documented response headers name no request id (REST API
+        # Developer Guide, "Headers": Sforce-Limit-Info and the like); a proxy or a future
+        # version may send one, and then every line of the job carries it.
+        if request_id:
+            logs.set_context(sf_request_id=request_id)
+        if self.on_answer is not None:
+            self.on_answer(call_verb(str(method), path), response.status_code)
         limit_info = response.headers.get("Sforce-Limit-Info")
         usage = parse_limit_info(limit_info) if limit_info else None
         if usage is not None:

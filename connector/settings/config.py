@@ -70,6 +70,8 @@ EXPECTS: dict[str, str] = {
     "the Outbound Messages' endpoint URL (https://<app>/salesforce/outbound/<secret>)",
     "ADMIN_TOKEN": "at least 32 characters, sent as 'Authorization: Bearer <token>' to "
     "/status",
+    "METRICS_TOKEN": "at least 32 characters, sent by the scraper as 'Authorization: "
+    "Bearer <token>' to /metrics (unset: /metrics is open)",
     "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the "
                               "bridge's own writes are recognised",
     "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
@@ -205,6 +207,9 @@ class Settings(SalesforceSettings):
     # Message is refused) and the bearer token of /status (unset: /status is refused).
     SALESFORCE_OUTBOUND_SECRET: SecretStr | None = None
     ADMIN_TOKEN: SecretStr | None = None
+    # The bearer token of /metrics (unset: open, as Prometheus exporters are; it holds
+    # counts only). Heroku's dynos face the internet: set it there.
+    METRICS_TOKEN: SecretStr | None = None
     SALESFORCE_CLIENT_NAME: str = "WeChatBridge"
     # The clock's change poll: how often, and how far before the watermark it looks again
     # (SystemModstamp is set at commit start, so long transactions land "in the past").
@@ -243,7 +248,7 @@ class Settings(SalesforceSettings):
             raise ValueError("too short, or a character not allowed in it")
         return value
 
-    @field_validator("ADMIN_TOKEN")
+    @field_validator("ADMIN_TOKEN", "METRICS_TOKEN")
     @classmethod
     def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().strip()) < 32:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import redis
 import requests
@@ -38,6 +39,7 @@ from connector.chunks import chunks
 from connector.errors import BridgeError, FatalError, RetriableError, SkippableError
 from connector.follower import Follower
 from connector.in_call import AttemptFailed, Pacing, run
+from connector.metrics import record_call
 from connector.settings import Settings
 from connector.settings.accounts import WeChatAccount
 from connector.wechat.errors import classify, classify_http, is_token_error, transport_error
@@ -90,6 +92,22 @@ def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
                                  system="redis", code=type(exc).__name__) from None
 
     return guarded
+
+
+def _errcode_outcome(response: requests.Response) -> str | None:
+    """``errcode_<n>`` for a JSON answer that refuses (WeChat answers 200 with a non-zero
+    errcode: 45009 a spent daily quota, 45011 the per-minute one), else None. Only an
+    answer that says it is JSON and under 64 KiB is read (never a streamed download,
+    which its reader consumes)."""
+    kind = response.headers.get("content-type", "")
+    size = response.headers.get("content-length", "")
+    if "json" not in kind or not size.isdigit() or int(size) > 65536:
+        return None
+    try:
+        errcode = json.loads(response.content).get("errcode")
+    except (ValueError, AttributeError):
+        return None
+    return f"errcode_{errcode}" if isinstance(errcode, int) and errcode != 0 else None
 
 
 def _answer_failure(exc: WeChatClientException) -> Failure:
@@ -148,6 +166,8 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, Me
         self._qr_image_base = settings.WECHAT_QR_IMAGE_BASE_URL  # see QrCodeVerbs
         self._redis = redis
         self._http = session or requests.Session()
+        # every answer is counted for /metrics and /readyz (connector/metrics.py)
+        self._http.hooks["response"].append(self._answered)
         self._profile_ttl = profile_ttl
         self._tags_ttl = tags_ttl
         self._clock = clock
@@ -353,6 +373,15 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, Me
         if token is None:
             raise RuntimeError("wechatpy called outside WeChatGateway._call")
         return token
+
+    def _answered(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests' response hook: count the call by its API path (no query string: it
+        holds the access token)."""
+        path = urlsplit(response.url).path
+        verb = path.split("/cgi-bin/", 1)[1] if "/cgi-bin/" in path else path.strip("/")
+        method = response.request.method if response.request is not None else "GET"
+        record_call(self._redis, "wechat", f"{method} {verb}", response.status_code,
+                    _errcode_outcome(response))
 
     def _count(self) -> None:
         with self._count_lock:
