@@ -97,20 +97,25 @@ def campaign_funnel(salesforce: SalesforceGateway, mapping: Mapping, campaign_id
                           if value == "first_channel"), None)
     members = salesforce.query(MEMBERS, channel_field or "CampaignId", id=campaign_id)
     stage_names = list(mapping.lifecycle.stages) if mapping.lifecycle else []
-    funnel = Funnel(campaign_id, stage_names)
+    funnel = Funnel(campaign_id, stage_names,
+                    total=Stage(None, stages=dict.fromkeys(stage_names, 0)))
     lines: dict[str | None, Stage] = {}
+
+    def line_of(channel: str | None) -> Stage:
+        return lines.setdefault(channel, Stage(channel, stages=dict.fromkeys(stage_names, 0)))
+
     joined = mapping.campaigns.status.get("subscribe")
     channel_of: dict[str, str | None] = {}  # person (15 characters) → member's channel
     for member in members:
         channel = (member.get(channel_field) or None) if channel_field else None
-        for line in (lines.setdefault(channel, Stage(channel)), funnel.total):
+        for line in (line_of(channel), funnel.total):
             line.scanners += 1
             line.new_followers += bool(joined) and member.get("Status") == joined
         for person in (member.get("LeadId"), member.get("ContactId")):
             if person:
                 channel_of[short_id(person)] = channel
     for follower, channel in _followers(salesforce, mapping, members, channel_of):
-        for line in (lines.setdefault(channel, Stage(channel)), funnel.total):
+        for line in (line_of(channel), funnel.total):
             _count(line, follower, mapping, stage_names)
     funnel.channels = sorted(lines.values(), key=lambda s: (s.channel is not None,
                                                             s.channel or ""))
@@ -148,7 +153,7 @@ def _count(line: Stage, follower: dict, mapping: Mapping, stage_names: list[str]
         at = follower.get(mapping.lifecycle.field)
         if at in stage_names:
             for name in stage_names[:stage_names.index(at) + 1]:
-                line.stages[name] = line.stages.get(name, 0) + 1
+                line.stages[name] += 1
     subscribed = [n for n, r in mapping.follower.fields.items()
                   if r.source == "follower.subscribed"]
     if subscribed and follower.get(subscribed[0]) is False:
