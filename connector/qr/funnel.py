@@ -9,7 +9,9 @@ the way back moves lifecycle stages, :mod:`connector.wayback.lifecycle`):
   ``member_fields: first_channel``; without it every member counts on the campaign's
   own line);
 - **new followers**: the members whose Status is the one a follow gives
-  (``campaigns.status.subscribe``);
+  (``campaigns.status.subscribe``; a member a ``progression`` or an admin moved to
+  another status no longer counts here — the worker's Redis count in
+  :mod:`connector.inbound.stats` does not depend on it);
 - **stages**: the members' followers (the follower records linked to the member's Lead
   or Contact) at each stage *or a later one* (a funnel: Identified counts the
   Customers too), per the mapping's ``lifecycle:``;
