@@ -28,15 +28,20 @@ def campaign_id(value: str) -> str:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from connector.inbound.stats import campaign_stats
+    from connector.qr.funnel import campaign_funnel
     from jobs.runtime import build_context
 
     ctx = build_context()
     try:
+        funnel = campaign_funnel(ctx.salesforce, ctx.mapping, args.campaign)
         stats = campaign_stats(ctx.salesforce, ctx.redis, ctx.mapping, args.campaign)
     except BridgeError as error:
         print(f"connector campaigns stats: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(stats.to_json(), indent=2) if args.json else stats.table())
+    if args.json:
+        print(json.dumps({**stats.to_json(), "funnel": funnel.to_json()}, indent=2))
+    else:
+        print(stats.table() + "\n\n" + funnel.table())
     return 0
 
 
@@ -48,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Scans (follows through a code included), unique scanners and new "
         "followers (someone who unfollowed and came back through a code counts again) are "
         "counted by the worker, each push once; members are the campaign's "
-        "CampaignMembers, per the channel of their first touch.")
+        "CampaignMembers, per the channel of their first touch. "
+        "Then the funnel, from Salesforce's records: scanners (members), new followers, "
+        "the members' followers at each lifecycle stage or a later one, and those who unfollowed.")
     stats.add_argument("campaign", type=campaign_id,
                        help="the Campaign Id (701..., 15 or 18 characters)")
     stats.add_argument("--json", action="store_true")

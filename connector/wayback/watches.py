@@ -26,6 +26,7 @@ from connector.messaging.dispatch import dispatch_requests
 from connector.qr.requests import create_requested
 from connector.replies.campaigns import refresh_replies, selected_fields
 from connector.replies.keyword_records import load_keywords
+from connector.wayback.lifecycle import lifecycle_objects, reevaluate
 from connector.wayback.sync import sync_followers, watched_fields
 from mappings.reply_section import KEYWORD_FIELDS, KEYWORD_OBJECT
 
@@ -53,7 +54,17 @@ def watches(ctx: WorkerContext) -> list[Watch]:
     found += keyword_watches(ctx)
     found += qr_request_watches(ctx)
     found += message_watches(ctx)
+    found += lifecycle_watches(ctx)
     return found
+
+
+def lifecycle_watches(ctx: WorkerContext) -> list[Watch]:
+    """Lifecycle stages: a Lead or Contact changed by sales re-evaluates its followers'
+    stage (:mod:`connector.wayback.lifecycle`). Not the bridge's own writes: the inbound
+    path evaluated the rules when it made them."""
+    return [Watch(name="lifecycle", object=obj, fields=fields,
+                  handler=partial(reevaluate, object_name=obj))
+            for obj, fields in lifecycle_objects(ctx.mapping).items()]
 
 
 def reply_watches(ctx: WorkerContext) -> list[Watch]:
