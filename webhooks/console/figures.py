@@ -13,7 +13,6 @@ from typing import Any
 from redis import Redis
 
 from connector.messaging.quotas import describe_limit, limit_of, period_of
-from connector.salesforce import ApiBudget
 from connector.settings import Settings
 from jobs import throughput
 
@@ -40,6 +39,8 @@ class Budget:
 def salesforce_budget(redis: Redis, settings: Settings) -> Budget:
     """The org's daily API usage as the bridge last saw it (``Sforce-Limit-Info``), the
     share background work may use, and what waits for it."""
+    from connector.salesforce import ApiBudget  # not with the web app: see routes.py
+
     status = ApiBudget(redis).status()
     usage = status.get("usage") or {}
     return Budget(usage.get("used"), usage.get("limit"), settings.SALESFORCE_API_ALLOCATION,

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,11 +25,13 @@ from redis.exceptions import RedisError
 from starlette.templating import Jinja2Templates
 
 from connector.errors import BridgeError
-from connector.salesforce import SalesforceGateway
 from connector.settings import Settings
 from jobs import failures
-from webhooks.console import campaigns, csrf, figures, preview
+from webhooks.console import csrf, figures, preview
 from webhooks.console.signin import blocking, read_form, signed_in
+
+if TYPE_CHECKING:  # the Salesforce client loads on first use, not with the web app
+    from connector.salesforce import SalesforceGateway
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ def build_router(settings: Settings, redis: Redis, templates: Jinja2Templates,
 
     @router.get("/console/campaigns")
     def campaign_page(request: Request) -> Response:
+        from webhooks.console import campaigns  # reads Salesforce: loads its client
+
         return guarded(lambda r: render(r, "campaigns.html",
                                         **campaigns.page(gateway, redis, settings)))(request)
 

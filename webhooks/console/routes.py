@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
@@ -22,9 +23,11 @@ from redis import Redis
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from connector.salesforce import SalesforceGateway, SessionStore
 from connector.settings import Settings
 from webhooks.console import pages, signin
+
+if TYPE_CHECKING:  # the Salesforce client loads on first use, not with the web app
+    from connector.salesforce import SalesforceGateway
 
 SESSION_SECONDS = 8 * 3600
 COOKIE = "bridge_console"
@@ -54,6 +57,8 @@ def shared_gateway(settings: Settings, redis: Redis) -> Callable[[], SalesforceG
     lock = threading.Lock()
 
     def get() -> SalesforceGateway:
+        from connector.salesforce import SalesforceGateway, SessionStore
+
         with lock:
             if not made:
                 made.append(SalesforceGateway(settings, sessions=SessionStore(

@@ -17,7 +17,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,15 +26,12 @@ from starlette.templating import Jinja2Templates
 
 from connector.errors import BridgeError
 from connector.ids import same_id
-from connector.salesforce import SalesforceGateway
-from connector.salesforce.web_login import (
-    Person,
-    authorize_url,
-    exchange_code,
-    holds_permission_set,
-)
 from connector.settings import Settings
 from webhooks.console import csrf
+
+if TYPE_CHECKING:  # the Salesforce client loads on the first sign-in, not with the app
+    from connector.salesforce import SalesforceGateway
+    from connector.salesforce.web_login import Person
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +74,8 @@ def build_router(settings: Settings, templates: Jinja2Templates,
 
     @router.get("/console/login/salesforce")
     def to_salesforce(request: Request) -> Response:
+        from connector.salesforce.web_login import authorize_url
+
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
         request.session[SIGNIN] = {"state": state, "verifier": verifier}
@@ -86,6 +85,8 @@ def build_router(settings: Settings, templates: Jinja2Templates,
 
     @router.get(CALLBACK)
     def callback(request: Request) -> Response:
+        from connector.salesforce.web_login import exchange_code
+
         pending = request.session.pop(SIGNIN, None)
         params = request.query_params
         if params.get("error"):
@@ -133,6 +134,8 @@ def refusal(settings: Settings, gateway: SalesforceGateway, person: Person) -> s
     Raises:
         BridgeError: the bridge could not ask Salesforce.
     """
+    from connector.salesforce.web_login import holds_permission_set
+
     own_org = gateway.identity().org_id
     if not same_id(person.org_id, own_org):
         return (f"{person.username} belongs to another Salesforce org; sign in with a user "
