@@ -1,10 +1,14 @@
 """The console in a real browser: sign in through the Salesforce emulator's login page,
 find an injected failure on its card with the field and the fix, fix the mapping, replay
-from the card, see the card clear. Screenshots of each page go to docs/console/."""
+from the card, see the card clear. Screenshots of each page are taken every run; with
+``CONSOLE_SCREENSHOTS=1`` they replace the README's, in docs/console/."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from mappings.loader import parse_mapping
 from tests.browser.conftest import ADMIN, ADMIN_PASSWORD
@@ -25,12 +29,18 @@ def sign_in(page, console, username=ADMIN, password=ADMIN_PASSWORD):
     page.wait_for_load_state()
 
 
-def shoot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+@pytest.fixture
+def shots(tmp_path):
+    return SHOTS if os.environ.get("CONSOLE_SCREENSHOTS") == "1" else tmp_path
 
 
-def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page):
+def shoot(page, folder, name):
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+    assert (folder / f"{name}.png").stat().st_size > 0
+
+
+def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page, shots):
     sf, wx = console.box.salesforce, console.box.wechat
     sf.require_fields("Lead", ["Phone"])  # an admin made Phone required
     openid = console.box.population.new_follower().openid
@@ -44,7 +54,7 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page):
     assert card.locator("code.field").all_inner_texts() == ["Phone"]
     assert "Set Phone for Lead in the mapping file" in card.locator(".fix").inner_text()
     assert openid in card.inner_text()  # the follower it concerns
-    shoot(page, "sync-health")
+    shoot(page, shots, "sync-health")
 
     # the admin adds Phone to the mapping (the worker reloads it), then replays the card
     text = console.mapping_file.read_text().replace(
@@ -63,7 +73,9 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page):
                        ("/mapping", "mapping"), ("/campaigns", "campaigns")):
         page.goto(console.url + path)
         assert page.locator("h1").count() == 1, name
-        shoot(page, name)
+        shoot(page, shots, name)
+    page.goto(console.url + "/throughput")
+    assert page.locator("table tr").count() >= 2  # a minute with the event received
     assert "Followers messaged" in page.goto(console.url + "/budgets").text()
     assert page.locator("#sf-usage").is_visible()  # the bridge has seen Salesforce's usage
 
@@ -73,7 +85,7 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page):
     page.click("#preview")
     result = page.locator("#result").inner_text()
     assert '"follower_object": "WeChat_Follower__c"' in result
-    shoot(page, "mapping-preview")
+    shoot(page, shots, "mapping-preview")
 
 
 def test_a_user_without_the_permission_set_is_refused(console, page):
