@@ -91,6 +91,7 @@ def entry_point(func: F) -> F:
                     release_claims(job)
                     if is_final(error):
                         job.retries_left = None  # read by rq's handle_job_failure next
+                        keep_failure(job, error)
                     _count(job, "failed" if is_final(error) else "errored")
                 raise
             if job is not None:
@@ -115,6 +116,24 @@ def outcome_of(result: Any, *, waited: bool = False) -> str:
 
 def _count(job: Job, outcome: str) -> None:
     metrics.count(job.connection, "jobs", job.origin or "direct", outcome)
+
+
+FAILURE = "failure"  # job.meta key: what the final failure said, field by field
+
+
+def keep_failure(job: Job, error: BaseException) -> None:
+    """Keep the final failure's parts in ``job.meta`` (:data:`FAILURE`): the console
+    groups failed jobs by ``system`` and ``code`` and shows the ``message`` (reason and
+    fix) and ``fields`` without reading a traceback. Never raises."""
+    if not isinstance(error, BridgeError):
+        return
+    job.meta[FAILURE] = {"system": error.system, "status": error.status, "code": error.code,
+                         "message": error.message, "fields": list(error.fields),
+                         "request_id": error.request_id}
+    try:
+        job.save_meta()
+    except Exception:  # noqa: BLE001 - Redis away: the reason stays in rq's traceback
+        log.warning("could not keep the failure of job %s", job.id, exc_info=True)
 
 
 def release_claims(job: Job) -> None:

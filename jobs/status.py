@@ -10,7 +10,6 @@ what needs one, and ``connector status`` exits non-zero while anything does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from rq.registry import FailedJobRegistry
 
 from connector.followups import store as follow_ups
 from connector.inbound import unhandled
@@ -27,7 +25,7 @@ from connector.wayback import counters
 from connector.wayback.poll import last_polls
 from jobs import batching
 from jobs.clock import LOCK as CLOCK_LOCK
-from jobs.periodic import superseded
+from jobs.failures import failed, failure_reason
 from jobs.queues import changes_queue, inbound_queue, messages_queue
 
 
@@ -37,29 +35,6 @@ class FailedJob:
     description: str
     reason: str
     failed_at: str
-
-
-# "connector.errors.ConfigurationError: " at the head of a traceback's last line: the
-# Python name of the error, which says nothing to an operator the message does not.
-_PYTHON_NAME = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*"  # a dotted name
-                          r"|[A-Za-z_]\w*(?:Error|Exception|Timeout)): ")  # or a class
-
-
-def failure_reason(job: Job) -> str:
-    """The last line of the failure: the error the job raised, with its code and fields,
-    without the Python name of its class (the message says what happened)."""
-    result = job.latest_result()
-    text = (result.exc_string if result and result.exc_string else "") or ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return _PYTHON_NAME.sub("", lines[-1]) if lines else "gave up (no exception recorded)"
-
-
-def failed(redis: Redis, queue: Queue) -> list[Job]:
-    """The failed jobs of ``queue`` that need an operator, newest first (a periodic
-    job's failure that a later run made good is left out)."""
-    ids = list(reversed(FailedJobRegistry(queue=queue).get_job_ids()))
-    return [job for job in Job.fetch_many(ids, connection=redis)
-            if job is not None and not superseded(redis, job)]
 
 
 def describe(job: Job) -> FailedJob:

@@ -1,4 +1,5 @@
-"""The web process: WeChat's callback, health, status and metrics.
+"""The web process: WeChat's callback, health, status and metrics, and the console
+(/console).
 
 Run it with ``uvicorn webhooks.app:create_app --factory``. Everything per-app (settings,
 the Redis connection, each account's AES cipher) is built here once, never per request
@@ -16,6 +17,7 @@ from connector.replies.passive import Replier, replier_for
 from connector.settings import Settings, get_settings
 from webhooks import health, metrics, rejections, salesforce_outbound, wechat_callback
 from webhooks.blocking import OffLoop
+from webhooks.console import routes as console
 from webhooks.wechat_callback import CallbackConfig
 
 # The web process's Redis client gives up fast (connector.redis_connection.connect): a
@@ -67,6 +69,7 @@ def create_app(
     app.include_router(salesforce_outbound.build_router(settings, redis, off_loop))
     app.include_router(health.build_router(settings, redis, rejection_log))
     app.include_router(metrics.build_router(settings, redis, recorder))
+    console.install(app, settings, redis)
     app.state.redis = redis
     app.state.rejections = rejection_log
     return app

@@ -324,6 +324,18 @@ class SalesforceGateway(CollectionVerbs):
         return strip_attributes(self._call(target, lambda sf: sf.restful(path),
                                           repeatable=True))
 
+    def instance_url(self) -> str:
+        """The org's instance URL (records open at ``<instance URL>/<Id>``). Costs no API
+        call; a login when no session is known yet.
+
+        Raises:
+            ConfigurationError, RetriableError: the login failed.
+        """
+        if self._sf is None:
+            self._call(Target("login"), lambda sf: None, repeatable=True)
+        assert self._sf is not None  # _call logged in or raised
+        return f"https://{self._sf.sf_instance}"
+
     def identity(self) -> Identity:
         """The org and integration user of the bridge's session (from the login's
         identity URL). Costs no API call; a login when no session is known yet, or when

@@ -72,6 +72,11 @@ EXPECTS: dict[str, str] = {
     "/status",
     "METRICS_TOKEN": "at least 32 characters, sent by the scraper as 'Authorization: "
     "Bearer <token>' to /metrics (unset: /metrics is open)",
+    "CONSOLE_PERMISSION_SET": "the API name of the permission set whose holders may sign "
+                              "in to the console",
+    "CONSOLE_SECRET_KEY": "at least 32 characters: the key that signs the console's "
+                          "session cookie",
+    "CONSOLE_BASE_URL": "the console's public base URL (https://<app>), when a proxy hides it",
     "SALESFORCE_CLIENT_NAME": "the client name sent in Sforce-Call-Options, by which the "
                               "bridge's own writes are recognised",
     "POLL_INTERVAL_SECONDS": "seconds between change polls, at least 5",
@@ -222,6 +227,14 @@ class Settings(SalesforceSettings):
     SALESFORCE_API_ALLOCATION: float = Field(default=0.8, gt=0, le=1)
     SALESFORCE_LIMIT_PROBE_SECONDS: float = Field(default=60, ge=1)
 
+    # The console (/console): who may sign in (holders of this permission set, by its API
+    # name), the key that signs its session cookie (unset: one derived from ADMIN_TOKEN;
+    # neither: the console is off), and its public URL when a proxy hides it (the OAuth
+    # callback must be the Connected App's Callback URL exactly).
+    CONSOLE_PERMISSION_SET: str = "WeChat_Bridge_Admin"
+    CONSOLE_SECRET_KEY: SecretStr | None = None
+    CONSOLE_BASE_URL: str | None = None
+
     MAPPING_FILE: Path = DEFAULT_MAPPING
     LOG_LEVEL: str = "INFO"
 
@@ -248,7 +261,7 @@ class Settings(SalesforceSettings):
             raise ValueError("too short, or a character not allowed in it")
         return value
 
-    @field_validator("ADMIN_TOKEN", "METRICS_TOKEN")
+    @field_validator("ADMIN_TOKEN", "METRICS_TOKEN", "CONSOLE_SECRET_KEY")
     @classmethod
     def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().strip()) < 32:

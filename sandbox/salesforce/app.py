@@ -1,6 +1,8 @@
 """The Salesforce sandbox: state plus the ASGI app that serves it.
 
-Routes: ``POST /services/oauth2/token``; ``GET /services/data/``; everything under
+Routes: ``POST /services/oauth2/token``; ``/services/oauth2/authorize`` (the login page
+of the web-server flow) and ``/services/oauth2/userinfo`` (``web_login.py``);
+``GET /services/data/``; everything under
 ``/services/data/vXX.X/`` (see ``api.py`` and ``composite.py``), which needs a Bearer
 token and carries ``Sforce-Limit-Info``; control routes under ``/__sandbox__/`` (no
 auth, not counted, never faulted): ``faults`` (see ``sandbox.faults``),
@@ -11,7 +13,9 @@ of the daily limit, all that remain by default, for ``s`` seconds; see ``usage.p
 ``records/{object}/{id}`` (PATCH, DELETE: an admin's edit), ``writes`` (record writes
 per client), ``outbound`` (outbound message rules and deliveries, see ``outbound.py``),
 ``assignment-rule`` and ``duplicate-rule`` (GET the org's Lead rules; POST ``{"active":
-true, "action": "Block"}`` switches one, see ``org_rules.py``).
+true, "action": "Block"}`` switches one, see ``org_rules.py``), ``people`` (POST
+``{"username", "password", "permission_sets"}``: a user who signs in on the login page)
+and ``callback-urls`` (POST ``{"url"}``: a Callback URL of the Connected App).
 
 Writes through the API are the integration user's, with the client its
 ``Sforce-Call-Options`` header names; :meth:`SalesforceSandbox.edit` and the ``records``
@@ -26,6 +30,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -42,6 +47,7 @@ from sandbox.salesforce.request_size import RequestSizeLimit
 from sandbox.salesforce.schema import Schema
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.usage import ApiUsage
+from sandbox.salesforce.web_login import PageError, WebLogin, error_page, login_page
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,20 @@ class RuleSwitch(BaseModel):
 
     active: bool
     action: Literal["Allow", "Block"] | None = None
+
+
+class PersonSpec(BaseModel):
+    """Body of ``POST /__sandbox__/people``: a user who signs in on the login page."""
+
+    username: str
+    password: str
+    permission_sets: list[str] = []
+
+
+class CallbackSpec(BaseModel):
+    """Body of ``POST /__sandbox__/callback-urls``: a Callback URL of the Connected App."""
+
+    url: str
 
 
 class SpendSpec(BaseModel):
@@ -114,6 +134,8 @@ class SalesforceSandbox:
         self.auth = Auth(client_id=client_id, username=username, public_key_pem=public_key_pem,
                          client_secret=client_secret, org_id=self.org_id, user_id=self.user_id,
                          org_kind=org_kind)
+        # People who sign in through the login page (the web-server flow): web_login.py.
+        self.web_login = WebLogin(client_id)
         self.data_api = api.DataApi(self.store, self.usage)
         composite.add_routes(self.data_api)
         self.faults = FaultInjector()
@@ -196,6 +218,23 @@ class SalesforceSandbox:
         """Invalidate every access token; clients must log in again."""
         self.auth.expire_all()
 
+    def add_person(self, username: str, password: str, *,
+                   permission_sets: tuple[str, ...] = ()) -> str:
+        """A User of the org who signs in through the login page with ``password``,
+        holding ``permission_sets`` (by Name; each made in Setup when new). Returns the
+        user's id."""
+        user_id = self.store.add_setup("User", {
+            "Username": username, "LastName": username.split("@")[0], "Alias": "person",
+            "Email": username, "IsActive": True})
+        self.web_login.set_password(username, password, user_id)
+        for name in permission_sets:
+            found = [r["Id"] for r in self.store.rows("PermissionSet") if r["Name"] == name]
+            set_id = found[0] if found else self.store.add_setup(
+                "PermissionSet", {"Name": name, "Label": name.replace("_", " ")})
+            self.store.add_setup("PermissionSetAssignment",
+                                 {"AssigneeId": user_id, "PermissionSetId": set_id})
+        return user_id
+
     def require_fields(self, sobject: str, names: list[str]) -> None:
         """Make fields required at run time (shown by describe, enforced on writes).
 
@@ -277,12 +316,52 @@ def _build_app(sandbox: SalesforceSandbox) -> FastAPI:
         return _render(request, error.status, [error.top_level()],
                        limit_headers(request.url.path))
 
+    @app.get("/services/oauth2/authorize")
+    async def authorize(request: Request) -> Response:
+        params = dict(request.query_params)
+        try:
+            sandbox.web_login.check_request(params)
+        except PageError as exc:
+            return HTMLResponse(error_page(exc), status_code=400)
+        return HTMLResponse(login_page(params))
+
+    @app.post("/services/oauth2/authorize")
+    async def log_in(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        username, password = form.pop("username", ""), form.pop("password", "")
+        try:
+            target = sandbox.web_login.sign_in(form, username, password)
+        except PageError as exc:
+            return HTMLResponse(error_page(exc), status_code=400)
+        if target is None:
+            return HTMLResponse(login_page(form, failed=True), status_code=200)
+        return RedirectResponse(target, status_code=302)
+
+    @app.get("/services/oauth2/userinfo")
+    async def userinfo(request: Request) -> Response:
+        # Salesforce answers a bad token here with 403 and a plain "Bad_OAuth_Token"
+        # (OpenID Connect UserInfo endpoint, https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_userinfo_endpoint.htm).
+        user_id = sandbox.auth.user_of(request.headers.get("authorization"))
+        users = [r for r in sandbox.store.rows("User") if r["Id"] == user_id]
+        if not users:
+            return Response("Bad_OAuth_Token", status_code=403, media_type="text/plain")
+        user, base = users[0], _base_url(request)
+        return _render(request, 200, {
+            "sub": f"{base}/id/{sandbox.org_id}/{user_id}", "user_id": user_id,
+            "organization_id": sandbox.org_id, "preferred_username": user["Username"],
+            "name": user.get("Name") or user["LastName"], "email": user["Email"],
+            "active": bool(user.get("IsActive", True))})
+
     @app.post("/services/oauth2/token")
     async def token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         try:
-            body = sandbox.auth.token(form, request.headers.get("authorization"),
-                                      _base_url(request))
+            if form.get("grant_type") == "authorization_code":
+                user_id = sandbox.web_login.redeem(form)
+                body = sandbox.auth.issue(user_id, _base_url(request), "api id openid")
+            else:
+                body = sandbox.auth.token(form, request.headers.get("authorization"),
+                                          _base_url(request))
         except OAuthError as exc:
             return _render(request, exc.status, exc.body())
         return _render(request, 200, body)
@@ -350,6 +429,15 @@ def _add_control_routes(app: FastAPI, sandbox: SalesforceSandbox) -> None:
             sandbox.unrequire_field(sobject, field)
         except KeyError as exc:
             raise StarletteHTTPException(404, str(exc)) from None
+
+    @app.post(f"{CONTROL_PREFIX}/people", status_code=201)
+    def add_person(spec: PersonSpec) -> dict:
+        return {"id": sandbox.add_person(spec.username, spec.password,
+                                         permission_sets=tuple(spec.permission_sets))}
+
+    @app.post(f"{CONTROL_PREFIX}/callback-urls", status_code=204)
+    def allow_callback(spec: CallbackSpec) -> None:
+        sandbox.web_login.allow_callback(spec.url)
 
     @app.get(f"{CONTROL_PREFIX}/stats")
     def stats() -> dict:

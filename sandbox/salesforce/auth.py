@@ -1,4 +1,5 @@
-"""OAuth 2.0 token endpoint (JWT bearer and client credentials) and session checks.
+"""OAuth 2.0 token endpoint (JWT bearer and client credentials) and session checks (the
+web-server flow's login page and codes: ``web_login.py``).
 
 Errors follow Salesforce's token endpoint: HTTP 400 ``{"error", "error_description"}``.
 Sessions are kept as SHA-256 digests, so a lookup never compares secrets character by
@@ -70,7 +71,7 @@ class Auth:
             else public_key_pem
         self._client_secret = client_secret
         self._org_id, self._user_id = org_id, user_id
-        self._sessions: set[bytes] = set()
+        self._sessions: dict[bytes, str] = {}  # token digest -> the user it was issued to
         self._lock = threading.Lock()
 
     def token(self, form: dict[str, str], authorization: str | None, base_url: str) -> dict:
@@ -86,24 +87,33 @@ class Auth:
             self._check_client(form, authorization)
         else:
             raise OAuthError("unsupported_grant_type", "grant type not supported")
+        return self.issue(self._user_id, base_url)
+
+    def issue(self, user_id: str, base_url: str, scope: str = "api") -> dict:
+        """A new session for ``user_id``: the token endpoint's JSON answer."""
         access_token = f"{self._org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
-            self._sessions.add(_digest(access_token))
+            self._sessions[_digest(access_token)] = user_id
         return {
             "access_token": access_token,
-            "scope": "api",
+            "scope": scope,
             "instance_url": base_url,
-            "id": f"{base_url}/id/{self._org_id}/{self._user_id}",
+            "id": f"{base_url}/id/{self._org_id}/{user_id}",
             "token_type": "Bearer",
             "issued_at": str(int(time.time() * 1000)),
         }
 
+    def user_of(self, authorization: str | None) -> str | None:
+        """The user a live Bearer token was issued to, or None."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        with self._lock:
+            return self._sessions.get(_digest(token.strip()))
+
     def check(self, authorization: str | None) -> None:
         """Raises: SalesforceError INVALID_SESSION_ID (401) unless a live Bearer token."""
-        scheme, _, token = (authorization or "").partition(" ")
-        with self._lock:
-            live = scheme.lower() == "bearer" and _digest(token.strip()) in self._sessions
-        if not live:
+        if self.user_of(authorization) is None:
             raise SalesforceError("INVALID_SESSION_ID", status=401)
 
     def expire_all(self) -> None:

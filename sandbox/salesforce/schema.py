@@ -301,6 +301,24 @@ def _standard_objects(custom: dict[str, tuple[Field, ...]]) -> tuple[SObject, ..
             _f("IsActive", "boolean", label="Active"),
             deletable=True,
         ),
+        # Who holds which permission set (Object Reference: PermissionSet,
+        # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_permissionset.htm;
+        # PermissionSetAssignment, .../sforce_api_objects_permissionsetassignment.htm):
+        # made in Setup, read here; the console lets in the holders of the bridge's admin set.
+        _setup_object(
+            "PermissionSet", "Permission Set", "0PS", "Permission Set ID",
+            _required("Name", 80), _required("Label", 80),
+            deletable=False,
+        ),
+        _setup_object(
+            "PermissionSetAssignment", "Permission Set Assignment", "0Pa",
+            "Permission Set Assignment ID",
+            _f("AssigneeId", "reference", label="Assignee ID", reference_to=("User",),
+               nillable=False),
+            _f("PermissionSetId", "reference", label="Permission Set ID",
+               reference_to=("PermissionSet",), nillable=False),
+            deletable=False,
+        ),
     )
 
 
