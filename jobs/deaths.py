@@ -121,15 +121,20 @@ def _count(job: Job, outcome: str) -> None:
 FAILURE = "failure"  # job.meta key: what the final failure said, field by field
 
 
+def failure_meta(error: BridgeError) -> dict[str, Any]:
+    """What :data:`FAILURE` holds for ``error``."""
+    return {"system": error.system, "status": error.status, "code": error.code,
+            "message": error.message, "fields": list(error.fields),
+            "request_id": error.request_id}
+
+
 def keep_failure(job: Job, error: BaseException) -> None:
     """Keep the final failure's parts in ``job.meta`` (:data:`FAILURE`): the console
     groups failed jobs by ``system`` and ``code`` and shows the ``message`` (reason and
     fix) and ``fields`` without reading a traceback. Never raises."""
     if not isinstance(error, BridgeError):
         return
-    job.meta[FAILURE] = {"system": error.system, "status": error.status, "code": error.code,
-                         "message": error.message, "fields": list(error.fields),
-                         "request_id": error.request_id}
+    job.meta[FAILURE] = failure_meta(error)
     try:
         job.save_meta()
     except Exception:  # noqa: BLE001 - Redis away: the reason stays in rq's traceback

@@ -39,6 +39,7 @@ from connector.errors import BridgeError, RetriableError
 from connector.salesforce.budget import PAUSE_KEEP_SECONDS
 from jobs import batching
 from jobs.backoff import retry_delay, with_jitter
+from jobs.deaths import FAILURE, failure_meta
 from jobs.pausing import DEFERRALS, WAITING, wait_seconds
 from jobs.retry import gave_up
 
@@ -135,7 +136,9 @@ def _complete(job: Job, queue: Queue, fate: Fate, at, pipe) -> None:
         line = failure_line(fate.error)
         job.started_at = job.ended_at = at
         job.retries_left = None  # final, as jobs/deaths.py's entry_point makes it
+        job.meta[FAILURE] = failure_meta(fate.error)  # the console's card reads it
         job.set_status(JobStatus.FAILED, pipeline=pipe)
+        job.save(pipeline=pipe, include_meta=True, include_result=False)
         FailedJobRegistry(queue=queue).add(job, ttl=job.failure_ttl, exc_string=line,
                                            pipeline=pipe)
         Result.create_failure(job, job.failure_ttl, exc_string=line, pipeline=pipe)

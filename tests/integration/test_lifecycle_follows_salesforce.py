@@ -140,6 +140,8 @@ def test_the_funnel_counts_scanners_followers_stages_and_unfollows(bridge, fair,
     assert main(["campaigns", "stats", campaign]) == 0
     out = capsys.readouterr().out
     assert "Identified" in out and "unfollowed" in out and "store-002" in out
-    assert main(["campaigns", "stats", "not-an-id"]) == 1
+    with pytest.raises(SystemExit) as exit_:  # a usage error, before any query
+        main(["campaigns", "stats", "not-an-id"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "'not-an-id' is not a Campaign Id" in err and "Traceback" not in err

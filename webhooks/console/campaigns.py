@@ -2,9 +2,9 @@
 per campaign, scans, unique scanners, new followers and members per channel code, as
 ``connector campaigns stats`` reports them (``connector/inbound/stats.py``).
 
-:data:`FUNNEL` is the hook for a campaign's funnel (scanners → new followers → each
-lifecycle stage → unfollowed): set it to a function ``(gateway, redis, mapping,
-campaign_id) -> object with to_json()`` and the page shows its stages beside the figures.
+Beside the figures, each campaign's funnel (scanners → new followers → each lifecycle
+stage → unfollowed), from ``connector/qr/funnel.py`` as ``connector campaigns stats``
+prints it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from redis import Redis
 
 from connector.errors import BridgeError
 from connector.inbound.stats import campaign_stats
+from connector.qr.funnel import campaign_funnel
 from connector.qr.registry import QrRegistry
 from connector.salesforce import SalesforceGateway
 from connector.settings import Settings
@@ -26,7 +27,6 @@ from mappings.qr_section import CAMPAIGN
 log = logging.getLogger(__name__)
 
 MAX_CAMPAIGNS = 10  # each costs two or three queries
-FUNNEL: Callable[..., Any] | None = None
 
 
 def page(gateway: Callable[[], SalesforceGateway], redis: Redis,
@@ -45,8 +45,7 @@ def page(gateway: Callable[[], SalesforceGateway], redis: Redis,
     for campaign_id in campaign_ids[:MAX_CAMPAIGNS]:
         try:
             stats = campaign_stats(sf, redis, mapping, campaign_id).to_json()
-            if FUNNEL is not None:
-                stats["funnel"] = FUNNEL(sf, redis, mapping, campaign_id).to_json()
+            stats["funnel"] = campaign_funnel(sf, mapping, campaign_id).to_json()
         except BridgeError as error:
             problem = error.message
             continue
