@@ -35,6 +35,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.results import Result
 from rq.utils import now
 
+from connector import metrics
 from connector.errors import BridgeError, RetriableError
 from connector.salesforce.budget import PAUSE_KEEP_SECONDS
 from jobs import batching
@@ -115,10 +116,21 @@ def settle(redis: Redis, jobs: dict[str, Job], fates: dict[str, Fate],
         for key, fate in fates.items():
             job = jobs[key]
             _complete(job, Queue(job.origin, connection=redis), fate, at, pipe)
+            # counted as its own run would be (jobs/deaths.py: outcome_of), in the same
+            # transaction: a pipeline only queues the increment
+            metrics.count(pipe, "jobs", job.origin, _outcome(fate))
             pipe.zrem(batching.TAKEN, key)
             pipe.hdel(held, key, "taken:" + key)
             pipe.delete(batching.PREFIX + "claim:" + key)  # recorded or to be tried again
         pipe.execute()
+
+
+def _outcome(fate: Fate) -> str:
+    if isinstance(fate, Finished):
+        return str(fate.result.get("status", "done"))
+    if isinstance(fate, Failed):
+        return "failed"
+    return "waiting" if fate.counter == WAITS else "retried"
 
 
 def _complete(job: Job, queue: Queue, fate: Fate, at, pipe) -> None:
