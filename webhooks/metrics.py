@@ -41,7 +41,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from connector import metrics
-from connector.salesforce.budget import ApiBudget
 from connector.settings import Settings
 from connector.wayback import counters as changes
 from jobs.queues import queue_depths
@@ -145,6 +144,10 @@ def snapshot(redis: Redis, settings: Settings | None = None) -> dict[str, Any]:
     calls: dict[str, dict[str, dict[str, int]]] = {}
     for (system, verb, outcome), n in raw["api_calls"].items():
         calls.setdefault(system, {}).setdefault(verb, {})[outcome] = n
+    # late: the package loads the Salesforce client, which the web process leaves until
+    # the first scrape (as the console does, webhooks/console/routes.py)
+    from connector.salesforce.budget import ApiBudget
+
     budget = ApiBudget.for_settings(redis, settings)
     found = budget.usage(fresh_only=False)
     return {
