@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 from rq import SimpleWorker
+from rq.job import Job
 
 from connector.settings import load_settings
 from jobs.queues import inbound_queue
@@ -35,6 +36,14 @@ class Bridge:
         """Run every queued job once, in this process (as a worker dyno would)."""
         queue = inbound_queue(self.redis)
         SimpleWorker([queue], connection=self.redis).work(burst=True, logging_level="WARNING")
+
+    def run_due(self) -> None:
+        """Move every scheduled inbound job to the queue (its time has come), then work."""
+        queue = inbound_queue(self.redis)
+        for job_id in queue.scheduled_job_registry.get_job_ids():
+            queue.scheduled_job_registry.remove(job_id)
+            queue.enqueue_job(Job.fetch(job_id, connection=self.redis))
+        self.work()
 
     def count(self, sobject: str, **where) -> int:
         rows = self.box.salesforce.records(sobject)

@@ -84,7 +84,7 @@ def test_an_outage_is_retried_and_the_events_land_after_it_heals(bridge):
     assert bridge.count("WeChat_Follower__c") == 0
 
     sf.faults.clear()
-    run_due(bridge)  # the retry time has come
+    bridge.run_due()  # the retry time has come
     assert bridge.count("WeChat_Follower__c") == 1
     assert bridge.count("CampaignMember", CampaignId=campaign) == 1
 
@@ -154,20 +154,12 @@ def test_an_event_held_by_another_batch_takes_that_batchs_outcome(bridge):
     refusal = FatalError("Required fields are missing: [Phone]", system="salesforce",
                          status=400, code="REQUIRED_FIELD_MISSING", fields=["Phone"])
     batching.mark_done(bridge.redis, {held: refusal, done: None})
-    run_due(bridge)  # ... and take that batch's outcome instead of writing again
+    bridge.run_due()  # ... and take that batch's outcome instead of writing again
     assert queue.finished_job_registry.get_job_ids() == [done]
     assert queue.failed_job_registry.get_job_ids() == [held]
     assert "REQUIRED_FIELD_MISSING" in collect_status(bridge.redis)["failed"][0]["reason"]
     assert bridge.count("WeChat_Follower__c") == 0  # nothing was written twice
 
-
-def run_due(bridge) -> None:
-    """Move every scheduled retry to the queue (its time has come), then work."""
-    queue = inbound_queue(bridge.redis)
-    for job_id in queue.scheduled_job_registry.get_job_ids():
-        queue.scheduled_job_registry.remove(job_id)
-        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
-    bridge.work()
 
 
 def test_a_required_field_error_injected_as_a_fault_names_the_field(bridge):

@@ -28,14 +28,6 @@ def deliver_follows(bridge, count: int, pushes: list | None = None) -> list[str]
     return inbound_queue(bridge.redis).job_ids
 
 
-def run_due(bridge) -> None:
-    """Move every scheduled job to the queue (its time has come), then work."""
-    queue = inbound_queue(bridge.redis)
-    for job_id in queue.scheduled_job_registry.get_job_ids():
-        queue.scheduled_job_registry.remove(job_id)
-        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
-    bridge.work()
-
 
 def test_the_batch_owner_completes_the_jobs_it_took(bridge):
     pushes = []
@@ -109,7 +101,7 @@ def test_a_taken_job_whose_event_can_be_retried_is_scheduled_not_run(bridge):
     assert batching.outcome(bridge.redis, second) == ("free", None)
 
     sf.faults.clear()
-    run_due(bridge)
+    bridge.run_due()
     assert bridge.count("WeChat_Follower__c") == 2 and bridge.count("Lead") == 2
     assert queue.failed_job_registry.count == queue.scheduled_job_registry.count == 0
 
@@ -125,7 +117,7 @@ def test_a_taken_job_whose_follower_another_batch_writes_waits_for_it(bridge):
     taken = Job.fetch(second, connection=bridge.redis)
     assert taken.get_status() == JobStatus.SCHEDULED and taken.meta["waits"] == 1
     bridge.redis.delete(batching.follower_key(event))  # the other batch is done
-    run_due(bridge)
+    bridge.run_due()
     assert bridge.count("WeChat_Follower__c") == 2
     assert queue.finished_job_registry.count == 2
 
