@@ -186,11 +186,11 @@ class BridgeCollector:
         ack = HistogramMetricFamily("bridge_wechat_ack_seconds", "The callback's own time "
                                     "per push, until its answer", labels=["outcome"])
         for outcome, h in sorted(snap["ack"].items()):
-            buckets = [(repr(b), n) for b, n in sorted(h["buckets"].items())]
+            counts = {repr(b): n for b, n in h["buckets"].items()}
             # a bound no push fell under is absent from Redis: cumulative, so carry over
             filled, last = [], 0
             for bound in metrics.ACK_BUCKETS:
-                last = dict(buckets).get(repr(bound), last)
+                last = counts.get(repr(bound), last)
                 filled.append((repr(bound), last))
             ack.add_metric([outcome], [*filled, ("+Inf", h["count"])], h["sum"])
         yield ack
