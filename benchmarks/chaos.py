@@ -297,14 +297,17 @@ def send_burst(plan: Plan, box: RunningSandbox, callback: str, campaigns: list[s
 
 
 def busy(redis_url: str) -> int | None:
-    """Jobs queued, running or waiting for a retry on every queue; None: Redis is away."""
+    """Jobs queued, running, waiting for a retry, or taken into a batch (a batch whose
+    owner died with Redis away gives them back only when its lease lapses and a sweep
+    finds them) on every queue; None: Redis is away."""
     from jobs.status import collect_status
 
     try:
         status = collect_status(connect(redis_url))
     except Exception:  # noqa: BLE001 - Redis restarting: ask again
         return None
-    total = status["queued"] + status["running"] + status["scheduled"]
+    total = (status["queued"] + status["running"] + status["scheduled"]
+             + status["in_batches"])
     return total + sum(q["queued"] + q["running"] + q["scheduled"]
                        for q in status["queues"].values())
 
