@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import Redis, RedisError
+from redis.client import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,15 @@ def observe_pushes(redis: Redis, pushes: Iterable[tuple[str, float]]) -> None:
 
 
 def record_call(redis: Redis, system: str, verb: str, status: int,
-                outcome: str | None = None) -> None:
+                outcome: str | None = None,
+                also: Callable[[Pipeline], object] | None = None) -> None:
     """Count one answered HTTP call to ``system``; an answer below 500 also marks the
     system reached now. ``outcome`` defaults to ``ok``, ``client_error`` or
     ``server_error`` by the status (WeChat's gateway passes ``errcode_<n>`` for its
     refusals, which come with status 200: 45009 is a spent daily quota). (A call that
     got no answer is not counted here: the gateways log it, and the system's
-    ``reached`` time stops moving.)"""
+    ``reached`` time stops moving.) ``also`` queues more commands on the same pipeline
+    (the WeChat gateway's per-API quota count, ``connector/wechat_quotas.py``)."""
     if outcome is None:
         outcome = ("ok" if status < 400 else "client_error" if status < 500
                    else "server_error")
@@ -98,6 +101,8 @@ def record_call(redis: Redis, system: str, verb: str, status: int,
             pipe.hincrby(PREFIX + "api_calls", _field((system, verb, outcome)), 1)
             if status < 500:
                 pipe.set(REACHED + system, repr(time.time()))
+            if also is not None:
+                also(pipe)
             pipe.execute()
     except RedisError as exc:
         log.warning("could not count a %s call: %s", system, exc)

@@ -33,14 +33,12 @@ from connector.errors import (
     RetriableError,
     SkippableError,
 )
+from connector.wechat_quotas import seconds_to_reset
 
 # The access token the call used is invalid (40001), malformed (40014) or expired (42001):
 # the gateway refreshes it and retries once before giving up with a RetriableError.
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
-# WeChat's daily API quotas reset at midnight Beijing time (UTC+8, no daylight saving).
-_BEIJING_OFFSET = 8 * 3600
-_DAY = 86400
 
 # WeChat ends errmsg with "rid: <id>"; older answers (still seen) with "hint: [<id>]"
 # (e.g. {"errcode":43004,"errmsg":"require subscribe hint: [...]"}).
@@ -245,7 +243,7 @@ def strip_request_id(errmsg: str | None) -> str:
 
 def seconds_until_quota_reset(now: float) -> float:
     """Seconds from ``now`` (epoch seconds) to the next midnight in Beijing, at least 60."""
-    return max(60.0, _DAY - (now + _BEIJING_OFFSET) % _DAY)
+    return max(60.0, seconds_to_reset(now))
 
 
 def is_token_error(errcode: int | None) -> bool:

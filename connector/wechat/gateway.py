@@ -47,9 +47,12 @@ from connector.wechat.follower_writes import FollowerWriteVerbs
 from connector.wechat.media import MediaVerbs
 from connector.wechat.menus import MenuVerbs
 from connector.wechat.qrcodes import QrCodeVerbs
+from connector.wechat.quota_checks import QuotaVerbs
 from connector.wechat.retrying import Failure, decide, request_failure, token_failure
 from connector.wechat.sends import MessageVerbs
 from connector.wechat.token import TokenCache
+from connector.wechat_quotas import cgi_path
+from connector.wechat_quotas import count as count_quota
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +97,11 @@ def _redis_guarded(verb: Callable[P, T]) -> Callable[P, T]:
     return guarded
 
 
-def _errcode_outcome(response: requests.Response) -> str | None:
-    """``errcode_<n>`` for a JSON answer that refuses (WeChat answers 200 with a non-zero
-    errcode: 45009 a spent daily quota, 45011 the per-minute one), else None. Only an
-    answer that says it is JSON and under 64 KiB is read (never a streamed download,
-    which its reader consumes)."""
+def _errcode(response: requests.Response) -> int | None:
+    """The non-zero ``errcode`` of a JSON answer that refuses (WeChat answers 200 with
+    it: 45009 a spent daily quota, 45011 the per-minute one), else None. Only an answer
+    that says it is JSON and under 64 KiB is read (never a streamed download, which its
+    reader consumes)."""
     kind = response.headers.get("content-type", "")
     size = response.headers.get("content-length", "")
     if "json" not in kind or not size.isdigit() or int(size) > 65536:
@@ -107,7 +110,7 @@ def _errcode_outcome(response: requests.Response) -> str | None:
         errcode = json.loads(response.content).get("errcode")
     except (ValueError, AttributeError):
         return None
-    return f"errcode_{errcode}" if isinstance(errcode, int) and errcode != 0 else None
+    return errcode if isinstance(errcode, int) and errcode != 0 else None
 
 
 def _answer_failure(exc: WeChatClientException) -> Failure:
@@ -125,7 +128,8 @@ def _retry_after(response: requests.Response | None) -> float | None:
         return None
 
 
-class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, MediaVerbs):
+class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, MediaVerbs,
+                    QuotaVerbs):
     """The bridge's verbs on the WeChat Official Account API.
 
     Args:
@@ -376,12 +380,19 @@ class WeChatGateway(QrCodeVerbs, FollowerWriteVerbs, MessageVerbs, MenuVerbs, Me
 
     def _answered(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """requests' response hook: count the call by its API path (no query string: it
-        holds the access token)."""
+        holds the access token) for ``/metrics``, and an answered one against the API's
+        daily quota (:mod:`connector.wechat_quotas`), in one round trip."""
         path = urlsplit(response.url).path
         verb = path.split("/cgi-bin/", 1)[1] if "/cgi-bin/" in path else path.strip("/")
         method = response.request.method if response.request is not None else "GET"
+        errcode = _errcode(response)
+        # the API's own calls only (not QR images, which another host serves unmetered)
+        api = (cgi_path(path) if response.status_code < 400
+               and response.url.startswith(self._base_url) else None)
         record_call(self._redis, "wechat", f"{method} {verb}", response.status_code,
-                    _errcode_outcome(response))
+                    f"errcode_{errcode}" if errcode is not None else None,
+                    also=None if api is None else lambda pipe: count_quota(
+                        pipe, self._app_id, api, errcode, self._clock()))
 
     def _count(self) -> None:
         with self._count_lock:

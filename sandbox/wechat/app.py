@@ -1,9 +1,10 @@
 """The WeChat API emulator: an ASGI app plus the account's state and the push helpers.
 
 Requests under ``/cgi-bin/`` are counted per path (:attr:`WeChatSandbox.api_calls`) and
-pass through the :class:`~sandbox.faults.FaultInjector` first. A fault answers in
+pass through the :class:`~sandbox.faults.FaultInjector` first, then each API's daily
+quota (:mod:`sandbox.wechat.quotas`: 45009 past it). A fault answers in
 WeChat's shape: ``status=200`` with ``code="45009"`` gives ``{"errcode": 45009, "errmsg":
-"api freq out of limit rid: …"}`` (a fault with status 200 and no code gives -1, system
+"reach max api daily quota limit rid: …"}`` (a fault with status 200 and no code gives -1, system
 error); any other status (502, 503, …) gives that HTTP status with an HTML body, as
 WeChat's front proxies do.
 
@@ -20,6 +21,9 @@ Control routes (besides the faults router ``/__sandbox__/faults``)::
     DELETE /__sandbox__/wechat/calls          reset the counters
     GET    /__sandbox__/wechat/messages       messages sent through the API
     POST   /__sandbox__/wechat/expire-tokens  expire every issued access token now
+    GET    /__sandbox__/wechat/quotas         daily limits, calls counted today, clears
+    PUT    /__sandbox__/wechat/quotas         {"limits": {"/cgi-bin/user/get": 3}} (null: none)
+    DELETE /__sandbox__/wechat/quotas         forget the counts (spends no clear)
     GET|PUT /__sandbox__/wechat/ip-whitelist  who may fetch tokens ({"ips": [...]}; 40164)
     POST   /__sandbox__/wechat/acts           a person acts (follow, scan, text...): the push
     GET    /__sandbox__/wechat/pushes         job-finish pushes waiting for delivery
@@ -51,15 +55,23 @@ from sandbox.wechat.menus import Menus
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
+from sandbox.wechat.quotas import DailyQuotas
 from sandbox.wechat.routes_acts import acts_router
 from sandbox.wechat.routes_menu import menu_router
 from sandbox.wechat.routes_messages import messages_router
 from sandbox.wechat.routes_qrcode import qrcode_router
+from sandbox.wechat.routes_quota import quota_router
 from sandbox.wechat.routes_token import token_router
 from sandbox.wechat.routes_users import PAGE, users_router
 from sandbox.wechat.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
+
+
+class QuotaLimitsBody(BaseModel):
+    """Body of ``PUT /__sandbox__/wechat/quotas``: cgi path -> calls a day (None: none)."""
+
+    limits: dict[str, int | None]
 
 
 class IpWhitelistBody(BaseModel):
@@ -80,7 +92,9 @@ class WeChatSandbox:
     """One Official Account: its credentials, audience, tokens, QR codes and outbox.
 
     ``clock`` (seconds since the epoch) drives token lifetimes, push ``CreateTime`` and
-    the 48-hour service window; tests pass a settable one to move time. ``list_page``:
+    the 48-hour service window; tests pass a settable one to move time. ``quota_limits``:
+    each API's calls a day (default: WeChat's published figures, quotas.py; ``token_per_day``
+    overrides ``cgi-bin/token``'s). ``list_page``:
     OpenIDs per page of ``user/get`` and ``user/tag/get`` (WeChat's 10,000 by default;
     smaller in tests and the demo, so every client pages).
     """
@@ -91,15 +105,17 @@ class WeChatSandbox:
                  force_refresh_per_day: int = 20, mass_per_month: int = 4,
                  account_type: str = "service", list_page: int = PAGE,
                  ip_whitelist: tuple[str, ...] = LOOPBACK,
-                 conditional_menu_limit: int = 100) -> None:
+                 conditional_menu_limit: int = 100,
+                 quota_limits: dict[str, int] | None = None) -> None:
         self.app_id = app_id
         self.list_page = list_page
         self.original_id = original_id or "gh_" + hashlib.sha256(app_id.encode()).hexdigest()[:12]
         self.population = population
         self.clock = clock
         self.faults = faults or FaultInjector()
-        self.tokens = TokenStore(clock, token_per_day=token_per_day,
-                                 force_refresh_per_day=force_refresh_per_day)
+        self.tokens = TokenStore(clock, force_refresh_per_day=force_refresh_per_day)
+        self.quotas = DailyQuotas(clock, quota_limits)  # every API's calls a day (45009)
+        self.quotas.set_limits({"/cgi-bin/token": token_per_day})
         self.ip_whitelist = IpWhitelist(ip_whitelist)  # who may fetch tokens (40164)
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.
@@ -145,6 +161,10 @@ class WeChatSandbox:
             if fault is not None:
                 logger.info("injected fault on %s %s: %s", request.method, path, fault.status)
                 return fault_response(fault)
+            try:
+                self.quotas.spend(path.rstrip("/"))
+            except ApiError as refused:
+                return refused.response()
             return await call_next(request)
 
         def authorized(access_token: str | None = None) -> None:
@@ -161,6 +181,7 @@ class WeChatSandbox:
         # QR code images need no access token (mp.weixin.qq.com serves them on WeChat).
         app.include_router(menu_router(self.menus), dependencies=guarded)
         app.include_router(qrcode_router(self.outbox, self.clock))
+        app.include_router(quota_router(self.quotas, app_id=self.app_id), dependencies=guarded)
         app.include_router(self.faults.router())
         app.include_router(self._control_router())
         app.include_router(acts_router(self))
@@ -184,6 +205,19 @@ class WeChatSandbox:
         @router.post("/expire-tokens", status_code=204)
         def expire_tokens() -> None:
             self.tokens.expire_all()
+
+        @router.get("/quotas")
+        def quotas() -> dict:
+            return self.quotas.snapshot()
+
+        @router.put("/quotas")
+        def set_quotas(body: QuotaLimitsBody) -> dict:
+            self.quotas.set_limits(body.limits)
+            return self.quotas.snapshot()
+
+        @router.delete("/quotas", status_code=204)
+        def reset_quotas() -> None:
+            self.quotas.reset()
 
         @router.get("/ip-whitelist")
         def ip_whitelist() -> dict:

@@ -70,7 +70,9 @@ ERRMSG: dict[int, str] = {
     # doc/000a4a980007c0a02513aea3d61400 (the global return codes page lacks it).
     43101: "user refuse to accept the msg",
     44002: "empty post data",
-    45009: "api freq out of limit",
+    # Today's text (sandbox/wechat/quotas.py names the source); older answers and the
+    # limits page say "api freq out of limit".
+    45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
     45015: "response out of time limit or subscription is canceled",
     45028: "has no masssend quota",
@@ -81,6 +83,10 @@ ERRMSG: dict[int, str] = {
     45158: "tag name too long",
     45159: "invalid tag id",
     47001: "data format error",
+    48006: "forbid to clear quota because of reaching the limit",
+    # openapi/quota/get (sandbox/wechat/quotas.py); 76003's text is not published.
+    76003: "invalid cgi_path",
+    76021: "cgi_path not found, please check",
     49003: "not match openid and appid",
 }
 
