@@ -40,7 +40,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis import Redis
 from redis.exceptions import RedisError
 
-from connector import metrics
+from connector import metrics, wechat_quotas
 from connector.settings import Settings
 from connector.wayback import counters as changes
 from jobs.queues import queue_depths
@@ -123,7 +123,9 @@ def snapshot(redis: Redis, settings: Settings | None = None) -> dict[str, Any]:
     ``api_calls`` {system: {verb: {outcome: n}}}; ``queues`` {queue: {queued, running,
     scheduled, failed}}; ``changes`` (the way back's counters); ``reached`` {system:
     epoch or None}; ``salesforce`` {used, limit, at, allocation, paused} (used/limit/at
-    None until a call reported them).
+    None until a call reported them); ``wechat_quotas`` {account: {api: {used, limit,
+    exhausted}}}, today's daily call quota per API (``connector/wechat_quotas.py``; no
+    account without ``settings``).
 
     Raises:
         redis.exceptions.RedisError: Redis is unreachable.
@@ -166,6 +168,11 @@ def snapshot(redis: Redis, settings: Settings | None = None) -> dict[str, Any]:
             "allocation": budget.allocation,
             "paused": budget.paused() is not None,
         },
+        "wechat_quotas": {
+            account.original_id or account.app_id: {
+                q.api: {"used": q.used, "limit": q.limit, "exhausted": q.exhausted}
+                for q in wechat_quotas.read(redis, account.app_id)}
+            for account in (settings.wechat_accounts() if settings else ())},
     }
 
 
@@ -239,6 +246,26 @@ class BridgeCollector:
                                 value=sf["allocation"])
         yield GaugeMetricFamily("bridge_salesforce_paused", "1 while Salesforce calls are "
                                 "paused for the daily limit", value=int(sf["paused"]))
+        yield from _wechat_quota_gauges(snap["wechat_quotas"])
+
+
+def _wechat_quota_gauges(quotas: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Metric]:
+    labels = ["account", "api"]
+    used = GaugeMetricFamily("bridge_wechat_api_quota_used", "Calls the bridge made to "
+                             "the WeChat API today (Beijing day)", labels=labels)
+    limit = GaugeMetricFamily("bridge_wechat_api_quota_limit", "The WeChat API's daily "
+                              "call limit (published, or as WeChat last said)",
+                              labels=labels)
+    spent = GaugeMetricFamily("bridge_wechat_api_quota_exhausted", "1 when the WeChat "
+                              "API's daily quota is spent (45009 seen or count at limit)",
+                              labels=labels)
+    for account, apis in sorted(quotas.items()):
+        for api, q in sorted(apis.items()):
+            used.add_metric([account, api], q["used"])
+            spent.add_metric([account, api], int(q["exhausted"]))
+            if q["limit"] is not None:
+                limit.add_metric([account, api], q["limit"])
+    yield from (used, limit, spent)
 
 
 def check_token(expected: str | None, authorization: str | None) -> None:

@@ -40,6 +40,7 @@ from connector.cli import (
     menu,
     messages,
     qr,
+    quotas,
     replies,
     sandbox,
     sync,
@@ -224,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop.set_defaults(func=cmd_stop)
 
     for commands in (doctor, mappings, campaigns, replies, qr, sync, messages, menu,
-                     followups, backfill):
+                     followups, backfill, quotas):
         commands.register(sub)
     _plain_help(parser)
     return parser

@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import Redis
 
+from connector import wechat_quotas as call_quotas
 from connector.messaging.quotas import describe_limit, limit_of, period_of
 from connector.settings import Settings
 from jobs import throughput
@@ -62,3 +63,16 @@ def wechat_quotas(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
                      "followers_messaged": len(counts),
                      "followers_at_limit": sum(1 for c in counts if c >= limit)})
     return rows
+
+
+def wechat_call_quotas(redis: Redis, settings: Settings,
+                       now: float | None = None) -> list[dict[str, Any]]:
+    """Each Official Account's daily call quota per API, as the bridge counted its own
+    calls today (``connector/wechat_quotas.py``; no call to WeChat), with when the day
+    ends (midnight Beijing time)."""
+    now = time.time() if now is None else now
+    return [{"account": account.original_id or account.app_id, "app_id": account.app_id,
+             "day": call_quotas.beijing_day(now),
+             "resets_in": call_quotas.seconds_to_reset(now),
+             "quotas": call_quotas.read(redis, account.app_id, now)}
+            for account in settings.wechat_accounts()]

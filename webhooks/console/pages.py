@@ -4,7 +4,8 @@ POST behind the CSRF token).
 - ``/console``: sync health, the failed jobs of every queue as cards (``jobs/failures.py``),
   with replay and discard (``POST /console/failures/replay`` and ``/discard``);
 - ``/console/throughput``: events per minute, with a chart;
-- ``/console/budgets``: Salesforce's daily API usage and the allocation, WeChat's quotas;
+- ``/console/budgets``: Salesforce's daily API usage and the allocation, WeChat's daily
+  call quota per API and its mass-message quotas;
 - ``/console/mapping``: the mapping in force, and a preview of what a push would write
   (``POST /console/mapping/preview``);
 - ``/console/campaigns``: the QR codes and each campaign's figures per channel.
@@ -80,7 +81,8 @@ def build_router(settings: Settings, redis: Redis, templates: Jinja2Templates,
     def budgets(request: Request) -> Response:
         return guarded(lambda r: render(
             r, "budgets.html", salesforce=figures.salesforce_budget(redis, settings),
-            wechat=figures.wechat_quotas(redis, settings)))(request)
+            wechat=figures.wechat_quotas(redis, settings),
+            calls=figures.wechat_call_quotas(redis, settings)))(request)
 
     @router.get("/console/mapping")
     def mapping(request: Request) -> Response:
