@@ -113,11 +113,14 @@ def count(pipe: Pipeline, app_id: str, path: str, errcode: int | None, now: floa
 
 def store_checked(redis: Redis, app_id: str, path: str, quota: dict[str, Any],
                   now: float) -> None:
-    """Keep WeChat's own figures for ``path`` (``openapi/quota/get``'s ``quota``)."""
-    key = _key(app_id, beijing_day(now), "checked")
+    """Keep WeChat's own figures for ``path`` (``openapi/quota/get``'s ``quota``), with
+    the bridge's count at that moment, so that its later calls add to WeChat's count."""
+    day = beijing_day(now)
+    key = _key(app_id, day, "checked")
     record = {k: int(quota[k]) for k in ("daily_limit", "used", "remain") if k in quota}
+    ours = int(redis.hget(_key(app_id, day), path) or 0)
     with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, path, json.dumps({**record, "at": now}))
+        pipe.hset(key, path, json.dumps({**record, "at": now, "bridge_used": ours}))
         pipe.expire(key, KEEP_SECONDS)
         pipe.execute()
 
@@ -126,8 +129,9 @@ def store_checked(redis: Redis, app_id: str, path: str, quota: dict[str, Any],
 class Quota:
     """One API's day, for one app id.
 
-    ``used``: calls the bridge made (WeChat's count when it was asked later and says
-    more); ``limit``: WeChat's figure when asked today, else the published one, else
+    ``used``: calls the bridge made today; once WeChat was asked, WeChat's count then
+    plus the bridge's calls since (other clients of the account spend the same quota);
+    ``limit``: WeChat's figure when asked today, else the published one, else
     None; ``exhausted_at``: when WeChat last refused the path with 45009 today;
     ``checked``: WeChat's own figures and when (``openapi/quota/get``), if asked today.
     """
@@ -181,7 +185,9 @@ def read(redis: Redis, app_id: str, now: float | None = None) -> list[Quota]:
     for path in sorted({*DOCUMENTED_LIMITS, *used, *exhausted, *checked}):
         seen = checked.get(path)
         limit = seen.get("daily_limit") if seen else DOCUMENTED_LIMITS.get(path)
-        count_ = max(used.get(path, 0), int(seen.get("used", 0)) if seen else 0)
+        count_ = used.get(path, 0)
+        if seen:
+            count_ = int(seen.get("used", 0)) + max(0, count_ - int(seen.get("bridge_used", 0)))
         rows.append(Quota(path, count_, limit, exhausted.get(path), seen))
     rows.sort(key=lambda q: (-(q.share or 0.0), -q.used, q.path))
     return rows

@@ -185,3 +185,14 @@ def test_a_wechat_quota_refusal_is_counted_by_its_errcode(bridge):
     samples = scrape(bridge.web.url)
     assert value(samples, "bridge_api_calls_total", system="wechat",
                  verb="POST user/info/batchget", outcome="errcode_45009") == 1
+    # the quota view agrees: the API is spent for the day (its job waits for midnight in
+    # Beijing), and every call the bridge made is counted against its API's quota
+    account = wx.original_id
+    assert value(samples, "bridge_wechat_api_quota_exhausted", account=account,
+                 api="user/info/batchget") == 1
+    assert value(samples, "bridge_wechat_api_quota_used", account=account,
+                 api="stable_token") >= 1
+    assert value(samples, "bridge_wechat_api_quota_limit", account=account,
+                 api="user/get") == 500
+    assert value(samples, "bridge_wechat_api_quota_exhausted", account=account,
+                 api="user/get") == 0

@@ -217,7 +217,8 @@ def test_stable_token_is_shared_and_force_refresh_is_limited(ws, api, clock):
     assert user_info(refreshed)["subscribe"] == 1
     stable(force=True)
     limited = stable(force=True)
-    assert limited["errcode"] == 45009 and limited["errmsg"].startswith("api freq out of limit")
+    assert limited["errcode"] == 45009
+    assert limited["errmsg"].startswith("reach max api daily quota limit")
     assert user_info(None)["errcode"] == 41001
     assert user_info("not-a-token")["errcode"] == 40001
 
