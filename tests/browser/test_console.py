@@ -78,6 +78,12 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page, s
     assert page.locator("table tr").count() >= 2  # a minute with the event received
     assert "Followers messaged" in page.goto(console.url + "/budgets").text()
     assert page.locator("#sf-usage").is_visible()  # the bridge has seen Salesforce's usage
+    # WeChat's daily call quota per API: the profile read for the follow is counted
+    account = wx.original_id
+    profiles = page.locator(f"#wx-quota-{account}-user-info-batchget")
+    assert int(profiles.locator(".used").inner_text()) >= 1
+    token = page.locator(f"#wx-quota-{account}-stable_token")
+    assert token.locator(".limit").inner_text() == "500,000"
 
     page.goto(console.url + "/mapping")
     push = wx.follow(console.box.population.new_follower().openid)
