@@ -55,7 +55,7 @@ from sandbox.wechat.menus import Menus
 from sandbox.wechat.outbox import Outbox, QRCode, SentMessage
 from sandbox.wechat.population import Population
 from sandbox.wechat.pushes import Push
-from sandbox.wechat.quotas import DailyQuotas
+from sandbox.wechat.quotas import DEFAULT_LIMITS, DailyQuotas
 from sandbox.wechat.routes_acts import acts_router
 from sandbox.wechat.routes_menu import menu_router
 from sandbox.wechat.routes_messages import messages_router
@@ -116,6 +116,11 @@ class WeChatSandbox:
         self.tokens = TokenStore(clock, force_refresh_per_day=force_refresh_per_day)
         self.quotas = DailyQuotas(clock, quota_limits)  # every API's calls a day (45009)
         self.quotas.set_limits({"/cgi-bin/token": token_per_day})
+        if quota_limits is None and list_page < PAGE:
+            # Smaller pages take more calls to list the same followers: the day's user/get
+            # quota grows alike, so a day lists as many followers as on WeChat (5,000,000).
+            self.quotas.set_limits({"/cgi-bin/user/get": DEFAULT_LIMITS["/cgi-bin/user/get"]
+                                    * PAGE // list_page})
         self.ip_whitelist = IpWhitelist(ip_whitelist)  # who may fetch tokens (40164)
         # Messages, quotas, windows and job-finish pushes (``outbox.take_pushes()``, or
         # ``outbox.notify = sender.deliver`` to have them delivered): see outbox.py.

@@ -169,3 +169,10 @@ def test_asking_wechat_keeps_its_figures_and_spends_quota_gets_own_quota(
     assert by_path(redis_conn, clock.now)[QUOTA_GET].used == 1
     with pytest.raises(FatalError):
         gateway.api_quota("/cgi-bin/no/such")  # 76021
+
+
+def test_smaller_pages_get_a_larger_user_get_quota(clock):
+    # the demo's 10-follower pages: a day still lists WeChat's 5,000,000 followers
+    small = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
+                          population=Population.generate(3, seed=3), list_page=10)
+    assert small.quotas.snapshot()["limits"][USER_GET] == 500_000
