@@ -4,6 +4,8 @@ a real Redis."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -176,3 +178,40 @@ def test_smaller_pages_get_a_larger_user_get_quota(clock):
     small = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
                           population=Population.generate(3, seed=3), list_page=10)
     assert small.quotas.snapshot()["limits"][USER_GET] == 500_000
+
+
+def test_connector_quotas_shows_the_count_and_refresh_asks_wechat(
+        sandbox, redis_url, redis_conn, monkeypatch, capsys):
+    from connector.cli.main import main
+    from connector.settings.config import get_settings
+
+    for key, value in {"WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET,
+                       "WECHAT_TOKEN": "spamtest", "WECHAT_API_BASE_URL": sandbox.url,
+                       "SALESFORCE_CLIENT_ID": "x", "SALESFORCE_CLIENT_SECRET": "x",
+                       "REDIS_URL": redis_url}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    control(sandbox, "PUT", {"limits": {USER_GET: 2}})
+    settings = get_settings()
+    gateway = WeChatGateway(settings, redis_conn)
+    gateway.follower_page()
+    gateway.follower_page()
+    with pytest.raises(RateLimitedError):
+        gateway.follower_page()
+    capsys.readouterr()
+
+    assert main(["quotas"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.strip().startswith("user/get "))
+    assert row.split()[1:4] == ["2", "500", "0"] and "EXHAUSTED (45009)" in row
+    calls_before = sandbox.api_calls[QUOTA_GET]
+
+    assert main(["quotas", "--refresh", "user/get"]) == 0
+    out = capsys.readouterr()
+    assert "one openapi/quota/get call each" in out.err
+    assert sandbox.api_calls[QUOTA_GET] == calls_before + 1
+    assert main(["quotas", "--json"]) == 0
+    # no WECHAT_ORIGINAL_ID: the account is named by its app id
+    rows = {r["api"]: r for r in json.loads(capsys.readouterr().out)[APP_ID]}
+    assert rows["user/get"]["limit"] == 2 and rows["user/get"]["checked"]["remain"] == 0
+    get_settings.cache_clear()
