@@ -49,12 +49,20 @@ def send_request(message_id: str) -> dict[str, Any] | Retry:
             clear_waiting(ctx.redis, message_id)
             mark_failed(ctx, message_id, final)
             raise
-        return _waits(ctx.redis, message_id, retry, str(error))
+        return _waits(ctx.redis, message_id, retry, _why(error))
     except BridgeError:  # not sendable as it is: the request's error field says why
         clear_waiting(ctx.redis, message_id)
         raise
     clear_waiting(ctx.redis, message_id)
     return summary
+
+
+def _why(error: RetriableError) -> str:
+    """The wait's reason in the words of the failure, with WeChat's errcode first."""
+    code = error.code or ""
+    if error.system == "wechat" and code.lstrip("-").isdigit():
+        return f"WeChat errcode {code}: {error.message}"
+    return error.message
 
 
 def _waits(redis: Any, message_id: str, retry: Retry, why: str) -> Retry:

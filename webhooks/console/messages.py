@@ -61,5 +61,5 @@ def page(gateway: Callable[[], SalesforceGateway], redis: Redis, settings: Setti
     except BridgeError as error:
         raise NotShown(f"Salesforce could not be read: {error.message}", 502) from None
     views[0].failed_job = request_cards(redis).get(views[0].id[:15])
-    return {"request": views[0], "page": recipients, "status": status, "after": after,
+    return {"message": views[0], "page": recipients, "outcome": status, "after": after,
             "size": PAGE_SIZE, "instance": instance_of(sf)}
