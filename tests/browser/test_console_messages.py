@@ -137,3 +137,13 @@ def test_requests_and_their_recipients_outcomes_on_the_campaigns_page(console, c
                       ).status_code == 400
     nobody = id18(shipped[:3] + "0" * 12)  # a request Id no record has
     assert client.get(f"/console/messages/{nobody}").status_code == 404
+
+    # WeChat's quota is back: the waiting job runs now (as at its time), and waits no more
+    wx.faults.clear()
+    registry = messages_queue(console.redis).scheduled_job_registry
+    [job_id] = [j for j in registry.get_job_ids() if j.startswith(f"message-{later}-")]
+    registry.requeue(job_id)
+    SimpleWorker([messages_queue(console.redis)], connection=console.redis).work(
+        burst=True, logging_level="CRITICAL")
+    row = row_of(client.get("/console/campaigns").text, later)
+    assert "Done" in row and "Waiting" not in row and "120 recipients" in row
