@@ -9,7 +9,8 @@ caller hands it a Salesforce gateway (anything with ``query`` and ``query_in``, 
   record's creator, ``CreatedBy.Name``), the kind and the target, the status and the
   counts the run writes (sent, skipped, failed, delivered); one query for many requests;
 - the recipient records (``messages.recipient``) that were skipped or failed, for the
-  reasons: one query for all the requests shown, at most ``max_rows`` rows (the counts
+  reasons: a query per group of requests whose skips and failures (by their counts) fit
+  ``max_rows`` rows, the smallest first, at most :data:`MAX_REASON_QUERIES` (the counts
   above are whole anyway; a breakdown read from fewer rows says so, ``partial``);
 - the send job's wait, from Redis (:func:`~connector.messaging.sent_log.waiting_of`);
 - one page of a request's recipients, by Id (keyset pagination: ``Id > last``, so page
@@ -45,7 +46,8 @@ from connector.messaging.sent_log import waiting_of
 from mappings.messages_section import RecipientFields, RequestFields
 
 MAX_REQUESTS = 50  # the most recent requests a page shows
-MAX_REASON_ROWS = 2000  # skipped or failed recipients read for the reasons: one page
+MAX_REASON_ROWS = 2000  # skipped or failed recipients a query reads: one page
+MAX_REASON_QUERIES = 5  # queries of those a page makes, at most
 PAGE_SIZE = 100  # recipients per page of the drill-down
 
 RECENT = "SELECT {:literal} FROM {:literal} ORDER BY CreatedDate DESC, Id DESC LIMIT {limit}"
@@ -202,9 +204,10 @@ def read_requests(salesforce: Queries, request: RequestFields, recipient: Recipi
                   limit: int = MAX_REQUESTS, max_rows: int | None = MAX_REASON_ROWS
                   ) -> list[RequestView]:
     """The requests ``ids`` (or the ``limit`` most recent), newest first, each with its
-    outcomes; with ``redis``, whether its send job waits. Two queries, whatever the
-    number of requests (more only past ``max_rows``, or with ``max_rows`` None, which
-    reads every skip and failure: the CLI's one request).
+    outcomes; with ``redis``, whether its send job waits. One query of the requests,
+    and one per group of :func:`reason_groups` (at most :data:`MAX_REASON_QUERIES`;
+    usually one); with ``max_rows`` None, one that reads every skip and failure (the
+    CLI's one request).
 
     Raises:
         BridgeError: a query failed (from the gateway).
@@ -227,27 +230,50 @@ def read_requests(salesforce: Queries, request: RequestFields, recipient: Recipi
 
 def _add_outcomes(salesforce: Queries, r: RecipientFields, views: list[RequestView],
                   max_rows: int | None) -> None:
-    """Each request's skips and failures by reason, from one query of their rows."""
-    wanted = [v.id for v in views if v.skipped or v.failed]
-    if not wanted:
-        return
-    cap = f"LIMIT {int(max_rows)}" if max_rows is not None else ""
-    rows = salesforce.query_in(UNSETTLED, r.message, r.status, r.reason, r.object,
-                               r.message, r.status, cap, split="ids", ids=wanted)
+    """Each request's skips and failures by reason, read in the groups of
+    :func:`reason_groups` (one query each)."""
     by_id = {v.id: v for v in views}
     lines: dict[tuple, OutcomeLine] = {}
-    for row in rows:
-        view = by_id.get(str(row.get(r.message)))
-        if view is None:
-            continue
-        status, reason = str(row.get(r.status)), plain_reason(row.get(r.reason))
-        line = lines.setdefault((view.id, status, reason), OutcomeLine(status, reason))
-        if line.count == 0:
-            view.outcomes.append(line)
-        line.count += 1
+    for group in reason_groups(views, max_rows):
+        cap = f"LIMIT {int(max_rows)}" if max_rows is not None else ""
+        rows = salesforce.query_in(UNSETTLED, r.message, r.status, r.reason, r.object,
+                                   r.message, r.status, cap, split="ids",
+                                   ids=[v.id for v in group])
+        for row in rows:
+            view = by_id.get(str(row.get(r.message)))
+            if view is None:
+                continue
+            status, reason = str(row.get(r.status)), plain_reason(row.get(r.reason))
+            line = lines.setdefault((view.id, status, reason), OutcomeLine(status, reason))
+            if line.count == 0:
+                view.outcomes.append(line)
+            line.count += 1
     for view in views:
         view.outcomes.sort(key=lambda o: (o.status, -o.count, o.label))
         view.partial = sum(o.count for o in view.outcomes) < view.skipped + view.failed
+
+
+def reason_groups(views: list[RequestView], max_rows: int | None,
+                  max_queries: int = MAX_REASON_QUERIES) -> list[list[RequestView]]:
+    """The requests with skips or failures, grouped so that each group's rows (by the
+    request's own counts) fit one query of ``max_rows``: the fewest first, so one
+    request of 10,000 skips leaves the others their reasons; a request with more than
+    ``max_rows`` has a query of its own (and its reasons are partial). At most
+    ``max_queries`` groups (the rest show their counts only); with ``max_rows`` None,
+    one group of all."""
+    wanted = [v for v in views if v.skipped or v.failed]
+    if max_rows is None:
+        return [wanted] if wanted else []
+    groups: list[list[RequestView]] = []
+    size = 0
+    for view in sorted(wanted, key=lambda v: (v.skipped + v.failed, v.id)):
+        rows = view.skipped + view.failed
+        if not groups or size + rows > max_rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(view)
+        size += rows
+    return groups[:max_queries]
 
 
 @dataclass

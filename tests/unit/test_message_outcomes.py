@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connector.messaging.outcomes import OutcomeLine, plain_reason
+from connector.messaging.outcomes import OutcomeLine, RequestView, plain_reason, reason_groups
 from connector.messaging.rules import (
     Recipient,
     error_outcome,
@@ -66,3 +66,19 @@ def test_a_job_finish_failure_and_nothing_read_as_themselves():
     assert plain_reason(None).words == "no reason recorded"
     line = OutcomeLine("skipped", plain_reason(refusal(43004, "require subscribe")), 3)
     assert line.label == "unfollowed 43004 — no longer follows the account"
+
+
+def view(message_id: str, skipped: int, failed: int = 0) -> RequestView:
+    return RequestView(message_id, None, None, None, "mass", "campaign", None, None,
+                       "Done", False, 0, 0, skipped, failed, None)
+
+
+def test_one_big_request_does_not_starve_the_others_of_their_reasons():
+    big, small = view("big", 9000), [view(f"s{i}", 15, 5) for i in range(49)]
+    none = view("clean", 0)
+    groups = reason_groups([big, none, *small], 2000)
+    assert [len(g) for g in groups] == [49, 1]  # 980 rows in one query; the big alone
+    assert groups[1] == [big] and none not in groups[0]
+    many = [view(f"m{i}", 1500) for i in range(8)]
+    assert len(reason_groups(many, 2000)) == 5  # at most five queries: the rest, counts
+    assert reason_groups(many, None) == [many]  # the CLI: every row, one query
