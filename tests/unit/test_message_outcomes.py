@@ -82,3 +82,16 @@ def test_one_big_request_does_not_starve_the_others_of_their_reasons():
     many = [view(f"m{i}", 1500) for i in range(8)]
     assert len(reason_groups(many, 2000)) == 5  # at most five queries: the rest, counts
     assert reason_groups(many, None) == [many]  # the CLI: every row, one query
+
+
+def test_the_reading_loads_neither_client_library_nor_the_worker_context():
+    """The web process imports it: it must not pull in what the web app may not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, connector.messaging.outcomes; print(sorted(m for m in ("
+            "'simple_salesforce', 'wechatpy', 'connector.context', 'connector.salesforce', "
+            "'connector.wechat', 'rq') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
