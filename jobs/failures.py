@@ -106,14 +106,18 @@ def _concerns(queue: str, job: Job) -> tuple[list[str], list[str]]:
     return [], []
 
 
+def _kind(job: Job) -> tuple[dict, str, str]:
+    """What was kept of the job's failure, and the system and code of its card."""
+    kept = job.meta.get(FAILURE) or {}
+    return kept, kept.get("system") or "bridge", kept.get("code") or "UNEXPECTED"
+
+
 def cards(redis: Redis, limit: int = 200) -> list[Card]:
     """The failed jobs of every queue, grouped by system and code, most frequent first."""
     found: dict[str, Card] = {}
     for name, make in QUEUES.items():
         for job in failed(redis, make(redis))[:limit]:
-            kept = job.meta.get(FAILURE) or {}
-            system = kept.get("system") or "bridge"
-            code = kept.get("code") or "UNEXPECTED"
+            kept, system, code = _kind(job)
             card = found.setdefault(f"{system}:{code}", Card(
                 system, code, kept.get("message") or failure_reason(job),
                 list(kept.get("fields") or [])))
@@ -121,6 +125,17 @@ def cards(redis: Redis, limit: int = 200) -> list[Card]:
             card.items.append(FailedItem(name, job.id, job.description or WHAT[name],
                                          str(job.ended_at or "")[:19], followers, records))
     return sorted(found.values(), key=lambda c: (-c.count, c.key))
+
+
+def request_cards(redis: Redis, limit: int = 200) -> dict[str, tuple[str, str]]:
+    """The message requests whose send job failed (the first 15 characters of the
+    request's Id) → the system and code of the card the sync health page shows it on."""
+    out: dict[str, tuple[str, str]] = {}
+    for job in failed(redis, messages_queue(redis))[:limit]:
+        _, records = _concerns(MESSAGES, job)
+        if records:
+            out.setdefault(records[0][:15], _kind(job)[1:])
+    return out
 
 
 def _registry(redis: Redis, queue: str) -> FailedJobRegistry:

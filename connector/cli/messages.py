@@ -162,12 +162,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _fail(f"no {ctx.mapping.messages.request.object} record has the Id "
                      f"{args.request_id}")
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return 0
-    print(f"{report['id']}: {report['status']}  sent {report['sent']}  delivered "
-          f"{report['delivered']}  skipped {report['skipped']}  failed {report['failed']}")
-    for why, count in report["reasons"].items():
-        print(f"  {count:>6}  {why}")
-    if report["error"]:
-        print(f"  error: {report['error']}")
+    print(f"{report.id}: {report.status}  sent {report.sent}  delivered "
+          f"{report.delivered}  skipped {report.skipped}  failed {report.failed}")
+    print(f"  {report.kind} to {report.target} {report.audience or ''}, asked by "
+          f"{report.asked_by or 'unknown'} at {report.created}")
+    for line in report.outcomes:
+        print(f"  {line.count:>6}  {line.status}: {line.label}")
+    if report.waiting:
+        print(f"  waiting: {report.waiting['why']}")
+    if report.error:
+        print(f"  error: {report.error}")
     return 0

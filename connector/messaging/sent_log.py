@@ -7,6 +7,9 @@ Keys:
                                       is under way), ``sent``, ``delivered``, ``failed``
                                       (WeChat's job-finish report), with the msg id
     bridge:message:<request Id>:delivered   how many WeChat reported delivered
+    bridge:message:<request Id>:waiting     JSON: why the send job waits (a retry after
+                                      WeChat's quota or an outage, a pause for
+                                      Salesforce's daily limit) and until when
     bridge:msgid:<account>:<msg id>   JSON: the request and the OpenIDs of one mass send
     bridge:msgid:<account>:<msg id>:finished   set once its job-finish event is counted
     bridge:tplmsg:<account>:<msg id>:<OpenID>   list: the requests whose template send
@@ -118,6 +121,28 @@ class SentLog:
     def delivered(self) -> int | None:
         value = self._redis.get(f"bridge:message:{self.message_id}:delivered")
         return None if value is None else int(value)
+
+
+def note_waiting(redis: Redis, message_id: str, why: str, until: float | None) -> None:
+    """Say why the request's send job waits (it is re-scheduled, not failed), and until
+    when (unix seconds, None: unknown); read by :func:`waiting_of`."""
+    redis.set(f"bridge:message:{message_id}:waiting", json.dumps({"why": why, "until": until}),
+              ex=MSGID_TTL)
+
+
+def clear_waiting(redis: Redis, message_id: str) -> None:
+    """The send job runs to its end (done or failed): it waits no more."""
+    redis.delete(f"bridge:message:{message_id}:waiting")
+
+
+def waiting_of(redis: Redis, message_ids: list[str]) -> dict[str, dict]:
+    """``{"why", "until"}`` of each request of ``message_ids`` whose send job waits
+    (one ``MGET``)."""
+    if not message_ids:
+        return {}
+    values = redis.mget([f"bridge:message:{m}:waiting" for m in message_ids])
+    return {m: json.loads(v) for m, v in zip(message_ids, values, strict=True)
+            if v is not None}
 
 
 @dataclass(frozen=True)

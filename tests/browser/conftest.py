@@ -12,9 +12,11 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from rq import SimpleWorker
 
@@ -87,6 +89,22 @@ def console(tmp_path, redis_conn, redis_url, monkeypatch):
         gc.collect()
         web.stop()
         box.stop()
+
+
+@pytest.fixture
+def client(console):
+    """The console over plain HTTP (no browser), redirects not followed."""
+    with httpx.Client(base_url=console.web.url, follow_redirects=False, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def emulator(console):
+    """The Salesforce emulator over HTTPS, trusting the sandbox's own CA."""
+    with httpx.Client(base_url=console.box.salesforce_url, follow_redirects=False,
+                      verify=ssl.create_default_context(
+                          cafile=str(console.box.tls.bundle_file)), timeout=10) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from connector.qr.codes import create_code
 from mappings.loader import parse_mapping
 from tests.browser.conftest import ADMIN, ADMIN_PASSWORD
+from tests.browser.test_console_messages import send
+from tests.integration.test_messages import campaign_with, new_followers
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 PHONE_LINE = '    LeadSource:        { value: "WeChat" }'
@@ -69,11 +72,13 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page, s
     assert page.locator(".card").count() == 0
     assert sum(r.get("Phone") == "n/a" for r in sf.records("Lead")) == 1
 
+    message = a_campaign_message(console)
     for path, name in (("/throughput", "throughput"), ("/budgets", "budgets"),
                        ("/mapping", "mapping"), ("/campaigns", "campaigns")):
         page.goto(console.url + path)
         assert page.locator("h1").count() == 1, name
         shoot(page, shots, name)
+    see_the_request_and_its_recipients(page, console, message, shots)
     page.goto(console.url + "/throughput")
     assert page.locator("table tr").count() >= 2  # a minute with the event received
     assert "Followers messaged" in page.goto(console.url + "/budgets").text()
@@ -92,6 +97,44 @@ def test_sign_in_see_the_failure_fix_replay_and_the_card_clears(console, page, s
     result = page.locator("#result").inner_text()
     assert '"follower_object": "WeChat_Follower__c"' in result
     shoot(page, shots, "mapping-preview")
+
+
+def a_campaign_message(console) -> str:
+    """A template message to a campaign's 12 members, sent the real way: 10 receive it,
+    one has turned the account's template messages off, one has left; WeChat's
+    job-finish reports come back. The request's Id."""
+    openids = new_followers(console, 12)
+    console.box.population.refuse_templates(openids[0])
+    console.box.population.unfollow(openids[1])
+    campaign = campaign_with(console, openids, "Spring launch")
+    create_code(console.context, campaign)
+    message = send(console, Channel__c="template", Target__c="campaign", Campaign__c=campaign,
+                   Template_Id__c="TPL_ORDER_SHIPPED", Data__c='{"first": "Spring is here"}')
+    for push in console.box.wechat.outbox.take_pushes():
+        assert console.sender.deliver(push).acknowledged
+    console.work()
+    return message
+
+
+def see_the_request_and_its_recipients(page, console, message, shots):
+    page.goto(console.url + "/campaigns")
+    row = page.locator(f"#request-{message}")
+    assert row.locator(".status").inner_text() == "Done"
+    assert row.locator(".size").inner_text() == "12"
+    assert row.locator(".sent").inner_text() == "10 sent"
+    assert row.locator(".delivered").inner_text() == "10 delivered"
+    reasons = row.locator("li.reason").all_inner_texts()
+    assert sorted(reasons) == [
+        "1 skipped: WeChat errcode 43004, no longer follows the account",
+        "1 skipped: WeChat errcode 43101, turned off the account's template messages"]
+    row.locator("a.drill").click()
+    page.wait_for_selector("#recipients")
+    assert page.locator("tr.recipient").count() == 12
+    assert page.locator("tr.recipient.delivered").count() == 10
+    page.locator(".filters a", has_text="skipped").click()
+    page.wait_for_url("**?status=skipped")
+    assert page.locator("tr.recipient").count() == 2
+    shoot(page, shots, "message-recipients")
 
 
 def test_a_user_without_the_permission_set_is_refused(console, page):

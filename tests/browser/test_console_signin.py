@@ -5,28 +5,10 @@ exchange refuses as Salesforce does."""
 from __future__ import annotations
 
 import re
-import ssl
 from urllib.parse import parse_qs, urlsplit
-
-import httpx
-import pytest
 
 from sandbox.salesforce.web_login import s256
 from tests.browser.conftest import ADMIN, ADMIN_PASSWORD
-
-
-@pytest.fixture
-def client(console):
-    with httpx.Client(base_url=console.web.url, follow_redirects=False, timeout=10) as c:
-        yield c
-
-
-@pytest.fixture
-def emulator(console):
-    with httpx.Client(base_url=console.box.salesforce_url, follow_redirects=False,
-                      verify=ssl.create_default_context(
-                          cafile=str(console.box.tls.bundle_file)), timeout=10) as c:
-        yield c
 
 
 def start(client) -> dict[str, str]:

@@ -397,7 +397,8 @@ def test_the_cli_sends_and_reports(bridge, fresh_settings, capsys):
     assert "  skipped: 1 unfollowed" in out  # the reason, not just the count
     assert main(["messages", "status", message]) == 0
     out = capsys.readouterr().out
-    assert "Done  sent 2  delivered 0  skipped 1  failed 0" in out and "1  unfollowed" in out
+    assert "Done  sent 2  delivered 0  skipped 1  failed 0" in out
+    assert "1  skipped: unfollowed — no longer follows the account" in out
 
     assert main(["messages", "send", "--template", "T", "--data", "{bad",
                  "--follower", fan]) == 1

@@ -8,7 +8,9 @@ POST behind the CSRF token).
   call quota per API and its mass-message quotas;
 - ``/console/mapping``: the mapping in force, and a preview of what a push would write
   (``POST /console/mapping/preview``);
-- ``/console/campaigns``: the QR codes and each campaign's figures per channel.
+- ``/console/campaigns``: the QR codes, each campaign's figures per channel, and the
+  message requests with their recipients' outcomes;
+- ``/console/messages/<Id>``: one message request and its recipients, a page at a time.
 """
 
 from __future__ import annotations
@@ -95,6 +97,19 @@ def build_router(settings: Settings, redis: Redis, templates: Jinja2Templates,
 
         return guarded(lambda r: render(r, "campaigns.html",
                                         **campaigns.page(gateway, redis, settings)))(request)
+
+    @router.get("/console/messages/{message_id}")
+    def message_page(message_id: str, request: Request) -> Response:
+        from webhooks.console import messages  # reads Salesforce: loads its client
+
+        def show(r: Request) -> Response:
+            try:
+                return render(r, "messages.html", **messages.page(
+                    gateway, redis, settings, message_id, r.query_params.get("status"),
+                    r.query_params.get("after")))
+            except messages.NotShown as why:
+                return render(r, "problem.html", why.status, problem=str(why))
+        return guarded(show)(request)
 
     async def action(request: Request) -> tuple[dict[str, str], Response | None]:
         if signed_in(request) is None:
