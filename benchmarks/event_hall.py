@@ -37,7 +37,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,6 +47,7 @@ import httpx
 
 from benchmarks.chaos import failed_jobs
 from benchmarks.loadgen import build_request, write_requests
+from benchmarks.memory import MemorySampler
 from connector.redis_connection import connect, redis_url_from_env
 from sandbox.run import RunningSandbox, start_sandbox
 from sandbox.server import free_port
@@ -85,50 +85,6 @@ def hall_scans(people: list[str], campaigns: list[str], events: int,
 
 
 # -- the processes ---------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                for child in (task / "children").read_text().split():
-                    found.append(int(child))
-                    todo.append(int(child))
-    return found
-
-
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of ``pid`` in kB; (0, 0) when it is gone."""
-    rss = pss = 0
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    return rss, pss
-
-
-class MemorySampler(threading.Thread):
-    """Samples each worker's memory (the process and all its children) every 0.1 s."""
-
-    def __init__(self, pids: list[int]) -> None:
-        super().__init__(daemon=True)
-        self.pids = pids
-        self.peak_rss = self.peak_pss = self.peak_total_rss = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            total = 0
-            for pid in self.pids:
-                parts = [_memory_kb(p) for p in [pid, *_descendants(pid)]]
-                rss, pss = sum(r for r, _ in parts), sum(p for _, p in parts)
-                self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
-                total += rss
-            self.peak_total_rss = max(self.peak_total_rss, total)
 
 
 @dataclass
@@ -287,8 +243,7 @@ def run_design(design: Design, hall: Hall, box: RunningSandbox, redis_url: str,
             raise RuntimeError(f"the load generator failed: {loadgen.stderr[-2000:]}")
         sent = json.loads(loadgen.stdout)
         drained = _wait_drained(design, redis_url)
-        sampler.stop.set()
-        sampler.join()
+        peaks = sampler.finish()
         calls = box.salesforce.api_calls["total"]
         dead = [p.args[-1] for p in processes if p.poll() is not None]
     finally:
@@ -302,8 +257,9 @@ def run_design(design: Design, hall: Hall, box: RunningSandbox, redis_url: str,
         "drain_after_first": drained - sent["first_sent"],
         "drain_after_last": drained - sent["last_sent"],
         "sf_calls": calls, "calls_per_event": calls / len(scans),
-        "peak_rss_mb": sampler.peak_rss / 1024, "peak_pss_mb": sampler.peak_pss / 1024,
-        "peak_total_rss_mb": sampler.peak_total_rss / 1024,
+        "peak_rss_mb": peaks.rss / 1024, "peak_pss_mb": peaks.pss / 1024,
+        "peak_total_rss_mb": peaks.total_rss / 1024,
+        "processes": peaks.by_kind(),
         "failed": design.failed(redis_url), "dead": dead, **landed(box, scans),
     }
 
@@ -379,6 +335,10 @@ def _lines(r: dict) -> list[str]:
         f"{r['drain_after_last']:.1f} s after the last",
         f"worker peak RSS {r['peak_rss_mb']:.0f} MB (worker + children; PSS "
         f"{r['peak_pss_mb']:.0f} MB), both workers {r['peak_total_rss_mb']:.0f} MB",
+        "alone: " + "; ".join(
+            f"{seen} {'workers' if kind == 'parent' else 'children (horses, schedulers)'} "
+            f"peak RSS {rss / 1024:.0f} MB, PSS {pss / 1024:.0f} MB"
+            for kind, (seen, rss, pss) in sorted(r["processes"].items(), reverse=True)),
     ]
 
 
