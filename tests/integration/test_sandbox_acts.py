@@ -42,4 +42,6 @@ def test_acts_reach_the_bridge_and_the_sandbox_knows_them(bridge):
     refused = post_act(bridge, act="scan", openid="oNobodyKnowsThisOpenId0000001",
                        scene=f"sfc_{campaign}")
     assert refused.status_code == 400 and "40003" in refused.text
+    # ... and says how to get an OpenID the sandbox knows
+    assert 'a follow without "openid" makes a new person' in refused.json()["detail"]
     assert post_act(bridge, act="click", openid=stranger).status_code == 400  # no key
