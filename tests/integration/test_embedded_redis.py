@@ -142,3 +142,33 @@ def test_run_with_a_closed_redis_url_is_one_line_and_starts_nothing(bridge, monk
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach Redis at REDIS_URL=" in err
+
+
+def test_run_names_the_redis_it_shares_with_the_other_commands(bridge, state, monkeypatch):
+    """`connector run` says which Redis it uses (a newcomer's `connector status` in another
+    terminal must find the same one), then stops it as the last user on Ctrl-C."""
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_TLS_URL")}
+    run = subprocess.Popen([sys.executable, "-m", "connector.cli", "run"],
+                           env={**env, "PORT": str(port)}, text=True, stderr=subprocess.PIPE)
+    try:
+        lines = []
+        for line in run.stderr:
+            lines.append(line)
+            if "Redis: embedded at" in line or len(lines) > 200:
+                break
+        said = [line for line in lines if "Redis: embedded at" in line]
+        assert said, "".join(lines)
+        assert str(state / "redis" / "redis.sock") in said[0] and "started by connector run" \
+            in said[0]
+    finally:
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=60)
+    assert run.returncode == 0
+    pid = embedded_redis.running_pid(embedded_redis.place())
+    assert pid is None or not _alive(pid)  # the last user out stopped it
