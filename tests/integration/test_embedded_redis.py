@@ -149,6 +149,8 @@ def test_run_names_the_redis_it_shares_with_the_other_commands(bridge, state, mo
     terminal must find the same one), then stops it as the last user on Ctrl-C."""
     import signal
     import socket
+    import threading
+    import time
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -156,19 +158,22 @@ def test_run_names_the_redis_it_shares_with_the_other_commands(bridge, state, mo
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_TLS_URL")}
     run = subprocess.Popen([sys.executable, "-m", "connector.cli", "run"],
                            env={**env, "PORT": str(port)}, text=True, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(run.stderr), daemon=True)
+    reader.start()
     try:
-        lines = []
-        for line in run.stderr:
-            lines.append(line)
-            if "Redis: embedded at" in line or len(lines) > 200:
-                break
+        deadline = time.monotonic() + 30
+        # the worker's "Listening on" comes after start-up: by then the line was said
+        while time.monotonic() < deadline and not any("Listening on" in x for x in lines):
+            time.sleep(0.2)
         said = [line for line in lines if "Redis: embedded at" in line]
         assert said, "".join(lines)
-        assert str(state / "redis" / "redis.sock") in said[0] and "started by connector run" \
-            in said[0]
+        assert str(state / "redis" / "redis.sock") in said[0]
+        assert "started by connector run" in said[0]
     finally:
         run.send_signal(signal.SIGINT)
-        run.communicate(timeout=60)
+        run.wait(timeout=60)
+        reader.join(timeout=10)
     assert run.returncode == 0
     pid = embedded_redis.running_pid(embedded_redis.place())
     assert pid is None or not _alive(pid)  # the last user out stopped it
