@@ -122,6 +122,12 @@ def acts_router(box: People) -> APIRouter:
             delivery = box.callback.deliver(push)
             out.update(delivered=delivery.acknowledged, status=delivery.status,
                        reply=delivery.reply)
+            if not delivery.acknowledged:  # why, and where: WeChat gave up on this push
+                problem = (f"{delivery.problem or 'not acknowledged'} from "
+                           f"{box.callback.url} after {delivery.attempts} attempt(s)")
+                if delivery.status is None:
+                    problem += "; is the bridge running there (connector run)?"
+                out.update(attempts=delivery.attempts, problem=problem)
         return out
 
     @router.post("/template-refusals")
