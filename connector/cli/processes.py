@@ -138,6 +138,7 @@ def run_all(settings: Settings | None = None) -> int:
     """Web, one worker and the clock as child processes, each restarted when it dies
     (``connector/cli/supervisor.py``); all stopped on SIGTERM or SIGINT."""
     from connector.cli.supervisor import Supervisor
+    from connector.embedded_redis import describe
 
     settings = settings or get_settings()
     check_worker_config(settings)
@@ -146,6 +147,9 @@ def run_all(settings: Settings | None = None) -> int:
     # A Redis that does not answer now is a configuration mistake, said in one line by
     # `connector` (connector/cli/main.py); once running, an outage is waited out instead.
     connect(shared["REDIS_URL"], retries=0).ping()
+    # Which Redis, as `connector status` says it: a second terminal's commands must find
+    # the same one (the embedded one: any command run from this folder).
+    log.info("%s", describe(shared["REDIS_URL"]))
     return Supervisor({role: functools.partial(spawn, role, shared)
                        for role in ("web", "worker", "clock")}).run()
 

@@ -315,6 +315,8 @@ def _describe(target: Target, entry: ErrorEntry, hint: str) -> str:
     obj = target.sobject or "the object"
     fields = ", ".join(entry.fields) or "the field"
     text = entry.message.strip() or "no message"
+    if hint and not text.endswith((".", "!", "?")):
+        text += "."  # two sentences, not one run-on: "... [Phone]. Set Phone for Lead ..."
     parts = [f"{_subject(target)}: {text}"]
     if hint:
         parts.append(hint.format(obj=obj, fields=fields))

@@ -75,6 +75,17 @@ def _needs(act: Act, *names: str) -> None:
         raise HTTPException(400, f"act {act.act!r} needs {', '.join(missing)}")
 
 
+def _refusal(exc: ApiError, openid: str | None) -> str:
+    """The 400's detail: WeChat's errcode, and for an OpenID the sandbox never issued
+    (WeChat's 40003: an account's OpenIDs are WeChat's to issue) how to get one."""
+    detail = f"WeChat errcode {exc.errcode}: {exc}"
+    if exc.errcode == 40003:
+        detail += (f" ({openid!r} is not an OpenID of this account: a follow without "
+                   '"openid" makes a new person, and its answer holds the OpenID to use '
+                   "in later acts)")
+    return detail
+
+
 def acts_router(box: People) -> APIRouter:
     router = APIRouter(prefix="/__sandbox__/wechat")
 
@@ -103,7 +114,7 @@ def acts_router(box: People) -> APIRouter:
                 _needs(act, "latitude", "longitude")
                 push = box.location(act.openid, act.latitude, act.longitude, at=act.at)
         except ApiError as exc:  # an OpenID the sandbox does not know (40003)...
-            raise HTTPException(400, f"WeChat errcode {exc.errcode}: {exc}") from None
+            raise HTTPException(400, _refusal(exc, act.openid)) from None
         except (KeyError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         out = {"openid": push.openid, "xml": push.xml(box.original_id), "delivered": False}
@@ -111,6 +122,12 @@ def acts_router(box: People) -> APIRouter:
             delivery = box.callback.deliver(push)
             out.update(delivered=delivery.acknowledged, status=delivery.status,
                        reply=delivery.reply)
+            if not delivery.acknowledged:  # why, and where: WeChat gave up on this push
+                problem = (f"{delivery.problem or 'not acknowledged'} from "
+                           f"{box.callback.url} after {delivery.attempts} attempt(s)")
+                if delivery.status is None:
+                    problem += "; is the bridge running there (connector run)?"
+                out.update(attempts=delivery.attempts, problem=problem)
         return out
 
     @router.post("/template-refusals")

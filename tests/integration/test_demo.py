@@ -38,6 +38,7 @@ def test_demo_on_the_defaults_tells_its_story_alone_and_leaves_nothing_running(t
         out = result.stdout
         assert "Redis: embedded at var/redis/redis.sock" in out
         assert "log of the bridge's processes: var/demo/bridge.log" in out
+        assert re.search(r"worker: all \d+ jobs done, after [\d.]+ s\n", out), out
         for log_line in (" INFO ", " WARNING ", " ERROR ", "{'", "Warm shut down"):
             assert log_line not in out + result.stderr
         for count, after in re.findall(r"(\d+) skipped(.?.?)", out):

@@ -142,3 +142,65 @@ def test_run_with_a_closed_redis_url_is_one_line_and_starts_nothing(bridge, monk
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach Redis at REDIS_URL=" in err
+
+
+def test_run_names_the_redis_it_shares_with_the_other_commands(bridge, state, monkeypatch):
+    """`connector run` says which Redis it uses (a newcomer's `connector status` in another
+    terminal must find the same one), then stops it as the last user on Ctrl-C."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_TLS_URL")}
+    run = subprocess.Popen([sys.executable, "-m", "connector.cli", "run"],
+                           env={**env, "PORT": str(port)}, text=True, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(run.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        # the worker's "Listening on" comes after start-up: by then the line was said
+        while time.monotonic() < deadline and not any("Listening on" in x for x in lines):
+            time.sleep(0.2)
+        said = [line for line in lines if "Redis: embedded at" in line]
+        assert said, "".join(lines)
+        assert str(state / "redis" / "redis.sock") in said[0]
+        assert "started by connector run" in said[0]
+    finally:
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=60)
+        reader.join(timeout=10)
+    assert run.returncode == 0
+    pid = embedded_redis.running_pid(embedded_redis.place())
+    assert pid is None or not _alive(pid)  # the last user out stopped it
+
+
+TWO_FOLDERS = textwrap.dedent("""
+    import os, sys
+    from connector import embedded_redis
+    first, second = sys.argv[1:3]
+    os.environ["CONNECTOR_STATE_DIR"] = first
+    embedded_redis.ensure_running()
+    os.environ["CONNECTOR_STATE_DIR"] = second
+    embedded_redis.ensure_running()
+    embedded_redis.release()  # the second folder's: its server stops at once
+    print(embedded_redis.running_pid(embedded_redis.Place(__import__("pathlib").Path(first)
+                                                          / "redis")), flush=True)
+""")
+
+
+def test_a_process_that_used_two_state_folders_stops_both_servers(state, tmp_path_factory):
+    """The test session's case: its own state folder, then a test's; releasing the second
+    must not forget the first, whose server would be left running (parent PID 1)."""
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_TLS_URL")}
+    done = subprocess.run([sys.executable, "-c", TWO_FOLDERS, str(first), str(second)],
+                          env=env, text=True, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first_pid = int(done.stdout.split()[0])
+    assert not (second / "redis" / "redis.sock").exists()
+    assert not _alive(first_pid)  # stopped at exit, not orphaned

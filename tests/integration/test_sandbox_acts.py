@@ -42,4 +42,31 @@ def test_acts_reach_the_bridge_and_the_sandbox_knows_them(bridge):
     refused = post_act(bridge, act="scan", openid="oNobodyKnowsThisOpenId0000001",
                        scene=f"sfc_{campaign}")
     assert refused.status_code == 400 and "40003" in refused.text
+    # ... and says how to get an OpenID the sandbox knows
+    assert 'a follow without "openid" makes a new person' in refused.json()["detail"]
     assert post_act(bridge, act="click", openid=stranger).status_code == 400  # no key
+
+
+def test_a_push_nobody_answered_says_why_and_where(bridge):
+    """The sandbox delivers to a port where no bridge listens: the answer says so, rather
+    than a bare "delivered": false."""
+    import socket
+
+    from sandbox.wechat.sender import CallbackSender
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = bridge.box.env
+    closed = f"http://127.0.0.1:{port}/wechat/callback"
+    bridge.box.wechat.callback = CallbackSender(
+        closed, token=env["WECHAT_TOKEN"], app_id=env["WECHAT_APP_ID"],
+        original_id=env["WECHAT_ORIGINAL_ID"], encoding_aes_key=env["WECHAT_ENCODING_AES_KEY"],
+        mode="safe", timeout=2.0)
+    try:
+        body = post_act(bridge, act="follow").json()
+    finally:
+        bridge.box.wechat.callback.close()
+    assert body["delivered"] is False and body["status"] is None
+    assert closed in body["problem"] and "is the bridge running there" in body["problem"]
+    assert body["attempts"] == 4  # WeChat's push and its three resends

@@ -346,3 +346,14 @@ def test_assertion_claims_and_signature():
 def test_missing_fields_are_named_even_without_a_fields_list(entry, fields):
     error = classify_response(400, [entry], Target("upsert_many", "Lead"), {})
     assert list(error.fields) == fields
+
+
+def test_the_message_and_the_fix_read_as_two_sentences():
+    entry = {"message": "Required fields are missing: [Phone]",
+             "errorCode": "REQUIRED_FIELD_MISSING"}
+    error = classify_response(400, [entry], Target("upsert_many", "Lead"), {})
+    assert ("Required fields are missing: [Phone]. Set Phone for Lead in the mapping file "
+            "(objects.Lead), or give it a default.") in str(error)
+    ended = {"message": "Record is locked.", "errorCode": "UNABLE_TO_LOCK_ROW"}
+    error = classify_response(400, [ended], Target("upsert_many", "Lead"), {})
+    assert "Record is locked. Another transaction" in str(error)  # no doubled period
