@@ -8,7 +8,7 @@ from simple_salesforce.format import format_external_id, format_soql
 
 from connector.salesforce.auth import Token, fetch_token, jwt_audience
 from connector.salesforce.budget import ApiBudget
-from connector.salesforce.collections import COLLECTION_SIZE
+from connector.salesforce.collections import COLLECTION_SIZE, CollectionWrite
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     DuplicateMemberError,
@@ -26,6 +26,7 @@ __all__ = [
     "ApiBudget",
     "ApiUsage",
     "COLLECTION_SIZE",
+    "CollectionWrite",
     "DUPLICATE_VALUE",
     "DuplicateMemberError",
     "Identity",
