@@ -27,7 +27,7 @@ from connector.inbound.members import CampaignFacts, campaign_of
 from connector.inbound.persons import Found, Persons, latest_person_plans, resolve_persons
 from connector.inbound.statuses import add_statuses
 from connector.inbound.writes import plan_writes, rounds
-from connector.salesforce import DUPLICATE_VALUE, CollectionWrite, SalesforceGateway
+from connector.salesforce import DUPLICATE_VALUE, CollectionWrite, InQuery, SalesforceGateway
 from mappings.plan import EventPlan, Lookup
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,18 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
     Every record carrying a value is read, so ``on_many`` can tell one from several;
     Leads come with IsConverted and ConvertedContactId when a rule follows conversions,
     and rows with the fields their object's conflict policies compare (still one query
-    per match rule, cut by ``query_in`` when the values are too long for one URL).
+    per match rule, cut by ``query_in`` when the values are too long for one URL; the
+    rules' queries sent together, ``query_in_many``).
     """
+    asked = person_queries(plans)
+    return found_persons(asked, gateway.query_in_many([q for _, _, q in asked]))
+
+
+PersonQuery = tuple[tuple[str, str], set[str], InQuery]  # (object, field), values, query
+
+
+def person_queries(plans: list[EventPlan]) -> list[PersonQuery]:
+    """The queries :func:`find_persons` runs, one per match rule's object and field."""
     person_plans = [p.person for p in latest_person_plans(plans).values()]
     lookups: list[Lookup] = [lk for person in person_plans for lk in person.lookups]
     wanted: dict[tuple[str, str], set[str]] = {}
@@ -88,15 +98,22 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
         if plan.person is not None and plan.lifecycle is not None:
             for obj, names in plan.lifecycle.person_fields().items():
                 compared.setdefault(obj, set()).update(names)
-    found: Found = {}
+    asked: list[PersonQuery] = []
     for (obj, fld), values in wanted.items():
         with_conversion = (obj, fld) in converted
         selected = {"id", fld.lower()} | ({n.lower() for n in CONVERSION}
                                           if with_conversion else set())
         extra = sorted(f for f in compared.get(obj, ()) if f.lower() not in selected)
-        template = person_query(len(extra), with_conversion)
-        rows = gateway.query_in(template, fld, *extra, obj, fld, split="values",
-                                values=sorted(values))
+        asked.append(((obj, fld), values, InQuery(
+            person_query(len(extra), with_conversion), (fld, *extra, obj, fld), "values",
+            {"values": sorted(values)})))
+    return asked
+
+
+def found_persons(asked: list[PersonQuery], results: list[list[dict]]) -> Found:
+    """What :func:`person_queries`' queries found, by (object, field, value)."""
+    found: Found = {}
+    for ((obj, fld), values, _), rows in zip(asked, results, strict=True):
         for value, hits in _rows_by_value(rows, fld, values).items():
             found[(obj, fld, value)] = tuple(hits)
     return found
@@ -164,15 +181,31 @@ def find_stages(gateway: SalesforceGateway, plans: list[EventPlan]) -> dict[str,
     absent: no follower record yet), one query per follower object (more when the
     OpenIDs pass what one query's URL takes), only when the mapping has a
     ``lifecycle:``."""
+    asked = stage_queries(plans)
+    return found_stages(asked, gateway.query_in_many([q for _, q in asked]))
+
+
+StageQuery = tuple[str, InQuery]  # the follower object's key field, the query
+
+
+def stage_queries(plans: list[EventPlan]) -> list[StageQuery]:
+    """The queries :func:`find_stages` runs."""
     wanted: dict[tuple[str, str, str], set[str]] = {}
     for plan in plans:
         if plan.lifecycle is not None:
             key = (plan.follower_object, plan.follower_key_field, plan.lifecycle.field)
             wanted.setdefault(key, set()).add(plan.openid)
+    return [(key_field, InQuery(STAGES, (key_field, fld, obj, key_field), "values",
+                                {"values": sorted(openids)}))
+            for (obj, key_field, fld), openids in wanted.items()]
+
+
+def found_stages(asked: list[StageQuery], results: list[list[dict]]) -> dict[str, str | None]:
+    """The stages :func:`stage_queries`' queries read, by OpenID."""
     stages: dict[str, str | None] = {}
-    for (obj, key_field, fld), openids in wanted.items():
-        for row in gateway.query_in(STAGES, key_field, fld, obj, key_field, split="values",
-                                    values=sorted(openids)):
+    for (key_field, query), rows in zip(asked, results, strict=True):
+        fld = query.args[1]
+        for row in rows:
             stages[str(row[key_field])] = row.get(fld)
     return stages
 
@@ -186,10 +219,15 @@ def prepare(gateway: SalesforceGateway, plans: list[EventPlan],
     Raises:
         RetriableError, FatalError: a lookup query failed as a whole.
     """
-    persons = resolve_persons(plans, find_persons(gateway, plans))
+    # The person lookups and the followers' stages need nothing of each other: sent
+    # together, five queries to a call.
+    by_person, by_stage = person_queries(plans), stage_queries(plans)
+    rows = gateway.query_in_many([q for _, _, q in by_person] + [q for _, q in by_stage])
+    persons = resolve_persons(plans, found_persons(by_person, rows[:len(by_person)]))
+    stages = found_stages(by_stage, rows[len(by_person):])
     facts = find_campaign_facts(gateway, plans, persons)
     facts.touches = dict(touches or {})
-    return persons, plan_writes(plans, persons, facts, find_stages(gateway, plans))
+    return persons, plan_writes(plans, persons, facts, stages)
 
 
 def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],

@@ -16,7 +16,7 @@ from connector.salesforce.errors import (
     classify_response,
     is_duplicate_member,
 )
-from connector.salesforce.gateway import SalesforceGateway, strip_attributes
+from connector.salesforce.gateway import InQuery, SalesforceGateway, strip_attributes
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.limits import ApiUsage
 from connector.salesforce.results import SaveResult
@@ -30,6 +30,7 @@ __all__ = [
     "DUPLICATE_VALUE",
     "DuplicateMemberError",
     "Identity",
+    "InQuery",
     "SalesforceGateway",
     "SaveResult",
     "SessionStore",

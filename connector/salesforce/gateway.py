@@ -19,7 +19,8 @@ meantime, once on a Lead the bridge itself created moments before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -74,6 +75,17 @@ def strip_attributes(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_attributes(v) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class InQuery:
+    """A query for :meth:`SalesforceGateway.query_in_many`: ``format_soql(template,
+    *args, **params)``, whose ``IN`` list ``params[split]`` may be cut into pieces."""
+
+    template: str
+    args: tuple = ()
+    split: str = "values"
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SalesforceGateway(CollectionVerbs):
@@ -231,35 +243,56 @@ class SalesforceGateway(CollectionVerbs):
             FatalError: as :meth:`query`, or one value alone is too long for a query.
             RetriableError: as :meth:`query`; the pieces read before are lost.
         """
-        if split not in params:
-            raise FatalError(f"query template {template!r}: no parameter {split!r} to cut",
-                             system=SYSTEM, code="SOQL_PARAMETER")
-        if not params[split]:
-            return []
+        return self.query_in_many([InQuery(template, args, split, params)],
+                                  keep_attributes=keep_attributes,
+                                  include_deleted=include_deleted)[0]
+
+    def query_in_many(self, queries: Sequence[InQuery], *, keep_attributes: bool = False,
+                      include_deleted: bool = False) -> list[list[dict]]:
+        """The records of each of ``queries``, as :meth:`query_in` reads one, the pieces
+        of them all sent together, five to a composite call: independent lookups cost
+        one API call for up to five pieces.
+
+        Raises:
+            FatalError, RetriableError: as :meth:`query_in`.
+        """
+        for q in queries:
+            if q.split not in q.params:
+                raise FatalError(f"query template {q.template!r}: no parameter {q.split!r} "
+                                 "to cut", system=SYSTEM, code="SOQL_PARAMETER")
+        if not any(q.params[q.split] for q in queries):
+            return [[] for _ in queries]
         # The full URL counts: log in (no API call) to learn the instance's address.
         base_url = self._call(Target("query"), lambda sf: sf.base_url)
         prefix = f"{base_url}{'queryAll' if include_deleted else 'query'}/?"
-        records: list[dict] = []
-        seen: set[str] = set()
-        try:
-            pieces = list(in_pieces(template, args, params, split,
-                                    URI_BUDGET - len(prefix)))
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise FatalError(f"query template {template!r} could not be cut into queries: "
-                             f"{exc}", system=SYSTEM, code="SOQL_PARAMETER") from None
-        soqls = [soql for _piece, soql in pieces]
+        soqls: list[str] = []
+        owner: list[int] = []  # the query each soql is a piece of
+        for n, q in enumerate(queries):
+            if not q.params[q.split]:
+                continue
+            try:
+                pieces = list(in_pieces(q.template, q.args, q.params, q.split,
+                                        URI_BUDGET - len(prefix)))
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                raise FatalError(f"query template {q.template!r} could not be cut into "
+                                 f"queries: {exc}", system=SYSTEM,
+                                 code="SOQL_PARAMETER") from None
+            soqls += [soql for _piece, soql in pieces]
+            owner += [n] * len(pieces)
         # Several pieces go five to a composite call: one API call for five queries.
         pages = ([self._records(soqls[0], include_deleted)] if len(soqls) == 1
                  else self._records_together(soqls, include_deleted))
-        for page in pages:
+        out: list[list[dict]] = [[] for _ in queries]
+        seen: list[set[str]] = [set() for _ in queries]
+        for n, page in zip(owner, pages, strict=True):
             for record in page:
                 record_id = record.get("Id")
                 if record_id is not None:
-                    if record_id in seen:  # matched by values of two pieces
+                    if record_id in seen[n]:  # matched by values of two pieces
                         continue
-                    seen.add(record_id)
-                records.append(record)
-        return records if keep_attributes else strip_attributes(records)
+                    seen[n].add(record_id)
+                out[n].append(record)
+        return out if keep_attributes else [strip_attributes(rows) for rows in out]
 
     def _records_together(self, soqls: list[str], include_deleted: bool) -> list[list[dict]]:
         """Every record of each query, the queries sent :data:`MAX_QUERIES` to a composite
