@@ -97,15 +97,21 @@ local function try(k)
 end
 if own ~= '' then try(own) end
 -- the oldest waiting jobs: RQ pushes on the right and pops from the left. Each one
--- claimed is taken off the queue (its job is completed by this batch's owner).
-for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
+-- claimed is taken off the queue (its job is completed by this batch's owner): marked
+-- in place, then the marks removed in one pass over the head of the list (an LREM per
+-- job would scan the list once per job).
+local mark = prefix .. 'taking:' .. owner
+local taken = 0
+for i, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
   if #claimed >= limit then break end
   if k ~= own and try(k) then
-    redis.call('LREM', KEYS[1], 1, k)
+    redis.call('LSET', KEYS[1], i - 1, mark)
+    taken = taken + 1
     redis.call('ZADD', KEYS[2], now, k)
     if held ~= '' then redis.call('HSET', prefix .. 'held:' .. held, 'taken:' .. k, KEYS[1]) end
   end
 end
+if taken > 0 then redis.call('LREM', KEYS[1], taken, mark) end
 if held ~= '' and #claimed > 0 then redis.call('PEXPIRE', prefix .. 'held:' .. held, lease) end
 return claimed
 """
