@@ -175,7 +175,8 @@ class CollectionVerbs:
             return sf.restful("composite", method="POST",
                               json=collections_body(sf.base_url, [r for r, _ in requests]))
 
-        answer = self._call(Target("composite"), send, repeatable=not any(creates))
+        objects = ", ".join(dict.fromkeys(t.sobject or "" for _, t in requests))
+        answer = self._call(Target("write_many", objects), send, repeatable=not any(creates))
         try:
             answers = subresponses(answer, len(requests), prefix="w")
         except ValueError as exc:
