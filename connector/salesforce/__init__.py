@@ -16,9 +16,10 @@ from connector.salesforce.errors import (
     classify_response,
     is_duplicate_member,
 )
-from connector.salesforce.gateway import InQuery, SalesforceGateway, strip_attributes
+from connector.salesforce.gateway import SalesforceGateway
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.limits import ApiUsage
+from connector.salesforce.queries import InQuery, strip_attributes
 from connector.salesforce.results import SaveResult
 from connector.salesforce.sessions import SessionStore
 
