@@ -1,4 +1,4 @@
-"""Coalescing: one job processes up to 200 pending events in one Salesforce batch.
+"""Coalescing: one job processes up to 1,000 pending events in one Salesforce batch.
 
 Every event has its own RQ job, whose id is the event's dedupe key, so the events
 waiting to be processed are exactly the job ids in RQ's queue list. A running job
@@ -7,7 +7,12 @@ their jobs: it removes them from the queue list, so no worker dequeues them (no 
 wait), and notes them in ``taken`` until it completes them in rq itself (finished,
 failed, or scheduled for a retry: ``jobs/taken.py``), in one transaction with their
 outcomes. So under a burst the first job takes a large batch and the other events cost
-no job run at all. The web process does nothing beyond RQ's own enqueue.
+no job run at all. The web process does nothing beyond RQ's own enqueue. During a burst
+(events were waiting) a batch *gathers* the events that arrive in the next second
+before it runs (:func:`gather`), so two workers do not split a burst into many small
+batches that each cost the same few Salesforce calls. While a batch runs, its owner
+renews its leases (:func:`renewing`), so however long it takes, no other job claims its
+events.
 
 A taken job is never lost: if its owner dies or lets it go, the release (Lua, atomic)
 puts it back at the front of its queue; if the owner's whole worker died and its lease
@@ -34,10 +39,16 @@ Keys (``bridge:inbound:`` prefix):
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq.job import Job
 
 import connector.errors as errors_module
@@ -49,9 +60,24 @@ from connector.follower_holds import (  # noqa: F401 - the inbound job's names f
     release_followers,
 )
 
+log = logging.getLogger(__name__)
+
 PREFIX = "bridge:inbound:"
-BATCH_LIMIT = 200  # sObject Collections take at most 200 records per call
-LEASE_MS = 120_000  # a claim outlives any healthy batch; a dead worker's claim expires
+# Events per batch. Its writes go 200 records to an sObject Collections request and five
+# requests to a Composite call, and its lookups five queries to a call
+# (connector/inbound/apply.py), so a batch of 1,000 costs about the calls of one of 200
+# (benchmarks/event_hall.py: 0.034 calls per event with batches of 200 and a call per
+# request or query, README "Measured").
+BATCH_LIMIT = 1000
+LEASE_MS = 120_000  # a claim outlives its batch (renewed while it runs); a dead one expires
+RENEW_SECONDS = LEASE_MS / 1000 / 4  # how often a running batch renews its leases
+# A burst: events were waiting when the job claimed (it took more than its own). The
+# batch then goes on claiming what arrives, every GATHER_STEP seconds, for at most
+# GATHER_SECONDS, while each look finds more: under a burst a batch's lookups and calls
+# are shared by more events (two workers would otherwise split the arrivals into small
+# batches of the same few calls each); a quiet event (nothing waiting) goes at once.
+GATHER_SECONDS = 1.0
+GATHER_STEP = 0.2
 KEEP_SECONDS = 24 * 3600
 
 _CLAIM = """
@@ -71,15 +97,21 @@ local function try(k)
 end
 if own ~= '' then try(own) end
 -- the oldest waiting jobs: RQ pushes on the right and pops from the left. Each one
--- claimed is taken off the queue (its job is completed by this batch's owner).
-for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
+-- claimed is taken off the queue (its job is completed by this batch's owner): marked
+-- in place, then the marks removed in one pass over the head of the list (an LREM per
+-- job would scan the list once per job).
+local mark = prefix .. 'taking:' .. owner
+local taken = 0
+for i, k in ipairs(redis.call('LRANGE', KEYS[1], 0, limit * 2)) do
   if #claimed >= limit then break end
   if k ~= own and try(k) then
-    redis.call('LREM', KEYS[1], 1, k)
+    redis.call('LSET', KEYS[1], i - 1, mark)
+    taken = taken + 1
     redis.call('ZADD', KEYS[2], now, k)
     if held ~= '' then redis.call('HSET', prefix .. 'held:' .. held, 'taken:' .. k, KEYS[1]) end
   end
 end
+if taken > 0 then redis.call('LREM', KEYS[1], taken, mark) end
 if held ~= '' and #claimed > 0 then redis.call('PEXPIRE', prefix .. 'held:' .. held, lease) end
 return claimed
 """
@@ -157,6 +189,25 @@ redis.call('LPUSH', queue, ARGV[1])
 return 1
 """
 
+# KEYS[1]: held:<job id>; ARGV: prefix, owner, lease. Extends the claims and follower
+# holds noted there that still hold the owner's value, and the note.
+_RENEW = """
+local entries = redis.call('HGETALL', KEYS[1])
+local renewed = 0
+for i = 1, #entries, 2 do
+  local name = entries[i]
+  if string.sub(name, 1, 6) ~= 'taken:' and entries[i + 1] == ARGV[2] then
+    local key = ARGV[1] .. (string.sub(name, 1, 9) == 'follower:' and name or ('claim:' .. name))
+    if redis.call('GET', key) == ARGV[2] then
+      redis.call('PEXPIRE', key, ARGV[3])
+      renewed = renewed + 1
+    end
+  end
+end
+if renewed > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return renewed
+"""
+
 TAKEN = PREFIX + "taken"
 
 
@@ -170,6 +221,59 @@ def claim(redis: Redis, queue_key: str, owner: str, own_key: str,
     keys = redis.eval(_CLAIM, 2, queue_key, TAKEN, PREFIX, owner, LEASE_MS, limit,
                       own_key, job_id)
     return [k.decode() if isinstance(k, bytes) else k for k in keys]
+
+
+def gather(redis: Redis, queue_key: str, owner: str, claimed: list[str], *,
+           job_id: str = "", limit: int = BATCH_LIMIT, seconds: float = GATHER_SECONDS,
+           step: float = GATHER_STEP, sleep: Callable[[float], None] = time.sleep
+           ) -> list[str]:
+    """``claimed`` and, when it shows a burst (more than the job's own event), the
+    events that arrive meanwhile, claimed (and their jobs taken) as :func:`claim` does:
+    a look every ``step`` seconds for at most ``seconds``, until one finds nothing or
+    the batch holds ``limit``."""
+    claimed = list(claimed)
+    if len(claimed) < 2:
+        return claimed
+    deadline = time.monotonic() + seconds
+    while len(claimed) < limit and time.monotonic() + step <= deadline:
+        sleep(step)
+        more = claim(redis, queue_key, owner, "", limit - len(claimed), job_id=job_id)
+        if not more:
+            break
+        claimed += more
+    return claimed
+
+
+def renew(redis: Redis, job_id: str, owner: str) -> int:
+    """Extend by a lease the claims and follower holds ``owner`` still has among those
+    noted in ``held:<job_id>``, and the note itself; how many were extended."""
+    return int(redis.eval(_RENEW, 1, held_key(job_id), PREFIX, owner, LEASE_MS))
+
+
+@contextmanager
+def renewing(redis: Redis, job_id: str, owner: str,
+             every: float = RENEW_SECONDS) -> Iterator[None]:
+    """Renew the leases of ``owner``'s batch (:func:`renew`) every ``every`` seconds, in
+    a thread, while the block runs: a batch slowed down (Salesforce's retries, a large
+    burst) never outlives its claims, so no second batch takes its events meanwhile.
+    The thread dies with the process: a dead owner's leases still lapse (and rq's job
+    timeout, above a lease, ends a hung one, ``jobs/deaths.py``)."""
+    done = threading.Event()
+
+    def run() -> None:
+        while not done.wait(every):
+            try:
+                renew(redis, job_id, owner)
+            except RedisError as error:  # the lease runs on; the next turn tries again
+                log.warning("renewing the batch's leases failed: %s", error)
+
+    thread = threading.Thread(target=run, name="lease-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def release_job(redis: Redis, job_id: str) -> int:

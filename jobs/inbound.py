@@ -1,7 +1,9 @@
 """The inbound job: one per WeChat event, coalesced into batches under load.
 
 ``handle_event`` is what the callback enqueues, once per event. It claims its own event
-and other pending ones, taking their jobs off the queue (``jobs/batching.py``), runs
+and other pending ones, taking their jobs off the queue (``jobs/batching.py``; during a
+burst it gathers those arriving in the next second too, and renews its leases while it
+runs), runs
 them as one batch (:func:`connector.inbound.batch.run_batch`), and completes the jobs it
 took with their events' outcomes (``jobs/taken.py``: finished, failed, or scheduled
 exactly as below), so they cost no worker a fork or a wait. Its own event's outcome
@@ -58,8 +60,8 @@ from jobs.taken import (
 log = logging.getLogger(__name__)
 
 # A job whose event (or whose follower) is in another job's batch looks again after these
-# seconds (a batch of 200 takes a few seconds; the last step repeats until the holder ends
-# or dies); it does not hold its worker meanwhile.
+# seconds (a batch gathers for a second and takes a few more; the last step repeats until
+# the holder ends or dies); it does not hold its worker meanwhile.
 WAIT_SECONDS = (1, 2, 4, 8, 15)
 
 
@@ -82,14 +84,23 @@ def handle_event(event_data: dict[str, Any]) -> dict[str, Any] | Retry:
     claimed = _claim_own(ctx.redis, job, owner, event.dedupe_key)
     if not isinstance(claimed, list):
         return claimed
-    batch = _hold_followers(ctx.redis, event, claimed, owner, job)
-    if batch is None:  # another batch writes our follower: come back when it is done
-        if job is None:
-            raise RetriableError(f"follower {event.openid} of {event.account} is being "
-                                 "written by another job's batch", code="FOLLOWER_BUSY")
-        return _wait(job)
-    events, jobs = batch
-    return _run(ctx, event, events, jobs, owner, job)
+    held_by = _held_by(job, owner)
+    with batching.renewing(ctx.redis, held_by, owner):  # the leases last while we run
+        claimed = batching.gather(ctx.redis, _queue_key(ctx.redis, job), owner, claimed,
+                                  job_id=held_by)
+        batch = _hold_followers(ctx.redis, event, claimed, owner, job)
+        if batch is None:  # another batch writes our follower: come back when it is done
+            if job is None:
+                raise RetriableError(f"follower {event.openid} of {event.account} is being "
+                                     "written by another job's batch", code="FOLLOWER_BUSY")
+            return _wait(job)
+        events, jobs = batch
+        return _run(ctx, event, events, jobs, owner, job)
+
+
+def _queue_key(redis: Redis, job: Job | None) -> str:
+    """The rq queue list our job came from (the inbound queue, run outside rq)."""
+    return Queue(job.origin if job else INBOUND, connection=redis).key
 
 
 def _hold_followers(redis: Redis, event: InboundEvent, claimed: list[str], owner: str,
@@ -134,9 +145,8 @@ def _claim_own(redis: Redis, job: Job | None, owner: str,
         BridgeError: the batch that held our event recorded its failure.
         RetriableError: held by another batch, and no rq job to reschedule.
     """
-    queue_key = Queue(job.origin if job else INBOUND, connection=redis).key
     held_by = _held_by(job, owner)
-    claimed = batching.claim(redis, queue_key, owner, key, job_id=held_by)
+    claimed = batching.claim(redis, _queue_key(redis, job), owner, key, job_id=held_by)
     if key in claimed:
         return claimed
     batching.release(redis, owner, claimed, job_id=held_by)  # the jobs taken go back

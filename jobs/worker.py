@@ -22,6 +22,13 @@ So:
   Redis does not look at stop requests); idle, it tries Redis again at least every 5 s.
 - :class:`BridgeWorker`'s maintenance also puts back on their queue the jobs a batch took
   whose owner died with its worker (``jobs/batching.py``), once their lease lapsed.
+- A job whose work horse ended while Redis was away may leave its batch's claims behind
+  (the horse's own release needs Redis). The worker process remembers every job it ran
+  until a release after the horse ended went through (:meth:`BridgeWorker.settle_ended`):
+  when Redis is back (the next worker's start, or the next job), the claims that job still
+  holds are dropped and the jobs it took go back to their queue at once, instead of after
+  the lease (2 minutes) and a sweep. Safe: the horse is gone, and the release drops only
+  the claims that still hold that job's own owner values.
 - :class:`BridgeScheduler` waits for Redis and carries on instead of dying, and stops
   when its worker is gone.
 """
@@ -109,6 +116,9 @@ class BridgeWorker(HerokuWorker):
     # (rq's default, 60 s, would leave the queues unserved for up to a minute after Redis
     # is back).
     max_connection_wait_time = 5.0
+    # The jobs this process ran whose claims were not yet released after their horse
+    # ended (Redis was away): shared by the workers :func:`work` starts one after another.
+    ended: set[str] = set()
 
     def __init__(self, *args, **kwargs) -> None:
         self.stop_asked = False  # set before rq's constructor, which may raise
@@ -119,6 +129,34 @@ class BridgeWorker(HerokuWorker):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(*args, **kwargs)
+        self.settle_ended()  # Redis answered the constructor: it is back
+
+    def execute_job(self, job, queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if not _running(self.horse_pid):  # never a batch whose horse still runs
+                BridgeWorker.ended.add(job.id)
+                self.settle_ended()
+
+    def settle_ended(self) -> int:
+        """Drop the claims the jobs in :attr:`ended` still hold (their horses have
+        ended: ``jobs/batching.py``'s :func:`~jobs.batching.release_job`), forgetting
+        each one released; those Redis could not take are kept for the next time. Never
+        raises. Returns how many claims were dropped."""
+        dropped = 0
+        for job_id in sorted(BridgeWorker.ended):
+            try:
+                dropped += batching.release_job(self.connection, job_id)
+            except UNREACHABLE as exc:
+                log.warning("worker %s: the claims of %d ended jobs are kept until Redis is "
+                            "back: %s", self.name, len(BridgeWorker.ended), exc)
+                return dropped
+            BridgeWorker.ended.discard(job_id)
+        if dropped:
+            log.warning("worker %s: %d claims left by ended jobs released", self.name,
+                        dropped)
+        return dropped
 
     def handle_exception(self, job, *exc_info) -> None:
         """A failure the bridge describes (a :class:`BridgeError`: a refused write, a
@@ -191,6 +229,17 @@ class BridgeWorker(HerokuWorker):
             super()._start_scheduler(burst, logging_level, *args, **kwargs)
         finally:
             rq_base.RQScheduler = original
+
+
+def _running(pid: int) -> bool:
+    """Whether our child ``pid`` still runs (reaping it if it has just ended)."""
+    if not pid:
+        return False
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # reaped already (rq's monitor did)
+        return False
+    return done == 0
 
 
 def work(connection: Redis, queues: Callable[[Redis], Sequence[Queue]], *,

@@ -3,7 +3,9 @@
 Three steps: find the followers' persons (one query per match rule, more when its values
 pass what one query's URL takes: ``SalesforceGateway.query_in``), plan
 the writes (pure, :mod:`.writes` — what ``connector mappings preview`` prints),
-execute them (one collection call per object and 200 records). Every write is
+execute them (sObject Collections requests of 200 records, five to a Composite call,
+in rounds: a write that needs the Ids of records another creates runs after it,
+:func:`~.writes.rounds`). Every write is
 idempotent — upserts by external id, and "already a campaign member" counts as success —
 so a retried batch never duplicates anything.
 
@@ -17,7 +19,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connector.chunks import chunks
 from connector.errors import BridgeError, FatalError
 from connector.ids import short_id
 from connector.inbound.calls import Ref, Write
@@ -25,13 +26,11 @@ from connector.inbound.conflicts import read_fields
 from connector.inbound.members import CampaignFacts, campaign_of
 from connector.inbound.persons import Found, Persons, latest_person_plans, resolve_persons
 from connector.inbound.statuses import add_statuses
-from connector.inbound.writes import plan_writes
-from connector.salesforce import DUPLICATE_VALUE, SalesforceGateway
+from connector.inbound.writes import plan_writes, rounds
+from connector.salesforce import DUPLICATE_VALUE, CollectionWrite, InQuery, SalesforceGateway
 from mappings.plan import EventPlan, Lookup
 
 log = logging.getLogger(__name__)
-
-CHUNK = 200  # sObject Collections take 200 records per call
 
 
 @dataclass
@@ -71,8 +70,18 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
     Every record carrying a value is read, so ``on_many`` can tell one from several;
     Leads come with IsConverted and ConvertedContactId when a rule follows conversions,
     and rows with the fields their object's conflict policies compare (still one query
-    per match rule, cut by ``query_in`` when the values are too long for one URL).
+    per match rule, cut by ``query_in`` when the values are too long for one URL; the
+    rules' queries sent together, ``query_in_many``).
     """
+    asked = person_queries(plans)
+    return found_persons(asked, gateway.query_in_many([q for _, _, q in asked]))
+
+
+PersonQuery = tuple[tuple[str, str], set[str], InQuery]  # (object, field), values, query
+
+
+def person_queries(plans: list[EventPlan]) -> list[PersonQuery]:
+    """The queries :func:`find_persons` runs, one per match rule's object and field."""
     person_plans = [p.person for p in latest_person_plans(plans).values()]
     lookups: list[Lookup] = [lk for person in person_plans for lk in person.lookups]
     wanted: dict[tuple[str, str], set[str]] = {}
@@ -89,15 +98,22 @@ def find_persons(gateway: SalesforceGateway, plans: list[EventPlan]) -> Found:
         if plan.person is not None and plan.lifecycle is not None:
             for obj, names in plan.lifecycle.person_fields().items():
                 compared.setdefault(obj, set()).update(names)
-    found: Found = {}
+    asked: list[PersonQuery] = []
     for (obj, fld), values in wanted.items():
         with_conversion = (obj, fld) in converted
         selected = {"id", fld.lower()} | ({n.lower() for n in CONVERSION}
                                           if with_conversion else set())
         extra = sorted(f for f in compared.get(obj, ()) if f.lower() not in selected)
-        template = person_query(len(extra), with_conversion)
-        rows = gateway.query_in(template, fld, *extra, obj, fld, split="values",
-                                values=sorted(values))
+        asked.append(((obj, fld), values, InQuery(
+            person_query(len(extra), with_conversion), (fld, *extra, obj, fld), "values",
+            {"values": sorted(values)})))
+    return asked
+
+
+def found_persons(asked: list[PersonQuery], results: list[list[dict]]) -> Found:
+    """What :func:`person_queries`' queries found, by (object, field, value)."""
+    found: Found = {}
+    for ((obj, fld), values, _), rows in zip(asked, results, strict=True):
         for value, hits in _rows_by_value(rows, fld, values).items():
             found[(obj, fld, value)] = tuple(hits)
     return found
@@ -165,15 +181,31 @@ def find_stages(gateway: SalesforceGateway, plans: list[EventPlan]) -> dict[str,
     absent: no follower record yet), one query per follower object (more when the
     OpenIDs pass what one query's URL takes), only when the mapping has a
     ``lifecycle:``."""
+    asked = stage_queries(plans)
+    return found_stages(asked, gateway.query_in_many([q for _, q in asked]))
+
+
+StageQuery = tuple[str, InQuery]  # the follower object's key field, the query
+
+
+def stage_queries(plans: list[EventPlan]) -> list[StageQuery]:
+    """The queries :func:`find_stages` runs."""
     wanted: dict[tuple[str, str, str], set[str]] = {}
     for plan in plans:
         if plan.lifecycle is not None:
             key = (plan.follower_object, plan.follower_key_field, plan.lifecycle.field)
             wanted.setdefault(key, set()).add(plan.openid)
+    return [(key_field, InQuery(STAGES, (key_field, fld, obj, key_field), "values",
+                                {"values": sorted(openids)}))
+            for (obj, key_field, fld), openids in wanted.items()]
+
+
+def found_stages(asked: list[StageQuery], results: list[list[dict]]) -> dict[str, str | None]:
+    """The stages :func:`stage_queries`' queries read, by OpenID."""
     stages: dict[str, str | None] = {}
-    for (obj, key_field, fld), openids in wanted.items():
-        for row in gateway.query_in(STAGES, key_field, fld, obj, key_field, split="values",
-                                    values=sorted(openids)):
+    for (key_field, query), rows in zip(asked, results, strict=True):
+        fld = query.args[1]
+        for row in rows:
             stages[str(row[key_field])] = row.get(fld)
     return stages
 
@@ -187,10 +219,15 @@ def prepare(gateway: SalesforceGateway, plans: list[EventPlan],
     Raises:
         RetriableError, FatalError: a lookup query failed as a whole.
     """
-    persons = resolve_persons(plans, find_persons(gateway, plans))
+    # The person lookups and the followers' stages need nothing of each other: sent
+    # together, five queries to a call.
+    by_person, by_stage = person_queries(plans), stage_queries(plans)
+    rows = gateway.query_in_many([q for _, _, q in by_person] + [q for _, q in by_stage])
+    persons = resolve_persons(plans, found_persons(by_person, rows[:len(by_person)]))
+    stages = found_stages(by_stage, rows[len(by_person):])
     facts = find_campaign_facts(gateway, plans, persons)
     facts.touches = dict(touches or {})
-    return persons, plan_writes(plans, persons, facts, find_stages(gateway, plans))
+    return persons, plan_writes(plans, persons, facts, stages)
 
 
 def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],
@@ -205,11 +242,11 @@ def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],
     ids: dict[Ref, str] = {}
     failed: dict[Ref, BridgeError] = {}
     blocked: set[str] = set()  # events whose campaign status could not be added
-    for write in writes:
-        if write.object == "CampaignMemberStatus":
-            blocked |= add_statuses(gateway, write, out.errors)
+    for together in rounds(writes):
+        if together[0].object == "CampaignMemberStatus":
+            blocked |= add_statuses(gateway, together[0], out.errors)
         else:
-            _execute(gateway, write, ids, failed, out, blocked)
+            _execute(gateway, together, ids, failed, out, blocked)
     for openid, (obj, person) in persons.found.items():
         person_id = ids.get(person) if isinstance(person, Ref) else person
         if person_id:
@@ -219,32 +256,19 @@ def apply_plans(gateway: SalesforceGateway, plans: list[EventPlan],
     return out
 
 
-def _execute(gateway: SalesforceGateway, write: Write, ids: dict[Ref, str],
+def _execute(gateway: SalesforceGateway, writes: list[Write], ids: dict[Ref, str],
              failed: dict[Ref, BridgeError], out: BatchOutcome,
              blocked: set[str] | None = None) -> None:
-    ready: list[tuple[dict, tuple[str, ...]]] = []
-    for record, events in zip(write.records, write.events, strict=True):
-        if write.object == "CampaignMember" and blocked and blocked.intersection(events):
-            continue  # its status is missing: written once it can be (the events failed)
-        missing = [v for v in record.values() if isinstance(v, Ref) and v not in ids]
-        if missing:  # the record it points at could not be created
-            out.fail(events, failed.get(missing[0]) or FatalError(
-                f"{missing[0]} was not created", code="DEPENDENCY_FAILED"))
-            if not write.links_optional:
-                continue
-            record = {k: v for k, v in record.items() if v not in missing}
-        ready.append(({k: ids[v] if isinstance(v, Ref) else v for k, v in record.items()},
-                      events))
-    for chunk in chunks(ready, CHUNK):
-        records = [r for r, _ in chunk]
-        if write.action == "upsert":
-            results = gateway.upsert_many(write.object, write.key_field, records,
-                                          assign=write.assign)
-        elif write.action == "update":
-            results = gateway.update_many(write.object, records)
-        else:
-            results = gateway.create_many(write.object, records, assign=write.assign)
-        for (record, events), result in zip(chunk, results, strict=True):
+    """Run one round of ``writes`` (:func:`~.writes.rounds`) in as few calls as
+    ``write_collections`` makes of them; each record's outcome goes to its events."""
+    ready = [_ready(write, ids, failed, out, blocked) for write in writes]
+    sent = [(write, items) for write, items in zip(writes, ready, strict=True) if items]
+    results = gateway.write_collections([
+        CollectionWrite(write.action, write.object, [r for r, _ in items],
+                        key=write.key_field if write.action == "upsert" else None,
+                        assign=write.assign) for write, items in sent])
+    for (write, items), answers in zip(sent, results, strict=True):
+        for (record, events), result in zip(items, answers, strict=True):
             ref = Ref(write.object, write.key_field, record[write.key_field]) \
                 if write.action == "upsert" else None
             if result.success:
@@ -258,3 +282,24 @@ def _execute(gateway: SalesforceGateway, write: Write, ids: dict[Ref, str],
                 if ref is not None:
                     failed[ref] = result.errors[0]
                 out.fail(events, result.errors[0])
+
+
+def _ready(write: Write, ids: dict[Ref, str], failed: dict[Ref, BridgeError],
+           out: BatchOutcome, blocked: set[str] | None) -> list[tuple[dict, tuple[str, ...]]]:
+    """``write``'s records to send, each with its Refs replaced by the Ids an earlier
+    round wrote, and its events; a record whose Ref could not be written fails its
+    events (and is left out, or sent without that field when the links are optional)."""
+    ready: list[tuple[dict, tuple[str, ...]]] = []
+    for record, events in zip(write.records, write.events, strict=True):
+        if write.object == "CampaignMember" and blocked and blocked.intersection(events):
+            continue  # its status is missing: written once it can be (the events failed)
+        missing = [v for v in record.values() if isinstance(v, Ref) and v not in ids]
+        if missing:  # the record it points at could not be created
+            out.fail(events, failed.get(missing[0]) or FatalError(
+                f"{missing[0]} was not created", code="DEPENDENCY_FAILED"))
+            if not write.links_optional:
+                continue
+            record = {k: v for k, v in record.items() if v not in missing}
+        ready.append(({k: ids[v] if isinstance(v, Ref) else v for k, v in record.items()},
+                      events))
+    return ready

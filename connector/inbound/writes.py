@@ -110,3 +110,25 @@ def _capture_writes(plans: list[EventPlan]) -> list[Write]:
     return [Write("upsert", obj, key_field, tuple(r for r, _ in items),
                   tuple(e for _, e in items), links_optional=True)
             for (obj, key_field), items in captures.items()]
+
+
+def rounds(writes: list[Write]) -> list[list[Write]]:
+    """``writes`` (in :func:`plan_writes`' order) cut into rounds that run one after the
+    other: the writes of a round go out together (their sObject Collections requests five
+    to a Composite call), so a round holds no write pointing at a record (a
+    :class:`~connector.inbound.calls.Ref`) that another write of the same round upserts;
+    CampaignMemberStatus creates are a round alone (added with their own retries before
+    the members that need them). Pure."""
+    out: list[list[Write]] = []
+    upserted: set[tuple[str, str | None]] = set()  # what the current round upserts
+    for write in writes:
+        alone = write.object == "CampaignMemberStatus"
+        points = {(v.object, v.key_field) for r in write.records for v in r.values()
+                  if isinstance(v, Ref)}
+        if not out or alone or points & upserted or out[-1][0].object == "CampaignMemberStatus":
+            out.append([])
+            upserted = set()
+        out[-1].append(write)
+        if write.action == "upsert":
+            upserted.add((write.object, write.key_field))
+    return out

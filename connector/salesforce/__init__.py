@@ -8,7 +8,7 @@ from simple_salesforce.format import format_external_id, format_soql
 
 from connector.salesforce.auth import Token, fetch_token, jwt_audience
 from connector.salesforce.budget import ApiBudget
-from connector.salesforce.collections import COLLECTION_SIZE
+from connector.salesforce.collections import COLLECTION_SIZE, CollectionWrite
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     DuplicateMemberError,
@@ -16,9 +16,10 @@ from connector.salesforce.errors import (
     classify_response,
     is_duplicate_member,
 )
-from connector.salesforce.gateway import SalesforceGateway, strip_attributes
+from connector.salesforce.gateway import SalesforceGateway
 from connector.salesforce.identity import Identity, parse_identity
 from connector.salesforce.limits import ApiUsage
+from connector.salesforce.queries import InQuery, strip_attributes
 from connector.salesforce.results import SaveResult
 from connector.salesforce.sessions import SessionStore
 
@@ -26,9 +27,11 @@ __all__ = [
     "ApiBudget",
     "ApiUsage",
     "COLLECTION_SIZE",
+    "CollectionWrite",
     "DUPLICATE_VALUE",
     "DuplicateMemberError",
     "Identity",
+    "InQuery",
     "SalesforceGateway",
     "SaveResult",
     "SessionStore",

@@ -34,8 +34,9 @@ def composite_body(base_url: str, soqls: Sequence[str], include_deleted: bool) -
          "referenceId": f"q{i}"} for i, soql in enumerate(soqls)]}
 
 
-def subresponses(answer: Any, count: int) -> list[tuple[int, Any]]:
-    """Each subrequest's (HTTP status, body), in the order sent.
+def subresponses(answer: Any, count: int, prefix: str = "q") -> list[tuple[int, Any]]:
+    """Each subrequest's (HTTP status, body), in the order sent (referenced
+    ``<prefix>0``, ``<prefix>1``...).
 
     Raises:
         ValueError: the answer is not a composite response of ``count`` subresponses.
@@ -46,8 +47,8 @@ def subresponses(answer: Any, count: int) -> list[tuple[int, Any]]:
     by_ref = {str(e.get("referenceId")): e for e in entries if isinstance(e, dict)}
     out = []
     for i in range(count):
-        entry = by_ref.get(f"q{i}")
+        entry = by_ref.get(f"{prefix}{i}")
         if entry is None:
-            raise ValueError(f"no subresponse for q{i}")
+            raise ValueError(f"no subresponse for {prefix}{i}")
         out.append((int(entry.get("httpStatusCode") or 0), entry.get("body")))
     return out

@@ -384,6 +384,7 @@ _DOING = {
     "create": "creating a {} record", "create_many": "creating {} records",
     "update": "updating a {} record", "update_many": "updating {} records",
     "upsert": "writing a {} record", "upsert_many": "writing {} records",
+    "write_many": "writing {} records",  # several objects' records in a Composite call
     "get": "reading a {} record", "query": "querying {}", "describe": "describing {}",
     "login": "signing in to Salesforce", "limits": "reading the org's API limits",
     "versions": "reading the org's API versions",

@@ -26,16 +26,14 @@ from typing import Any, TypeVar
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
-from simple_salesforce.format import format_external_id, format_soql
+from simple_salesforce.format import format_external_id
 
-from connector.chunks import chunks
 from connector.errors import BridgeError, ConfigurationError, FatalError
 from connector.in_call import AttemptFailed, Pacing, run
 from connector.metrics import record_call
 from connector.salesforce.auth import fetch_token
 from connector.salesforce.budget import ApiBudget
 from connector.salesforce.collections import CollectionVerbs
-from connector.salesforce.composite_queries import MAX_QUERIES, composite_body, subresponses
 from connector.salesforce.errors import (
     DUPLICATE_VALUE,
     SYSTEM,
@@ -45,10 +43,10 @@ from connector.salesforce.errors import (
 )
 from connector.salesforce.http import SalesforceHTTP, translate_request_exception
 from connector.salesforce.identity import Identity, parse_identity
-from connector.salesforce.in_lists import URI_BUDGET, in_pieces
 from connector.salesforce.limits import ApiUsage, usage_from_limits
 from connector.salesforce.names import api_name as _api_name
 from connector.salesforce.names import record_id as _record_id
+from connector.salesforce.queries import QueryVerbs, strip_attributes
 from connector.salesforce.results import SaveResult, parse_save_result
 from connector.salesforce.retrying import (
     answer_failure,
@@ -67,16 +65,7 @@ AUTO_ASSIGN = "Sforce-Auto-Assign"
 DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 
 
-def strip_attributes(value: Any) -> Any:
-    """``value`` without the ``attributes`` entries Salesforce adds to every record."""
-    if isinstance(value, dict):
-        return {k: strip_attributes(v) for k, v in value.items() if k != "attributes"}
-    if isinstance(value, list):
-        return [strip_attributes(v) for v in value]
-    return value
-
-
-class SalesforceGateway(CollectionVerbs):
+class SalesforceGateway(CollectionVerbs, QueryVerbs):
     """The only door to Salesforce. Not thread-safe: one per worker process (or thread).
 
     Attributes:
@@ -85,8 +74,10 @@ class SalesforceGateway(CollectionVerbs):
         last_api_usage: ``ApiUsage(used, limit)`` daily API requests from the last
             ``Sforce-Limit-Info`` (no call: see :meth:`api_usage`).
 
-    The sObject Collections verbs (``create_many``, ``update_many``, ``upsert_many``) are
-    in :mod:`connector.salesforce.collections`.
+    The sObject Collections verbs (``create_many``, ``update_many``, ``upsert_many``,
+    ``write_collections``) are in :mod:`connector.salesforce.collections`, the queries
+    (``query``, ``query_in``, ``query_in_many``, ``query_count``) in
+    :mod:`connector.salesforce.queries`.
     """
 
     def __init__(self, settings: Settings, *, sessions: SessionStore | None = None,
@@ -199,119 +190,6 @@ class SalesforceGateway(CollectionVerbs):
                    what=f"salesforce {_what(target)}", log=log, pacing=self._pacing)
 
     # -- reads -------------------------------------------------------------------------
-
-    def query(self, template: str, *args: Any, keep_attributes: bool = False,
-              include_deleted: bool = False, **params: Any) -> list[dict]:
-        """All records of a SOQL query built by ``format_soql(template, *args, **params)``.
-
-        Values are quoted by format_soql (``{name}``); ``{:literal}`` inserts trusted names
-        only (objects, fields). Follows ``nextRecordsUrl``, one call per page.
-        ``include_deleted``: ``queryAll``, which also returns deleted records (those in the
-        recycle bin, with ``IsDeleted`` true).
-
-        Raises:
-            FatalError: the template and parameters do not make a query, or Salesforce
-                refused it (MALFORMED_QUERY, INVALID_FIELD...).
-            RetriableError: timeouts, 5xx, QUERY_TIMEOUT; RateLimitedError for limits.
-        """
-        records = self._records(_soql(template, args, params), include_deleted)
-        return records if keep_attributes else strip_attributes(records)
-
-    def query_in(self, template: str, *args: Any, split: str, keep_attributes: bool = False,
-                 include_deleted: bool = False, **params: Any) -> list[dict]:
-        """All records of a query whose ``IN`` list ``params[split]`` may be long: one
-        query per piece of the list, each piece as long as Salesforce's URI limit allows
-        once URL-encoded (see ``in_lists.py``), so long values (emails) make more queries
-        and short ones (ids) fewer; several queries are sent five to a call (the
-        Composite resource, ``composite_queries.py``). Records come in the order of the
-        pieces, each once (by ``Id``, when selected) as one query of the whole list would
-        return them. An empty list makes no call. Otherwise as :meth:`query`.
-
-        Raises:
-            FatalError: as :meth:`query`, or one value alone is too long for a query.
-            RetriableError: as :meth:`query`; the pieces read before are lost.
-        """
-        if split not in params:
-            raise FatalError(f"query template {template!r}: no parameter {split!r} to cut",
-                             system=SYSTEM, code="SOQL_PARAMETER")
-        if not params[split]:
-            return []
-        # The full URL counts: log in (no API call) to learn the instance's address.
-        base_url = self._call(Target("query"), lambda sf: sf.base_url)
-        prefix = f"{base_url}{'queryAll' if include_deleted else 'query'}/?"
-        records: list[dict] = []
-        seen: set[str] = set()
-        try:
-            pieces = list(in_pieces(template, args, params, split,
-                                    URI_BUDGET - len(prefix)))
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise FatalError(f"query template {template!r} could not be cut into queries: "
-                             f"{exc}", system=SYSTEM, code="SOQL_PARAMETER") from None
-        soqls = [soql for _piece, soql in pieces]
-        # Several pieces go five to a composite call: one API call for five queries.
-        pages = ([self._records(soqls[0], include_deleted)] if len(soqls) == 1
-                 else self._records_together(soqls, include_deleted))
-        for page in pages:
-            for record in page:
-                record_id = record.get("Id")
-                if record_id is not None:
-                    if record_id in seen:  # matched by values of two pieces
-                        continue
-                    seen.add(record_id)
-                records.append(record)
-        return records if keep_attributes else strip_attributes(records)
-
-    def _records_together(self, soqls: list[str], include_deleted: bool) -> list[list[dict]]:
-        """Every record of each query, the queries sent :data:`MAX_QUERIES` to a composite
-        call (one API call each; see ``composite_queries.py``); further pages of a query
-        are read as :meth:`_records` reads them.
-
-        Raises:
-            BridgeError: a whole call failed, or one query did (its own error, as it
-                would have failed alone).
-        """
-        target = Target("query")
-        out: list[list[dict]] = []
-        for group in chunks(soqls, MAX_QUERIES):
-
-            def send(sf: Salesforce, group: list[str] = group) -> Any:
-                return sf.restful("composite", method="POST",
-                                  json=composite_body(sf.base_url, group, include_deleted))
-
-            answer = self._call(target, send, repeatable=True)
-            try:
-                answers = subresponses(answer, len(group))
-            except ValueError as exc:
-                raise FatalError(f"composite query: {exc}", system=SYSTEM,
-                                 code="UNEXPECTED_RESPONSE") from None
-            for status, page in answers:
-                if status >= 300 or not isinstance(page, dict):
-                    raise classify_response(status, page, target, self._http.last_headers)
-                records = list(page.get("records", []))
-                while not page.get("done", True) and page.get("nextRecordsUrl"):
-                    more = partial(_query_more, url=page["nextRecordsUrl"])
-                    page = self._call(target, more, repeatable=True)
-                    records.extend(page.get("records", []))
-                out.append(records)
-        return out
-
-    def _records(self, soql: str, include_deleted: bool) -> list[dict]:
-        """Every page of one query (``nextRecordsUrl`` followed, one call per page)."""
-        target = Target("query")
-        page = self._call(target, lambda sf: sf.query(soql, include_deleted=include_deleted),
-                          repeatable=True)
-        records = list(page.get("records", []))
-        while not page.get("done", True) and page.get("nextRecordsUrl"):
-            more = partial(_query_more, url=page["nextRecordsUrl"])
-            page = self._call(target, more, repeatable=True)
-            records.extend(page.get("records", []))
-        return records
-
-    def query_count(self, template: str, *args: Any, **params: Any) -> int:
-        """``totalSize`` of a query, e.g. ``SELECT COUNT() FROM Lead WHERE ...``."""
-        soql = _soql(template, args, params)
-        page = self._call(Target("query"), lambda sf: sf.query(soql), repeatable=True)
-        return int(page.get("totalSize", 0))
 
     def get(self, sobject: str, record_id: str) -> dict:
         """One record by id, without ``attributes``.
@@ -493,18 +371,6 @@ class SalesforceGateway(CollectionVerbs):
         if answer is None:  # 204: APIs before 46.0 answer an update with no body
             return SaveResult(id=None, success=True, created=False)
         return parse_save_result(answer, target, created_default=False)
-
-def _soql(template: str, args: tuple, params: dict) -> str:
-    try:
-        return format_soql(template, *args, **params)
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise FatalError(f"query template {template!r} could not be filled: {exc!r}",
-                         system=SYSTEM, code="SOQL_PARAMETER") from None
-
-
-def _query_more(sf: Salesforce, *, url: str) -> dict:
-    return sf.query_more(url, identifier_is_url=True)
-
 
 def _what(target: Target) -> str:
     return f"{target.operation} {target.sobject}" if target.sobject else target.operation

@@ -31,6 +31,13 @@ MAX_SUBREQUESTS = 25
 # resources-composite-composite-post.html). The guide gives no error code for passing it:
 # the emulator refuses the call as it does past 25 subrequests.
 MAX_HEAVY_SUBREQUESTS = 5
+# A subrequest's httpHeaders may hold "any header supported by the requested resource
+# except" Accept, Authorization and Content-Type, inherited from the top-level request:
+# "If you do, the top-level request fails and returns an HTTP 400 response" (Composite
+# Subrequest, https://developer.salesforce.com/docs/platform/api-rest/guide/
+# requests-composite.html). No error code is given: the emulator answers as it does for
+# too many subrequests.
+INHERITED_HEADERS = ("accept", "authorization", "content-type")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HALTED = ("The transaction was rolled back since another operation in the same transaction "
            "failed.")
@@ -189,6 +196,13 @@ class _CompositeRequest:
             raise SalesforceError("INVALID_BATCH_REQUEST", "a composite request may hold "
                                   f"at most {MAX_HEAVY_SUBREQUESTS} sObject Collections or "
                                   f"query subrequests, not {heavy}")
+        for sub in subs:
+            named = {str(k).lower() for k in ((sub.get("httpHeaders") or {})
+                                              if isinstance(sub, dict) else {})}
+            if named & set(INHERITED_HEADERS):
+                raise SalesforceError("INVALID_BATCH_REQUEST", "a subrequest may not set "
+                                      f"{', '.join(sorted(named & set(INHERITED_HEADERS)))}"
+                                      ": it inherits them from the composite request")
         all_or_none = bool(body.get("allOrNone", False))
         done: dict[str, object] = {}
         out = []

@@ -23,7 +23,7 @@ from connector.errors import (
 )
 from connector.in_call import Pacing
 from connector.inbound.apply import find_persons
-from connector.salesforce import COLLECTION_SIZE, SalesforceGateway
+from connector.salesforce import COLLECTION_SIZE, CollectionWrite, SalesforceGateway
 from connector.settings import load_settings
 from mappings.plan import EventPlan, Lookup, PersonPlan
 from sandbox.salesforce import SalesforceSandbox
@@ -313,13 +313,48 @@ def test_upsert_many_with_one_bad_record_writes_the_others(gateway, sandbox):
     assert (again[0].created, again[0].id) == (False, results[0].id)
 
 
-def test_collections_go_in_chunks_of_200(gateway):
+def test_collections_go_in_requests_of_200_five_to_a_composite_call(gateway, sandbox):
     records = [lead(unique()) for _ in range(COLLECTION_SIZE * 2 + 1)]
     gateway.describe("Lead")
-    before = gateway.api_calls
+    before, counted = gateway.api_calls, sandbox.api_calls.get("composite", 0)
     results = gateway.upsert_many("Lead", "WeChat_OpenId__c", records)
-    assert gateway.api_calls - before == 3
+    # three requests (200, 200, 1) in one composite call, one API call in the org's count
+    assert gateway.api_calls - before == 1
+    assert sandbox.api_calls.get("composite", 0) - counted == 1
     assert len(results) == len(records) and all(r.success and r.created for r in results)
+    more = [lead(unique()) for _ in range(COLLECTION_SIZE * 5 + 1)]  # six requests
+    before = gateway.api_calls
+    results = gateway.upsert_many("Lead", "WeChat_OpenId__c", more)
+    assert gateway.api_calls - before == 2
+    stored = {r["WeChat_OpenId__c"]: r["Id"] for r in sandbox.records("Lead")}
+    assert [r.id for r in results] == [stored[r["WeChat_OpenId__c"]] for r in more]
+
+
+def test_one_bad_record_of_one_request_fails_alone(gateway, sandbox):
+    records = [lead(unique()) for _ in range(COLLECTION_SIZE + 50)]
+    bad = COLLECTION_SIZE + 7  # in the second request of the composite call
+    records[bad] = {"Company": "WeChat", "WeChat_OpenId__c": unique()}  # no LastName
+    results = gateway.create_many("Lead", records)
+    assert [i for i, r in enumerate(results) if not r.success] == [bad]
+    assert results[bad].errors[0].code == "REQUIRED_FIELD_MISSING"
+    stored = {r.get("WeChat_OpenId__c") for r in sandbox.records("Lead")}
+    assert {r["WeChat_OpenId__c"] for i, r in enumerate(records) if i != bad} <= stored
+
+
+def test_several_writes_go_together_and_a_refused_request_raises_its_error(gateway):
+    openids = [unique() for _ in range(3)]
+    before = gateway.api_calls
+    leads, followers = gateway.write_collections([
+        CollectionWrite("upsert", "Lead", [lead(o) for o in openids], key="WeChat_OpenId__c"),
+        CollectionWrite("upsert", "WeChat_Follower__c", [{"OpenId__c": o} for o in openids],
+                        key="OpenId__c")])
+    assert gateway.api_calls - before == 1
+    assert all(r.success for r in leads + followers)
+    with pytest.raises(FatalError) as caught:  # the whole second request is refused
+        gateway.write_collections([
+            CollectionWrite("upsert", "Lead", [lead(unique())], key="WeChat_OpenId__c"),
+            CollectionWrite("update", "Lead", [{"Id": leads[0].id, "NoSuchField__c": 1}])])
+    assert caught.value.code == "INVALID_FIELD"
 
 
 def test_create_many_update_many_get_and_update(gateway, sandbox):

@@ -510,6 +510,30 @@ def test_composite_request_takes_five_queries(org, sf):
     assert caught.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
 
 
+
+def test_composite_request_counts_collections_among_its_five_and_keeps_its_own_headers(
+        org, sf):
+    def collection(n: int, headers: dict | None = None) -> dict:
+        sub = {"method": "POST", "referenceId": f"w{n}",
+               "url": "/services/data/v62.0/composite/sobjects",
+               "body": {"allOrNone": False, "records": [
+                   {"attributes": {"type": "Lead"}, "LastName": f"C{n}", "Company": "X"}]}}
+        return {**sub, "httpHeaders": headers} if headers else sub
+
+    answer = sf.restful("composite", method="POST", json={"compositeRequest": [
+        collection(n, {"Sforce-Auto-Assign": "FALSE"}) for n in range(5)]})
+    assert [a["httpStatusCode"] for a in answer["compositeResponse"]] == [200] * 5
+    assert all(a["body"][0]["success"] for a in answer["compositeResponse"])
+    with pytest.raises(SalesforceMalformedRequest) as caught:  # a sixth collection
+        sf.restful("composite", method="POST",
+                   json={"compositeRequest": [collection(n) for n in range(6)]})
+    assert caught.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+    with pytest.raises(SalesforceMalformedRequest) as caught:  # inherited, never set
+        sf.restful("composite", method="POST", json={"compositeRequest": [
+            collection(0, {"Content-Type": "application/json"})]})
+    assert caught.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+
+
 # -- describe ----------------------------------------------------------------------------
 
 def test_describe_agrees_with_reference_v4(org, sf, call):

@@ -4,6 +4,7 @@ completes them in rq itself; a taken job never runs, yet rq, ``connector status`
 
 from __future__ import annotations
 
+from redis import Redis
 from rq.job import Job, JobStatus
 from rq.results import Result
 
@@ -14,6 +15,7 @@ from jobs.replay import replay_failed
 from jobs.status import collect_status
 from jobs.worker import BridgeWorker
 from mappings.loader import parse_mapping
+from sandbox.server import free_port
 
 
 def deliver_follows(bridge, count: int, pushes: list | None = None) -> list[str]:
@@ -163,3 +165,31 @@ def test_the_sweep_puts_back_the_jobs_of_an_owner_that_died_with_its_worker(brid
     bridge.work()
     assert queue.finished_job_registry.count == 3 and bridge.count("Lead") == 3
     assert batching.in_batches(bridge.redis) == 0
+
+
+def test_what_a_job_ended_with_redis_away_held_goes_back_when_redis_is_back(bridge):
+    first, *others = deliver_follows(bridge, 3)
+    queue = inbound_queue(bridge.redis)
+    # the first job's batch claimed every event and took the others' jobs; its horse
+    # ended while Redis was away, so nothing could be released then
+    assert batching.claim(bridge.redis, queue.key, f"{first}:0001", first,
+                          job_id=first) == [first, *others]
+    assert queue.job_ids == [first] and batching.in_batches(bridge.redis) == 2
+    BridgeWorker.ended.clear()
+    worker = BridgeWorker([queue], connection=bridge.redis)
+    worker.connection = Redis(port=free_port("127.0.0.1"))  # nobody there: Redis away
+    BridgeWorker.ended.add(first)
+    try:
+        assert worker.settle_ended() == 0
+        assert BridgeWorker.ended == {first}  # kept for when Redis is back
+        # Redis is back: the next worker (the process starts one after an outage)
+        # releases at once, not after the lease and a sweep
+        BridgeWorker([queue], connection=bridge.redis)
+        assert BridgeWorker.ended == set()
+    finally:
+        BridgeWorker.ended.clear()
+    assert sorted(queue.job_ids) == sorted([first, *others])
+    assert batching.in_batches(bridge.redis) == 0
+    assert all(batching.outcome(bridge.redis, k) == ("free", None) for k in [first, *others])
+    bridge.work()
+    assert bridge.count("Lead") == 3

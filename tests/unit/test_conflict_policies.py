@@ -8,7 +8,7 @@ from simple_salesforce.format import format_soql
 
 from connector.events import InboundEvent
 from connector.follower import Follower
-from connector.inbound.apply import find_persons
+from connector.inbound.apply import person_queries
 from connector.inbound.conflicts import may_overwrite, read_fields
 from connector.inbound.persons import resolve_persons
 from connector.inbound.writes import plan_writes
@@ -135,20 +135,10 @@ def test_the_contact_of_a_converted_lead_keeps_its_values():
     assert update.records == ({"Id": CONTACT, "Title": "Follower"},)  # Description unknown
 
 
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def query_in(self, template, *args, split, **params):
-        self.calls.append((template, args))
-        return []
-
-
 def test_the_person_query_selects_what_the_policies_compare():
-    gateway = Recorder()
-    find_persons(gateway, [lead_plan()])
-    assert len(gateway.calls) == 2  # one per match rule, as without policies
-    soql = {format_soql(t, *a, values=["oF1"]) for t, a in gateway.calls}
+    asked = person_queries([lead_plan()])
+    assert len(asked) == 2  # one per match rule, as without policies
+    soql = {format_soql(q.template, *q.args, **q.params) for _, _, q in asked}
     assert ("SELECT Id, WeChat_OpenId__c, Description, LastModifiedDate, IsConverted, "
             "ConvertedContactId FROM Lead WHERE WeChat_OpenId__c IN ('oF1') "
             "ORDER BY CreatedDate ASC") in soql

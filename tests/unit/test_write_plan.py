@@ -8,7 +8,7 @@ from connector.events import InboundEvent
 from connector.follower import Follower
 from connector.inbound.calls import Ref
 from connector.inbound.persons import resolve_persons
-from connector.inbound.writes import plan_writes
+from connector.inbound.writes import plan_writes, rounds
 from mappings.engine import plan_event
 from mappings.loader import load_mapping, parse_mapping
 
@@ -37,6 +37,36 @@ def test_a_new_person_is_created_then_linked_and_made_member_by_reference():
     assert writes[2].records[0] == {"CampaignId": CAMPAIGN, "LeadId": ref,
                                     "Status": "Responded"}
     assert writes[1].to_json()["records"][0]["Lead__c"] == "@{Lead.WeChat_OpenId__c=oNew}"
+
+
+def test_writes_go_in_rounds_each_after_the_records_it_points_at():
+    found = {("Lead", "WeChat_OpenId__c", "oKnown"): "00Q000000000001AAA"}
+    plans = [scan("oNew", 100, "subscribe"), scan("oKnown", 101)]
+    writes = plan_writes(plans, resolve_persons(plans, found))
+    # the new Lead first; the follower records and the members point at it, not at each
+    # other: they go together (one composite call)
+    assert [[(w.action, w.object) for w in r] for r in rounds(writes)] == [
+        [("upsert", "Lead")],
+        [("upsert", "WeChat_Follower__c"), ("create", "CampaignMember")]]
+    known = [scan("oKnown", 102)]
+    writes = plan_writes(known, resolve_persons(known, found))
+    assert [len(r) for r in rounds(writes)] == [2]  # nothing is created: one round
+
+
+def test_an_interaction_waits_for_its_follower_record_and_statuses_go_alone():
+    text = DEFAULT.read_text().replace("  scene_prefix: \"sfc_\"",
+                                       "  scene_prefix: \"sfc_\"\n  create_missing_statuses: true",
+                                       1)
+    mapping = parse_mapping(text, DEFAULT)
+    click = InboundEvent.from_fields({"ToUserName": "gh_1", "FromUserName": "oNew",
+                                      "CreateTime": "99", "MsgType": "event",
+                                      "Event": "CLICK", "EventKey": "menu_1"})
+    plans = [plan_event(click, Follower(openid="oNew", subscribed=True), mapping),
+             scan("oNew", 100, mapping=mapping)]
+    writes = plan_writes(plans, resolve_persons(plans, found={}))
+    assert [[w.object for w in r] for r in rounds(writes)] == [
+        ["Lead"], ["WeChat_Follower__c"], ["WeChat_Interaction__c"],
+        ["CampaignMemberStatus"], ["CampaignMember"]]
 
 
 @pytest.mark.parametrize(
