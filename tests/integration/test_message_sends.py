@@ -16,18 +16,12 @@ from connector.settings import load_settings
 from connector.wechat import WeChatGateway
 from sandbox.server import serve
 from sandbox.wechat import Population, WeChatSandbox
+from tests.clocks import Clock
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
 TEXT = {"msgtype": "text", "text": {"content": "Hello"}}
 
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from connector.settings import load_settings
 from connector.wechat import WeChatGateway
 from sandbox.server import serve
 from sandbox.wechat import Population, WeChatSandbox
+from tests.clocks import Clock
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -23,13 +24,6 @@ QUOTA_GET = "/cgi-bin/openapi/quota/get"
 # 2025-06-15 23:30 in Beijing (15:30 UTC): half an hour before WeChat's day ends
 BEFORE_MIDNIGHT = 1_750_001_400.0
 
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -20,17 +20,11 @@ from wechatpy.utils import check_signature
 from sandbox.server import serve
 from sandbox.wechat import CallbackSender, Population, WeChatSandbox
 from sandbox.wechat.tokens import GRACE, LIFETIME
+from tests.clocks import Clock
 
 APP_ID, SECRET = "wx5f3a9c0e1d2b4a68", "b7e1c4d2a9f05e3b8c6d1a2f4e9b7c30"
 TOKEN, AES_KEY = "bridgetoken", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from jobs.pausing import wait_seconds
 from sandbox.salesforce.errors import SalesforceError
 from sandbox.salesforce.usage import DAY_SECONDS
 from sandbox.salesforce.usage import ApiUsage as SandboxUsage
+from tests.clocks import Clock
 
 DAILY = classify_response(403, [{"message": "TotalRequests Limit exceeded.",
                                  "errorCode": "REQUEST_LIMIT_EXCEEDED"}], Target("query"))
@@ -154,16 +155,9 @@ def test_held_records_expire(redis_conn):
 
 # -- the emulator's rolling window ----------------------------------------------------------
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def test_calls_age_out_of_the_rolling_window():
-    clock = Clock()
+    clock = Clock(1000.0)
     usage = SandboxUsage(3, clock=clock)
     for _ in range(2):
         usage.charge("query")
@@ -182,7 +176,7 @@ def test_calls_age_out_of_the_rolling_window():
 
 
 def test_another_app_can_spend_the_limit_for_a_while():
-    clock = Clock()
+    clock = Clock(1000.0)
     usage = SandboxUsage(10, clock=clock)
     usage.charge("query")
     assert usage.spend(seconds=5) == 9
