@@ -232,7 +232,7 @@ def shutdown(where: Place | None = None) -> bool:
     finally:
         client.close()
     deadline = time.monotonic() + START_TIMEOUT
-    while pid and _alive(pid) and time.monotonic() < deadline:
+    while pid and alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     where.owner_file.unlink(missing_ok=True)
     return True
@@ -245,7 +245,8 @@ def running_pid(where: Place) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from connector.embedded_redis import alive
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,14 +47,6 @@ def test_demo_on_the_defaults_tells_its_story_alone_and_leaves_nothing_running(t
             assert count == "0" or after == " (", out  # a skip is explained
     assert (tmp_path / "var" / "demo" / "bridge.log").stat().st_size > 0
     pid = int(out.split("(pid ", 1)[1].split(",", 1)[0])
-    assert not _alive(pid)
+    assert not alive(pid)
     assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
     assert list(temp.iterdir()) == []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -16,6 +16,7 @@ from rq.job import Job
 
 from connector import embedded_redis
 from connector.cli.main import main
+from connector.embedded_redis import alive
 from connector.events import InboundEvent
 from jobs.queues import enqueue_inbound, inbound_queue
 
@@ -48,14 +49,6 @@ def _user(*args: str) -> subprocess.Popen:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_commands_started_at_once_share_one_server_the_last_out_stops_it_data_kept(state):
     first, second = _user("hello"), _user()
     first_pid, _ = first.stdout.readline().split(" ", 1)
@@ -64,9 +57,9 @@ def test_commands_started_at_once_share_one_server_the_last_out_stops_it_data_ke
     pid = int(first_pid)
 
     first.communicate("")  # the first user exits: the other still uses it
-    assert _alive(pid)
+    assert alive(pid)
     second.communicate("")  # the last user exits: the server is shut down
-    assert not _alive(pid)
+    assert not alive(pid)
     assert not list(state.glob("redis/*.sock"))
 
     again = _user()
@@ -108,7 +101,7 @@ def test_stop_refuses_while_used_then_shuts_down_cleanly(state, capsys):
     assert main(["stop"]) == 1
     assert "still used" in capsys.readouterr().err
     user.communicate("")
-    assert not _alive(pid)
+    assert not alive(pid)
     assert main(["stop"]) == 0
     assert "was not running" in capsys.readouterr().out
 
@@ -176,7 +169,7 @@ def test_run_names_the_redis_it_shares_with_the_other_commands(bridge, state, mo
         reader.join(timeout=10)
     assert run.returncode == 0
     pid = embedded_redis.running_pid(embedded_redis.place())
-    assert pid is None or not _alive(pid)  # the last user out stopped it
+    assert pid is None or not alive(pid)  # the last user out stopped it
 
 
 TWO_FOLDERS = textwrap.dedent("""
@@ -203,4 +196,4 @@ def test_a_process_that_used_two_state_folders_stops_both_servers(state, tmp_pat
     assert done.returncode == 0, done.stderr
     first_pid = int(done.stdout.split()[0])
     assert not (second / "redis" / "redis.sock").exists()
-    assert not _alive(first_pid)  # stopped at exit, not orphaned
+    assert not alive(first_pid)  # stopped at exit, not orphaned
