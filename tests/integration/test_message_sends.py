@@ -14,9 +14,9 @@ from connector.errors import FatalError, RateLimitedError, RetriableError, Skipp
 from connector.messaging.quotas import BEIJING
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
-from sandbox.server import serve
-from sandbox.wechat import Population, WeChatSandbox
+from sandbox.wechat import Population
 from tests.clocks import Clock
+from tests.wechat_served import served_wechat
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -30,21 +30,18 @@ def clock():
 
 
 def start(sandbox_tls, monkeypatch, clock, **options):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
+    """The emulator of these tests, served until the block ends."""
     # Pages of 2 OpenIDs (WeChat's hold 10,000): the gateway must page the lists.
     options.setdefault("list_page", 2)
-    ws = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
-                       population=Population.generate(20, seed=5, subscribed_fraction=1.0),
-                       **options)
-    return ws, serve(ws.app, tls=sandbox_tls)
+    return served_wechat(sandbox_tls, monkeypatch, app_id=APP_ID, app_secret=APP_SECRET,
+                         clock=clock, **options,
+                         population=Population.generate(20, seed=5, subscribed_fraction=1.0))
 
 
 @pytest.fixture
 def ws(sandbox_tls, monkeypatch, clock):
-    ws, server = start(sandbox_tls, monkeypatch, clock)
-    ws.url = server.url
-    yield ws
-    server.stop()
+    with start(sandbox_tls, monkeypatch, clock) as ws:
+        yield ws
 
 
 def gateway_for(url: str, redis_conn, clock) -> WeChatGateway:
@@ -156,20 +153,19 @@ def test_mass_by_tag_names_the_tag_id(ws, gateway):
 
 def test_a_subscription_account_mass_sends_once_a_day(sandbox_tls, monkeypatch, clock,
                                                       redis_conn):
-    ws, server = start(sandbox_tls, monkeypatch, clock, account_type="subscription")
-    gateway = gateway_for(server.url, redis_conn, clock)
-    try:
-        a, b = ws.population.openids()[:2]
-        gateway.send_mass([a, b], TEXT, client_msg_id="day-1")
-        with pytest.raises(RateLimitedError) as spent:
+    with start(sandbox_tls, monkeypatch, clock, account_type="subscription") as ws:
+        gateway = gateway_for(ws.url, redis_conn, clock)
+        try:
+            a, b = ws.population.openids()[:2]
+            gateway.send_mass([a, b], TEXT, client_msg_id="day-1")
+            with pytest.raises(RateLimitedError) as spent:
+                gateway.send_mass([a, b], TEXT, client_msg_id="day-2")
+            assert spent.value.code == "45028" and spent.value.retry_after == 600  # midnight
+            clock.now += 600
             gateway.send_mass([a, b], TEXT, client_msg_id="day-2")
-        assert spent.value.code == "45028" and spent.value.retry_after == 600  # midnight
-        clock.now += 600
-        gateway.send_mass([a, b], TEXT, client_msg_id="day-2")
-        assert ws.sent_messages[-1].filtered == ()
-    finally:
-        gateway._http.close()
-        server.stop()
+            assert ws.sent_messages[-1].filtered == ()
+        finally:
+            gateway._http.close()
 
 
 def test_a_follower_who_turned_templates_off_is_answered_43101(ws, gateway):

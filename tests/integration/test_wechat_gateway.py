@@ -20,8 +20,8 @@ from connector.errors import (
 from connector.in_call import Pacing
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
-from sandbox.server import serve
-from sandbox.wechat import Population, WeChatSandbox
+from sandbox.wechat import Population
+from tests.wechat_served import served_wechat
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -33,13 +33,9 @@ USER_INFO = "/cgi-bin/user/info"
 
 @pytest.fixture
 def sandbox(sandbox_tls, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
-    ws = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET,
-                       population=Population.generate(300, seed=7))
-    server = serve(ws.app, tls=sandbox_tls)
-    ws.url = server.url
-    yield ws
-    server.stop()
+    with served_wechat(sandbox_tls, monkeypatch, app_id=APP_ID, app_secret=APP_SECRET,
+                       population=Population.generate(300, seed=7)) as ws:
+        yield ws
 
 
 @pytest.fixture

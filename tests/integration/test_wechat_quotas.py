@@ -13,9 +13,9 @@ from connector import wechat_quotas
 from connector.errors import FatalError, RateLimitedError
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
-from sandbox.server import serve
 from sandbox.wechat import Population, WeChatSandbox
 from tests.clocks import Clock
+from tests.wechat_served import served_wechat
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -33,13 +33,9 @@ def clock():
 
 @pytest.fixture
 def sandbox(sandbox_tls, monkeypatch, clock):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
-    ws = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET, clock=clock,
-                       population=Population.generate(30, seed=3))
-    server = serve(ws.app, tls=sandbox_tls)
-    ws.url = server.url
-    yield ws
-    server.stop()
+    with served_wechat(sandbox_tls, monkeypatch, app_id=APP_ID, app_secret=APP_SECRET,
+                       clock=clock, population=Population.generate(30, seed=3)) as ws:
+        yield ws
 
 
 @pytest.fixture

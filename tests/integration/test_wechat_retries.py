@@ -14,8 +14,8 @@ from connector.errors import RetriableError
 from connector.in_call import Pacing
 from connector.settings import load_settings
 from connector.wechat import WeChatGateway
-from sandbox.server import serve
-from sandbox.wechat import Population, WeChatSandbox
+from sandbox.wechat import Population
+from tests.wechat_served import served_wechat
 
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -27,14 +27,10 @@ TEXT = {"msgtype": "text", "text": {"content": "Hello"}}
 
 @pytest.fixture
 def ws(sandbox_tls, monkeypatch):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox_tls.bundle_file))
-    sandbox = WeChatSandbox(app_id=APP_ID, app_secret=APP_SECRET,
-                            population=Population.generate(20, seed=5,
-                                                           subscribed_fraction=1.0))
-    server = serve(sandbox.app, tls=sandbox_tls)
-    sandbox.url = server.url
-    yield sandbox
-    server.stop()
+    with served_wechat(sandbox_tls, monkeypatch, app_id=APP_ID, app_secret=APP_SECRET,
+                       population=Population.generate(20, seed=5,
+                                                      subscribed_fraction=1.0)) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
