@@ -148,7 +148,7 @@ def keep_retry_reason(job: Job | None, error: BridgeError) -> None:
     """Keep ``error``'s parts (as :func:`failure_meta`) in ``job.meta`` (:data:`RETRYING`)
     while the job waits for its retry: ``connector status`` says why retries wait
     (``jobs/waiting.py``). A job that re-schedules itself for another reason (a pause, a
-    busy batch) drops it. Never raises."""
+    busy batch) puts its own words there instead (``{"why": ...}``). Never raises."""
     if job is None:
         return
     job.meta[RETRYING] = failure_meta(error)

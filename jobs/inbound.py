@@ -173,7 +173,7 @@ def _wait(job: Job) -> Retry:
     meta counts them, and :func:`_retry` leaves them out)."""
     waits = int(job.meta.get(WAITS, 0))
     job.meta[WAITS] = waits + 1
-    job.meta.pop(RETRYING, None)  # it waits for the batch now, not for a retry
+    job.meta[RETRYING] = {"why": "waits for another job's batch to finish with its event"}
     job.save_meta()
     # rq fails a job whose retries reached ``max``: a wait always has one more
     return Retry(max=(job.number_of_retries or 0) + 1,

@@ -76,7 +76,7 @@ def defer(probe_seconds: float, what: str, why: str) -> Retry:
     done = 0
     if job is not None:
         job.meta[DEFERRALS] = deferrals(job) + 1
-        job.meta.pop(RETRYING, None)  # it waits for the pause now, not for a retry
+        job.meta[RETRYING] = {"why": "waits for Salesforce's daily API limit to free calls"}
         job.save_meta()
         with job.connection.pipeline() as pipe:  # kept no longer than a pause's flag
             pipe.sadd(WAITING, f"{job.origin} {job.id}").expire(WAITING, PAUSE_KEEP_SECONDS)

@@ -19,8 +19,6 @@ from rq.results import Result
 
 from jobs.deaths import RETRYING
 from jobs.failures import failure_reason
-from jobs.pausing import DEFERRALS
-from jobs.taken import WAITS
 
 READ_CAP = 200  # scheduled jobs read, soonest first: a backlog costs one bounded read
 TOP = 5  # reasons listed, the largest groups
@@ -34,16 +32,13 @@ def worded(kept: dict[str, Any]) -> str:
 
 
 def reason_of(job: Job) -> str:
-    """Why ``job`` waits: its kept retriable failure; else a pause for Salesforce's
-    daily API limit or a wait for another job's batch (``jobs/pausing.py``,
-    ``jobs/inbound.py``); else the error it raised last (rq retries a raise)."""
+    """Why ``job`` waits: what its last scheduling kept (a retriable failure, or the
+    words of a pause for Salesforce's daily API limit or of a wait for another job's
+    batch: ``jobs/pausing.py``, ``jobs/inbound.py``); else the error it raised last (rq
+    retries a raise)."""
     kept = job.meta.get(RETRYING)
     if kept:
-        return worded(kept)
-    if job.meta.get(DEFERRALS):
-        return "waits for Salesforce's daily API limit to free calls"
-    if job.meta.get(WAITS):
-        return "waits for another job's batch to finish with its event"
+        return kept.get("why") or worded(kept)
     result = job.latest_result()
     if result is not None and result.type == Result.Type.FAILED:
         return failure_reason(job)

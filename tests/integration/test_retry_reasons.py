@@ -68,5 +68,11 @@ def test_the_soonest_retries_are_read_grouped_largest_first_and_a_cap_is_said(re
                         "wechat 45009: API quota spent")
     assert lines[-1] == "  (only the 5 soonest scheduled retries read)"
     assert scheduled_reasons(queue, top=1)["reasons"][0]["count"] == 4
+    # a pause's or a busy batch's own words (jobs/pausing.py, jobs/inbound.py) as they are
+    paused = queue.enqueue_at(base + timedelta(minutes=40), "jobs.status.collect_status")
+    paused.meta[RETRYING] = {"why": "waits for Salesforce's daily API limit to free calls"}
+    paused.save_meta()
+    assert {"reason": "waits for Salesforce's daily API limit to free calls", "count": 1,
+            "next_try": "2030-01-01 12:40:00 UTC"} in scheduled_reasons(queue)["reasons"]
     for job_id in queue.scheduled_job_registry.get_job_ids():
         queue.scheduled_job_registry.remove(job_id, delete_job=True)
