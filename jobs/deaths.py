@@ -141,6 +141,23 @@ def keep_failure(job: Job, error: BaseException) -> None:
         log.warning("could not keep the failure of job %s", job.id, exc_info=True)
 
 
+RETRYING = "retrying"  # job.meta key: the retriable failure a scheduled retry waits out
+
+
+def keep_retry_reason(job: Job | None, error: BridgeError) -> None:
+    """Keep ``error``'s parts (as :func:`failure_meta`) in ``job.meta`` (:data:`RETRYING`)
+    while the job waits for its retry: ``connector status`` says why retries wait
+    (``jobs/waiting.py``). A job that re-schedules itself for another reason (a pause, a
+    busy batch) puts its own words there instead (``{"why": ...}``). Never raises."""
+    if job is None:
+        return
+    job.meta[RETRYING] = failure_meta(error)
+    try:
+        job.save_meta()
+    except Exception:  # noqa: BLE001 - Redis away: the retry goes on without its reason
+        log.warning("could not keep the retry reason of job %s", job.id, exc_info=True)
+
+
 def release_claims(job: Job) -> None:
     """Drop the claims ``job`` still holds; never raises (the job's fate is decided
     elsewhere, and the lease frees the claims anyway)."""

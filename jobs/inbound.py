@@ -41,7 +41,7 @@ from connector.events import InboundEvent
 from connector.inbound.batch import BatchResult, run_batch
 from connector.salesforce.limits import is_daily_limit
 from jobs import batching
-from jobs.deaths import entry_point
+from jobs.deaths import RETRYING, entry_point
 from jobs.pausing import budget_of, hold_while_paused, pause_for
 from jobs.queues import INBOUND
 from jobs.retry import retries_done, retry_or_give_up
@@ -173,6 +173,7 @@ def _wait(job: Job) -> Retry:
     meta counts them, and :func:`_retry` leaves them out)."""
     waits = int(job.meta.get(WAITS, 0))
     job.meta[WAITS] = waits + 1
+    job.meta[RETRYING] = {"why": "waits for another job's batch to finish with its event"}
     job.save_meta()
     # rq fails a job whose retries reached ``max``: a wait always has one more
     return Retry(max=(job.number_of_retries or 0) + 1,

@@ -40,6 +40,7 @@ from connector.salesforce import ApiBudget, ApiUsage
 from connector.salesforce.budget import PAUSE_KEEP_SECONDS
 from connector.salesforce.limits import probe_frees
 from jobs.backoff import with_jitter
+from jobs.deaths import RETRYING
 from jobs.runtime import get_context
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def defer(probe_seconds: float, what: str, why: str) -> Retry:
     done = 0
     if job is not None:
         job.meta[DEFERRALS] = deferrals(job) + 1
+        job.meta[RETRYING] = {"why": "waits for Salesforce's daily API limit to free calls"}
         job.save_meta()
         with job.connection.pipeline() as pipe:  # kept no longer than a pause's flag
             pipe.sadd(WAITING, f"{job.origin} {job.id}").expire(WAITING, PAUSE_KEEP_SECONDS)

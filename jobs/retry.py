@@ -18,6 +18,7 @@ from rq import Retry, get_current_job
 from connector.errors import FatalError, RetriableError
 from connector.salesforce.limits import is_daily_limit
 from jobs.backoff import BACKOFF, MAX_RETRIES, retry_delay, with_jitter
+from jobs.deaths import keep_retry_reason
 from jobs.pausing import deferrals, wait_for_limit
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def retry_or_give_up(error: RetriableError, what: str, done: int | None = None) 
     # The policy above decides when to give up; rq's own count (which includes a pause's
     # deferrals and a busy batch's waits) must never fail the job first: one more, always.
     job = get_current_job()
+    keep_retry_reason(job, error)
     return Retry(max=max(MAX_RETRIES + 1 + deferrals(), (job.number_of_retries or 0) + 1
                          if job else 0), interval=delay)
 

@@ -11,7 +11,6 @@ what needs one, and ``connector status`` exits non-zero while anything does.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -27,6 +26,8 @@ from jobs import batching
 from jobs.clock import LOCK as CLOCK_LOCK
 from jobs.failures import failed, failure_reason
 from jobs.queues import changes_queue, inbound_queue, messages_queue
+from jobs.waiting import scheduled_reasons
+from jobs.waiting import utc_clock as _clock
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def collect_status(redis: Redis, failed_limit: int = 20) -> dict[str, Any]:
         "queued": queue.count,
         "running": queue.started_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
+        "retries_waiting": scheduled_reasons(queue),
         "in_batches": batching.in_batches(redis),
         "failed_count": len(failures),
         "failed": [asdict(describe(job)) for job in failures[:failed_limit]],
@@ -77,7 +79,8 @@ def other_queues(redis: Redis) -> dict[str, dict[str, Any]]:
         jobs = failed(redis, queue)
         out[queue.name] = {
             "queued": queue.count, "running": queue.started_job_registry.count,
-            "scheduled": queue.scheduled_job_registry.count, "failed_count": len(jobs),
+            "scheduled": queue.scheduled_job_registry.count,
+            "retries_waiting": scheduled_reasons(queue), "failed_count": len(jobs),
             "failed": [job.description for job in jobs[:10]],
             "reasons": [failure_reason(job) for job in jobs[:10]]}
     return out
@@ -87,10 +90,6 @@ def follow_up_counts(redis: Redis) -> dict[str, int]:
     """Follow-ups kept (30 days) per status; their send jobs wait among the messages
     queue's scheduled jobs until due (``connector followups list`` shows each)."""
     return follow_ups.counts(redis)
-
-
-def _clock(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def salesforce_lines(section: dict[str, Any]) -> list[str]:
@@ -139,6 +138,7 @@ def collect_sync(redis: Redis) -> dict[str, Any]:
         "counters": counters.read(redis),
         "queued": queue.count,
         "scheduled": queue.scheduled_job_registry.count,
+        "retries_waiting": scheduled_reasons(queue),
         "failed_count": len(failures),
         "failed": [asdict(describe(job)) for job in failures[:20]],
     }

@@ -104,6 +104,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from connector.embedded_redis import describe
     from connector.redis_connection import connect, redis_url_from_env
     from jobs.status import collect_status, needs_operator, salesforce_lines
+    from jobs.waiting import reason_lines
     from webhooks.rejections import RejectionLog
 
     redis = connect()
@@ -121,11 +122,15 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"in batches: {status['in_batches']}  "
           f"scheduled retries: {status['scheduled']}  failed: {status['failed_count']}  "
           f"kept unhandled: {status['unhandled']}  rejected pushes: {status['rejected']}")
+    for line in reason_lines(status["retries_waiting"]):
+        print(line)
     for item in status["failed"]:
         print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
     for name, queue in status["queues"].items():
         print(f"{name}: queued {queue['queued']}  running {queue['running']}  scheduled "
               f"retries {queue['scheduled']}  failed {queue['failed_count']}")
+        for line in reason_lines(queue["retries_waiting"]):
+            print(line)
         for description, reason in zip(queue["failed"], queue["reasons"], strict=True):
             print(f"  {description}\n    {reason}")
     for line in salesforce_lines(status["salesforce"]):

@@ -48,6 +48,7 @@ def _when(epoch: float | None) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     from connector.redis_connection import connect
     from jobs.status import collect_sync
+    from jobs.waiting import reason_lines
 
     status = collect_sync(connect())
     if args.json:
@@ -67,6 +68,8 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"{counters.get('polled', 0)}")
     print(f"change jobs queued: {status['queued']}  scheduled retries: "
           f"{status['scheduled']}  failed: {status['failed_count']}")
+    for line in reason_lines(status["retries_waiting"]):
+        print(line)
     for item in status["failed"]:
         print(f"  {item['job_id']}  {item['description']}\n    {item['reason']}")
     return 0
