@@ -6,7 +6,6 @@ lock, a follower two batches would write at once, and campaign statuses two work
 from __future__ import annotations
 
 import pytest
-from rq.job import Job
 
 from connector.events import InboundEvent
 from connector.inbound.calls import Write
@@ -22,15 +21,6 @@ LEADS = "PATCH .*/composite/sobjects/Lead/"
 def lead(openid: str, **fields) -> dict:
     return {"LastName": "Follower", "Company": "WeChat", "WeChat_OpenId__c": openid,
             **fields}
-
-
-def retry_now(bridge) -> None:
-    """Run the jobs waiting for their retry now (as their time had come)."""
-    queue = inbound_queue(bridge.redis)
-    for job_id in queue.scheduled_job_registry.get_job_ids():
-        queue.scheduled_job_registry.remove(job_id)
-        queue.enqueue_job(Job.fetch(job_id, connection=bridge.redis))
-    bridge.work()
 
 
 def test_a_key_twice_goes_in_two_requests_and_the_later_values_win(bridge):
@@ -81,7 +71,7 @@ def test_a_trigger_that_could_not_lock_a_row_is_retried(bridge):
     assert queue.scheduled_job_registry.count == 1  # waiting for its retry, not failed
     assert queue.failed_job_registry.count == 0
     assert bridge.count("Lead") == 0
-    retry_now(bridge)
+    bridge.run_due()  # the retries' time has come
     assert bridge.count("Lead", WeChat_OpenId__c=openid) == 1
     assert bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1
 
@@ -117,7 +107,7 @@ def test_a_follower_another_batch_writes_waits_for_it(bridge):
     assert bridge.count("WeChat_Follower__c", OpenId__c=openid) == 0
 
     bridge.redis.delete(held)  # the other batch is done
-    retry_now(bridge)
+    bridge.run_due()  # the retries' time has come
     assert bridge.count("WeChat_Follower__c", OpenId__c=openid) == 1
     assert queue.failed_job_registry.count == queue.scheduled_job_registry.count == 0
     assert bridge.redis.exists(held) == 0  # the batch let the follower go
